@@ -1,0 +1,119 @@
+//! A static problem found in an input, and where it is.
+
+use crate::{RuleMeta, Severity};
+use serde::{Deserialize, Serialize};
+
+/// Where something is: a path as the user gave it (archive members as `outer!inner`), 1-based
+/// line and column, and for binary inputs a byte offset.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Location {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+}
+
+impl Location {
+    pub fn new(path: impl Into<String>, line: usize, column: usize) -> Self {
+        Location {
+            path: path.into(),
+            line,
+            column,
+            offset: None,
+        }
+    }
+}
+
+/// One finding, serialised exactly as DESIGN.md's output contract says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule: String,
+    pub name: String,
+    pub severity: Severity,
+    pub message: String,
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub container: Option<String>,
+    #[serde(default)]
+    pub controls: Vec<String>,
+    #[serde(default)]
+    pub techniques: Vec<String>,
+    #[serde(default)]
+    pub fix: String,
+}
+
+impl Finding {
+    /// A finding of `rule` at `loc`, with the rule's severity, controls, techniques and fix.
+    pub fn new(rule: &RuleMeta, loc: Location, message: impl Into<String>) -> Self {
+        Finding {
+            rule: rule.code.to_string(),
+            name: rule.name.to_string(),
+            severity: rule.severity,
+            message: message.into(),
+            path: loc.path,
+            line: loc.line,
+            column: loc.column,
+            offset: loc.offset,
+            resource: None,
+            container: None,
+            controls: rule.controls.iter().map(|c| c.to_string()).collect(),
+            techniques: rule.techniques.iter().map(|t| t.to_string()).collect(),
+            fix: rule.fix.to_string(),
+        }
+    }
+
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    pub fn with_container(mut self, container: Option<String>) -> Self {
+        self.container = container;
+        self
+    }
+
+    /// Replace the rule's default controls with the ones this finding violates.
+    pub fn with_controls(mut self, controls: &[&str]) -> Self {
+        self.controls = controls.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = fix.into();
+        self
+    }
+
+    pub fn location(&self) -> Location {
+        Location {
+            path: self.path.clone(),
+            line: self.line,
+            column: self.column,
+            offset: self.offset,
+        }
+    }
+
+    /// Identity of a finding that survives edits elsewhere in the file (no line numbers):
+    /// used by `--baseline` and SARIF `partialFingerprints`.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.rule,
+            self.path,
+            self.resource.as_deref().unwrap_or(""),
+            self.container.as_deref().unwrap_or(""),
+            self.message
+        )
+    }
+}

@@ -1,0 +1,123 @@
+//! The result of a scan and the reporters that render it.
+//!
+//! [`Report`] is what every analyser fills in; [`json`], [`sarif`] and [`text`] render it.
+
+pub mod json;
+pub mod sarif;
+pub mod text;
+
+use crate::{Finding, RuleMeta, Severity};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// An input that could not be analysed (or was deliberately skipped), with where and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InputError {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        InputError {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+}
+
+/// Counts that close every report.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub files: usize,
+    pub resources: usize,
+    pub by_severity: BTreeMap<&'static str, usize>,
+    pub suppressed: usize,
+    pub skipped: usize,
+}
+
+/// Everything one scan produced.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Inputs that could not be analysed: these make the exit code 2.
+    pub errors: Vec<InputError>,
+    /// Inputs deliberately not analysed (Helm chart sources), each reported once with a hint.
+    pub skipped: Vec<InputError>,
+    pub files: usize,
+    pub resources: usize,
+    pub suppressed: usize,
+    /// Source text by path, for the text reporter's source excerpts.
+    pub sources: HashMap<String, Arc<str>>,
+    /// The rules that ran (for SARIF's rule table).
+    pub rules: Vec<&'static RuleMeta>,
+}
+
+impl Report {
+    /// Order findings by path, line, column, rule: reports are deterministic.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (&a.path, a.line, a.column, &a.rule, &a.message)
+                .cmp(&(&b.path, b.line, b.column, &b.rule, &b.message))
+        });
+        self.findings.dedup_by(|a, b| {
+            a.rule == b.rule
+                && a.path == b.path
+                && a.line == b.line
+                && a.column == b.column
+                && a.message == b.message
+                && a.resource == b.resource
+        });
+        self.errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+        self.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut by_severity: BTreeMap<&'static str, usize> =
+            Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        for f in &self.findings {
+            *by_severity.entry(f.severity.as_str()).or_default() += 1;
+        }
+        Summary {
+            files: self.files,
+            resources: self.resources,
+            by_severity,
+            suppressed: self.suppressed,
+            skipped: self.skipped.len(),
+        }
+    }
+
+    /// Whether any finding is at or above `threshold`.
+    pub fn fails_at(&self, threshold: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity >= threshold)
+    }
+
+    /// Absorb another report (from another analyser or file).
+    pub fn merge(&mut self, other: Report) {
+        self.findings.extend(other.findings);
+        self.errors.extend(other.errors);
+        self.skipped.extend(other.skipped);
+        self.files += other.files;
+        self.resources += other.resources;
+        self.suppressed += other.suppressed;
+        self.sources.extend(other.sources);
+        for r in other.rules {
+            if !self.rules.iter().any(|x| x.code == r.code) {
+                self.rules.push(r);
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The report for people: findings grouped by file, the offending source line with a caret under
+//! the column, the fix, and a summary line. Colour only when asked for (the CLI asks on a
+//! terminal unless `NO_COLOR` is set).
+
+use super::Report;
+use crate::Severity;
+use std::fmt::Write;
+
+pub struct TextOptions {
+    pub color: bool,
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn severity(&self, s: Severity) -> String {
+        let code = match s {
+            Severity::Critical => "1;35",
+            Severity::High => "1;31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        self.wrap(code, &format!("{:<8}", s.as_str()))
+    }
+}
+
+pub fn render(report: &Report, opts: &TextOptions) -> String {
+    let p = Paint { on: opts.color };
+    let mut out = String::new();
+    let mut current: Option<&str> = None;
+    for f in &report.findings {
+        if current != Some(f.path.as_str()) {
+            if current.is_some() {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{}", p.wrap("1;4", &f.path));
+            current = Some(&f.path);
+        }
+        let _ = write!(
+            out,
+            "  {}:{}  {} {} {}  {}",
+            f.line,
+            f.column,
+            p.severity(f.severity),
+            p.wrap("1", &f.rule),
+            p.wrap("2", &f.name),
+            f.message
+        );
+        if let Some(r) = &f.resource {
+            let _ = write!(out, "  {}", p.wrap("2", &format!("[{r}]")));
+        }
+        out.push('\n');
+        if let Some(src) = report.sources.get(&f.path)
+            && let Some(line) = src.lines().nth(f.line.saturating_sub(1))
+        {
+            let gutter = format!("{:>6} | ", f.line);
+            let shown: String = line.trim_end_matches('\r').chars().take(160).collect();
+            let _ = writeln!(out, "{}{}", p.wrap("2", &gutter), shown);
+            let pad: String = shown
+                .chars()
+                .take(f.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let _ = writeln!(out, "{}{}{}", p.wrap("2", "       | "), pad, p.wrap("1;31", "^"));
+        }
+        if !f.fix.is_empty() {
+            let _ = writeln!(out, "         {} {}", p.wrap("32", "fix:"), f.fix);
+        }
+    }
+    if !report.errors.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", p.wrap("1", "Could not analyse:"));
+        for e in &report.errors {
+            let at = match e.line {
+                Some(l) => format!("{}:{}", e.path, l),
+                None => e.path.clone(),
+            };
+            let _ = writeln!(out, "  {}  {}", p.wrap("1;31", &at), e.message);
+        }
+    }
+    if !report.skipped.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", p.wrap("1", "Skipped:"));
+        for e in &report.skipped {
+            let _ = writeln!(out, "  {}  {}", e.path, e.message);
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&summary_line(report, &p));
+    out.push('\n');
+    out
+}
+
+fn summary_line(report: &Report, p: &Paint) -> String {
+    let s = report.summary();
+    let total = report.findings.len();
+    let mut parts = Vec::new();
+    for sev in Severity::ALL {
+        let n = s.by_severity.get(sev.as_str()).copied().unwrap_or(0);
+        if n > 0 {
+            parts.push(format!("{n} {sev}"));
+        }
+    }
+    let head = if total == 0 {
+        p.wrap("1;32", "No findings")
+    } else {
+        p.wrap(
+            "1",
+            &format!(
+                "{total} finding{} ({})",
+                if total == 1 { "" } else { "s" },
+                parts.join(", ")
+            ),
+        )
+    };
+    let mut line = format!(
+        "{head} in {} file{}, {} resource{}",
+        s.files,
+        if s.files == 1 { "" } else { "s" },
+        s.resources,
+        if s.resources == 1 { "" } else { "s" }
+    );
+    if s.suppressed > 0 {
+        let _ = write!(line, "; {} suppressed", s.suppressed);
+    }
+    if !report.errors.is_empty() {
+        let n = report.errors.len();
+        let _ = write!(line, "; {n} input error{}", if n == 1 { "" } else { "s" });
+    }
+    if s.skipped > 0 {
+        let _ = write!(line, "; {} skipped", s.skipped);
+    }
+    line.push('.');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Finding, Location, RuleMeta};
+    use std::sync::Arc;
+
+    static R: RuleMeta = RuleMeta {
+        code: "T001",
+        name: "test-rule",
+        severity: Severity::High,
+        family: "test",
+        summary: "",
+        controls: &[],
+        techniques: &[],
+        fix: "fix it",
+        doc: "",
+    };
+
+    #[test]
+    fn shows_source_line_and_caret() {
+        let mut r = Report::default();
+        r.files = 1;
+        r.sources
+            .insert("a.yaml".into(), Arc::from("kind: Pod\n  privileged: true\n"));
+        r.findings
+            .push(Finding::new(&R, Location::new("a.yaml", 2, 3), "bad"));
+        let s = render(&r, &TextOptions { color: false });
+        assert!(s.contains("a.yaml\n  2:3  high     T001 test-rule  bad"), "{s}");
+        assert!(s.contains("     2 |   privileged: true\n       |   ^\n"), "{s}");
+        assert!(s.contains("1 finding (1 high) in 1 file, 0 resources."), "{s}");
+    }
+}
