@@ -52,10 +52,7 @@ impl Container<'_> {
     /// Where a finding about `securityContext.key` points: the key if present, else the
     /// securityContext, else the container.
     pub fn security_pos(&self, key: &str) -> Pos {
-        match self.get("securityContext") {
-            Some(sc) if sc.is_map() => sc.key_pos(key),
-            _ => self.node.pos,
-        }
+        self.node.deepest_key_pos(&["securityContext", key])
     }
 }
 
@@ -92,10 +89,7 @@ impl<'a> PodTemplate<'a> {
     }
 
     pub fn pod_security_pos(&self, key: &str) -> Pos {
-        match self.spec.get("securityContext") {
-            Some(sc) if sc.is_map() => sc.key_pos(key),
-            _ => self.spec.pos,
-        }
+        self.spec.deepest_key_pos(&["securityContext", key])
     }
 
     /// The labels pods from this template carry.

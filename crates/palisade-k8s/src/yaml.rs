@@ -82,6 +82,23 @@ impl Node {
         self.entry(key).map(|(k, _)| k.pos).unwrap_or(self.pos)
     }
 
+    /// Where a finding about `keys` (a path below this node) points: the deepest key that is
+    /// present, or this node when none is.
+    pub fn deepest_key_pos(&self, keys: &[&str]) -> Pos {
+        let mut node = self;
+        let mut pos = self.pos;
+        for k in keys {
+            match node.entry(k) {
+                Some((key, value)) => {
+                    pos = key.pos;
+                    node = value;
+                }
+                None => break,
+            }
+        }
+        pos
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
             NodeKind::Scalar { text, .. } => Some(text),

@@ -1,1 +1,19 @@
-fn main() {}
+//! The `palisade` binary: command-line parsing, wiring and exit codes. The work happens in the
+//! library crates (`palisade-core`, `palisade-k8s`).
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("palisade: error: {msg}");
+            ExitCode::from(commands::EXIT_ERROR)
+        }
+    }
+}

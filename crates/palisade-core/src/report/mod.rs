@@ -8,7 +8,7 @@ pub mod text;
 
 use crate::{Finding, RuleMeta, Severity};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An input that could not be analysed (or was deliberately skipped), with where and why.
@@ -39,12 +39,44 @@ impl InputError {
     }
 }
 
+/// Findings per severity, most severe first.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct BySeverity {
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+}
+
+impl BySeverity {
+    pub fn get(&self, s: Severity) -> usize {
+        match s {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
+    fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+            Severity::Info => self.info += 1,
+        }
+    }
+}
+
 /// Counts that close every report.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Summary {
     pub files: usize,
     pub resources: usize,
-    pub by_severity: BTreeMap<&'static str, usize>,
+    pub by_severity: BySeverity,
     pub suppressed: usize,
     pub skipped: usize,
 }
@@ -86,10 +118,9 @@ impl Report {
     }
 
     pub fn summary(&self) -> Summary {
-        let mut by_severity: BTreeMap<&'static str, usize> =
-            Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut by_severity = BySeverity::default();
         for f in &self.findings {
-            *by_severity.entry(f.severity.as_str()).or_default() += 1;
+            by_severity.add(f.severity);
         }
         Summary {
             files: self.files,

@@ -112,7 +112,7 @@ fn summary_line(report: &Report, p: &Paint) -> String {
     let total = report.findings.len();
     let mut parts = Vec::new();
     for sev in Severity::ALL {
-        let n = s.by_severity.get(sev.as_str()).copied().unwrap_or(0);
+        let n = s.by_severity.get(sev);
         if n > 0 {
             parts.push(format!("{n} {sev}"));
         }

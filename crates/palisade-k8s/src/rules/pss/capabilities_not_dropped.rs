@@ -61,10 +61,7 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             .iter()
             .any(|d| d.as_str() == Some("ALL"));
         if !drops_all {
-            let pos = match caps {
-                Some(cp) if cp.is_map() => cp.key_pos("drop"),
-                _ => c.security_pos("capabilities"),
-            };
+            let pos = c.node.deepest_key_pos(&["securityContext", "capabilities", "drop"]);
             sink.container(t, c, pos, "does not drop ALL capabilities");
         }
         for cap in caps.and_then(|x| x.get("add")).map(Node::items).unwrap_or(&[]) {

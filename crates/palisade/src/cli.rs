@@ -1,0 +1,80 @@
+//! Command-line interface definition.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "palisade",
+    version,
+    about = "Secure machine-learning workloads in containers and on Kubernetes",
+    long_about = "Secure machine-learning workloads in containers and on Kubernetes.\n\nExit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage error or input that could not be analysed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan Kubernetes manifests (files, directories, or `-` for stdin) for security findings
+    Scan(ScanArgs),
+    /// List every rule
+    Rules {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Print the documentation of one rule (by code or name)
+    Explain {
+        /// Rule code (K8S001) or name (privileged-container)
+        rule: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Files or directories to scan; `-` reads standard input (e.g. `helm template . | palisade scan -`)
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity (default: low, or fail_on in palisade.toml)
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Do not exit 2 when some input could not be analysed (it is still reported)
+    #[arg(long)]
+    pub ignore_errors: bool,
+    /// Configuration file (default: ./palisade.toml when present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Report only findings not in this earlier `--format json` report
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Colour in text output: auto (on a terminal unless NO_COLOR is set), always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,142 @@
+//! What each subcommand does.
+
+use crate::cli::{Cli, ColorChoice, Command, Format, ListFormat, ScanArgs};
+use palisade_core::config::{today_utc, Config};
+use palisade_core::report::{json, sarif, text};
+use palisade_core::suppress::Baseline;
+use palisade_core::{RuleMeta, Severity};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+/// Every rule Palisade knows, in code order.
+fn all_rules() -> Vec<&'static RuleMeta> {
+    palisade_k8s::rules::all().into_iter().map(|r| &r.meta).collect()
+}
+
+pub fn run(cli: Cli) -> Result<u8, String> {
+    match cli.command {
+        Command::Scan(args) => scan(args),
+        Command::Rules { format } => {
+            list_rules(format);
+            Ok(EXIT_OK)
+        }
+        Command::Explain { rule } => explain(&rule),
+    }
+}
+
+fn list_rules(format: ListFormat) {
+    let rules = all_rules();
+    match format {
+        ListFormat::Json => {
+            let v: Vec<serde_json::Value> = rules
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).expect("rule serialises");
+                    v["doc"] = serde_json::Value::String(r.doc.trim().to_string());
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"rules": v})).expect("json"));
+        }
+        ListFormat::Text => {
+            let mut family = "";
+            for r in rules {
+                if r.family != family {
+                    family = r.family;
+                    println!("\n{family}");
+                }
+                println!("  {}  {:<32} {:<8}  {}", r.code, r.name, r.severity.as_str(), r.summary);
+            }
+            println!("\n`palisade explain CODE` prints a rule's documentation.");
+        }
+    }
+}
+
+fn explain(which: &str) -> Result<u8, String> {
+    let rules = all_rules();
+    let r = rules
+        .iter()
+        .find(|r| r.code.eq_ignore_ascii_case(which) || r.name == which)
+        .ok_or_else(|| format!("no rule '{which}' (see `palisade rules`)"))?;
+    println!("{} {} ({})", r.code, r.name, r.severity);
+    println!("{}", r.summary);
+    if !r.controls.is_empty() {
+        println!("controls: {}", r.controls.join(", "));
+    }
+    if !r.techniques.is_empty() {
+        println!("techniques: {}", r.techniques.join(", "));
+    }
+    println!("fix: {}", r.fix);
+    println!("{}", r.doc.trim_end());
+    Ok(EXIT_OK)
+}
+
+fn load_config(args: &ScanArgs) -> Result<Config, String> {
+    let today = today_utc();
+    let cfg = match &args.config {
+        Some(p) => Config::load(p, &today)?,
+        None if Path::new("palisade.toml").is_file() => Config::load(Path::new("palisade.toml"), &today)?,
+        None => Config::default(),
+    };
+    for w in &cfg.warnings {
+        eprintln!("palisade: warning: {w}");
+    }
+    Ok(cfg)
+}
+
+fn scan(args: ScanArgs) -> Result<u8, String> {
+    let cfg = load_config(&args)?;
+    let fail_on = match &args.fail_on {
+        Some(s) => s.parse::<Severity>()?,
+        None => cfg.fail_on.unwrap_or(Severity::Low),
+    };
+    let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
+
+    let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
+    let mut opts = palisade_k8s::load::LoadOptions::default();
+    if let Some(max) = cfg.max_file_size {
+        opts.max_file_size = max;
+    }
+    let mut report = palisade_k8s::scan::scan(&walk.inputs, &opts);
+    report.errors.extend(walk.errors);
+
+    let before = report.findings.len();
+    report
+        .findings
+        .retain(|f| !cfg.ignored(f) && !baseline.as_ref().is_some_and(|b| b.contains(f)));
+    report.suppressed += before - report.findings.len();
+    report.sort();
+
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let rendered = match args.format {
+        Format::Text => text::render(&report, &text::TextOptions { color }),
+        Format::Json => json::render(&report),
+        Format::Sarif => sarif::render(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, rendered)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`palisade scan . | head`) is not an error worth a panic.
+            let _ = out.write_all(rendered.as_bytes()).and_then(|_| out.flush());
+        }
+    }
+
+    if !report.errors.is_empty() && !args.ignore_errors {
+        return Ok(EXIT_ERROR);
+    }
+    Ok(if report.fails_at(fail_on) { EXIT_FINDINGS } else { EXIT_OK })
+}
