@@ -16,5 +16,6 @@
 pub mod load;
 pub mod rules;
 pub mod scan;
+pub mod selector;
 pub mod workload;
 pub mod yaml;
