@@ -367,6 +367,13 @@ fn ray_cluster<'a>(out: &mut Vec<PodTemplate<'a>>, r: &'a Resource, spec: Option
     }
 }
 
+fn replicated_jobs<'a>(out: &mut Vec<PodTemplate<'a>>, r: &'a Resource, jobset_spec: Option<&'a Node>) {
+    for j in jobset_spec.and_then(|s| s.get("replicatedJobs")).map(Node::items).unwrap_or(&[]) {
+        let name = j.get("name").and_then(Node::as_str).unwrap_or("?");
+        out.extend(template(r, Some(format!("replicated job '{name}'")), j.path(&["template", "spec", "template"])));
+    }
+}
+
 /// Every pod template in one resource.
 pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTemplate<'a>> {
     let mut out = Vec::new();
@@ -418,11 +425,10 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
                 }
             }
         }
-        ("jobset.x-k8s.io", "JobSet") => {
-            for j in spec.get("replicatedJobs").map(Node::items).unwrap_or(&[]) {
-                let name = j.get("name").and_then(Node::as_str).unwrap_or("?");
-                out.extend(template(r, Some(format!("replicated job '{name}'")), j.path(&["template", "spec", "template"])));
-            }
+        ("jobset.x-k8s.io", "JobSet") => replicated_jobs(&mut out, r, Some(spec)),
+        ("trainer.kubeflow.org", "ClusterTrainingRuntime" | "TrainingRuntime") => {
+            // Kubeflow Trainer v2: a JobSet template.
+            replicated_jobs(&mut out, r, spec.path(&["template", "spec"]))
         }
         ("leaderworkerset.x-k8s.io", "LeaderWorkerSet") => {
             let lwt = spec.get("leaderWorkerTemplate");
@@ -467,6 +473,20 @@ mod tests {
                 ("replica 'Master'".to_string(), "pytorch".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn finds_notebook_lws_and_trainer_runtime() {
+        let m = manifests(
+            "apiVersion: kubeflow.org/v1\nkind: Notebook\nmetadata: {name: nb}\nspec:\n  template:\n    spec:\n      containers: [{name: nb, image: jupyter}]\n---\napiVersion: leaderworkerset.x-k8s.io/v1\nkind: LeaderWorkerSet\nmetadata: {name: l}\nspec:\n  leaderWorkerTemplate:\n    workerTemplate:\n      spec:\n        containers: [{name: w, image: vllm}]\n---\napiVersion: trainer.kubeflow.org/v1alpha1\nkind: ClusterTrainingRuntime\nmetadata: {name: t}\nspec:\n  template:\n    spec:\n      replicatedJobs:\n      - name: node\n        template:\n          spec:\n            template:\n              spec:\n                containers: [{name: trainer, image: pytorch}]\n",
+        );
+        let names: Vec<String> = m
+            .resources
+            .iter()
+            .flat_map(|r| pod_templates(&m, r))
+            .flat_map(|t| t.containers.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(names, vec!["nb", "w", "trainer"]);
     }
 
     #[test]
