@@ -123,7 +123,10 @@ impl Config {
         let fail_on = raw
             .fail_on
             .as_deref()
-            .map(|s| s.parse::<Severity>().map_err(|e| format!("{origin}: fail_on: {e}")))
+            .map(|s| {
+                s.parse::<Severity>()
+                    .map_err(|e| format!("{origin}: fail_on: {e}"))
+            })
             .transpose()?;
         let mut cfg = Config {
             fail_on,
@@ -138,7 +141,9 @@ impl Config {
                 return Err(format!("{what}: `rules` is empty"));
             }
             if ig.reason.trim().is_empty() {
-                return Err(format!("{what}: `reason` is empty; say why the risk is accepted"));
+                return Err(format!(
+                    "{what}: `reason` is empty; say why the risk is accepted"
+                ));
             }
             let expires = match ig.expires {
                 Some(d) => match d.date {
@@ -264,8 +269,12 @@ expires = 2020-01-01
 
     #[test]
     fn missing_reason_is_an_error() {
-        let err = Config::parse("[[ignore]]\nrules=[\"K8S001\"]\nreason=\"\"\n", "p.toml", "2026-01-01")
-            .unwrap_err();
+        let err = Config::parse(
+            "[[ignore]]\nrules=[\"K8S001\"]\nreason=\"\"\n",
+            "p.toml",
+            "2026-01-01",
+        )
+        .unwrap_err();
         assert!(err.contains("reason"), "{err}");
         let err = Config::parse("bogus = 1\n", "p.toml", "2026-01-01").unwrap_err();
         assert!(err.contains("bogus"), "{err}");

@@ -114,7 +114,11 @@ impl<'a> InlineIndex<'a> {
         if self.directives.is_empty() {
             return false;
         }
-        if self.directives.get(&line).is_some_and(|d| d.covers(rule, name)) {
+        if self
+            .directives
+            .get(&line)
+            .is_some_and(|d| d.covers(rule, name))
+        {
             return true;
         }
         if self.block_above(line, false).any(|d| d.covers(rule, name)) {
@@ -152,7 +156,10 @@ impl Baseline {
         let mut known = HashSet::new();
         for (i, f) in findings.iter().enumerate() {
             let f: Finding = serde_json::from_value(f.clone()).map_err(|e| {
-                format!("baseline {}: finding #{i} is malformed: {e}", path.display())
+                format!(
+                    "baseline {}: finding #{i} is malformed: {e}",
+                    path.display()
+                )
             })?;
             known.insert(f.fingerprint());
         }

@@ -7,8 +7,8 @@
 //! [`InputError`] with its line, and loading goes on.
 
 use crate::yaml::{self, Node, Pos};
-use palisade_core::walk::{Input, STDIN_PATH};
 use palisade_core::InputError;
+use palisade_core::walk::{Input, STDIN_PATH};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -111,7 +111,10 @@ impl Default for LoadOptions {
 
 fn has_manifest_extension(p: &Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref(),
         Some("yaml" | "yml" | "json")
     )
 }
@@ -263,7 +266,7 @@ pub fn load_text(m: &mut Manifests, display: String, text: String) {
             .push(InputError::new(display.clone(), msg).at(e.line, e.column));
     }
     for doc in parsed.documents {
-        add_object(m, doc.root, &display, 0);
+        add_object(m, doc.root, 0);
     }
     m.files.push(SourceFile {
         path: display,
@@ -271,11 +274,15 @@ pub fn load_text(m: &mut Manifests, display: String, text: String) {
     });
 }
 
-fn add_object(m: &mut Manifests, root: Node, display: &str, depth: usize) {
+fn add_object(m: &mut Manifests, root: Node, depth: usize) {
     if root.is_null() || !root.is_map() {
         return; // empty document, or not a Kubernetes object
     }
-    let kind = root.get("kind").and_then(Node::as_str).unwrap_or("").to_string();
+    let kind = root
+        .get("kind")
+        .and_then(Node::as_str)
+        .unwrap_or("")
+        .to_string();
     let api_version = root
         .get("apiVersion")
         .and_then(Node::as_str)
@@ -287,7 +294,7 @@ fn add_object(m: &mut Manifests, root: Node, display: &str, depth: usize) {
     if kind.ends_with("List") && depth == 0 {
         if let Some(crate::yaml::NodeKind::Seq(items)) = root.get("items").map(|n| n.kind.clone()) {
             for item in items {
-                add_object(m, item, display, depth + 1);
+                add_object(m, item, depth + 1);
             }
         }
         return;
@@ -295,7 +302,10 @@ fn add_object(m: &mut Manifests, root: Node, display: &str, depth: usize) {
     let name = root
         .path(&["metadata", "name"])
         .and_then(Node::as_str)
-        .or_else(|| root.path(&["metadata", "generateName"]).and_then(Node::as_str))
+        .or_else(|| {
+            root.path(&["metadata", "generateName"])
+                .and_then(Node::as_str)
+        })
         .unwrap_or("<unnamed>")
         .to_string();
     let namespace = root

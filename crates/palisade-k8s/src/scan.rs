@@ -2,8 +2,8 @@
 
 use crate::load::{self, LoadOptions, Manifests};
 use crate::rules;
-use palisade_core::walk::Input;
 use palisade_core::Report;
+use palisade_core::walk::Input;
 
 /// Scan already-loaded manifests with every Kubernetes rule.
 pub fn scan_manifests(m: Manifests) -> Report {
@@ -19,11 +19,7 @@ pub fn scan_manifests(m: Manifests) -> Report {
         rules: rules.iter().map(|r| &r.meta).collect(),
         ..Report::default()
     };
-    report.sources = m
-        .files
-        .into_iter()
-        .map(|f| (f.path, f.text))
-        .collect();
+    report.sources = m.files.into_iter().map(|f| (f.path, f.text)).collect();
     report
 }
 

@@ -30,7 +30,11 @@ impl Selector {
             }
         }
         for e in node.get("matchExpressions").map(Node::items).unwrap_or(&[]) {
-            let key = e.get("key").and_then(Node::as_str).unwrap_or("").to_string();
+            let key = e
+                .get("key")
+                .and_then(Node::as_str)
+                .unwrap_or("")
+                .to_string();
             let values: Vec<String> = e
                 .get("values")
                 .map(Node::items)
@@ -51,7 +55,12 @@ impl Selector {
     }
 
     pub fn matches(&self, labels: &[(String, String)]) -> bool {
-        let get = |k: &str| labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            labels
+                .iter()
+                .find(|(lk, _)| lk == k)
+                .map(|(_, v)| v.as_str())
+        };
         self.requirements.iter().all(|r| match r {
             Requirement::In(k, vs) => get(k).is_some_and(|v| vs.iter().any(|x| x == v)),
             Requirement::NotIn(k, vs) => get(k).is_none_or(|v| !vs.iter().any(|x| x == v)),
@@ -72,15 +81,26 @@ mod tests {
 
     #[test]
     fn match_labels_and_expressions() {
-        let labels = vec![("app".to_string(), "model".to_string()), ("tier".to_string(), "gpu".to_string())];
+        let labels = vec![
+            ("app".to_string(), "model".to_string()),
+            ("tier".to_string(), "gpu".to_string()),
+        ];
         assert!(sel("{}").matches(&labels));
         assert!(sel("matchLabels: {app: model}").matches(&labels));
         assert!(!sel("matchLabels: {app: web}").matches(&labels));
-        assert!(sel("matchExpressions: [{key: tier, operator: In, values: [gpu, cpu]}]").matches(&labels));
-        assert!(!sel("matchExpressions: [{key: tier, operator: NotIn, values: [gpu]}]").matches(&labels));
+        assert!(
+            sel("matchExpressions: [{key: tier, operator: In, values: [gpu, cpu]}]")
+                .matches(&labels)
+        );
+        assert!(
+            !sel("matchExpressions: [{key: tier, operator: NotIn, values: [gpu]}]")
+                .matches(&labels)
+        );
         assert!(sel("matchExpressions: [{key: x, operator: DoesNotExist}]").matches(&labels));
         assert!(!sel("matchExpressions: [{key: x, operator: Exists}]").matches(&labels));
-        let bad = Selector::parse(&parse("matchExpressions: [{key: x, operator: Has}]", 0).documents[0].root);
+        let bad = Selector::parse(
+            &parse("matchExpressions: [{key: x, operator: Has}]", 0).documents[0].root,
+        );
         assert!(bad.unwrap_err().contains("Has"));
     }
 }

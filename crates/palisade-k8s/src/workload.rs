@@ -171,7 +171,12 @@ fn template<'a>(
     })
 }
 
-fn pod_spec<'a>(resource: &'a Resource, role: Option<String>, spec: &'a Node, meta: Option<&'a Node>) -> PodTemplate<'a> {
+fn pod_spec<'a>(
+    resource: &'a Resource,
+    role: Option<String>,
+    spec: &'a Node,
+    meta: Option<&'a Node>,
+) -> PodTemplate<'a> {
     PodTemplate {
         resource,
         role,
@@ -183,8 +188,16 @@ fn pod_spec<'a>(resource: &'a Resource, role: Option<String>, spec: &'a Node, me
 
 /// KServe's predictor framework keys; each names its model format.
 const KSERVE_FRAMEWORKS: &[&str] = &[
-    "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "pmml", "lightgbm",
-    "paddle", "huggingface",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "pmml",
+    "lightgbm",
+    "paddle",
+    "huggingface",
 ];
 
 /// Deep merge for container specs the way KServe overlays an InferenceService's model spec on
@@ -216,7 +229,12 @@ pub fn overlay(base: &Node, over: &Node) -> Node {
 
 /// Fields of a KServe model/framework spec that are KServe's, not the container's.
 const KSERVE_MODEL_ONLY: &[&str] = &[
-    "storageUri", "runtimeVersion", "protocolVersion", "modelFormat", "runtime", "storage",
+    "storageUri",
+    "runtimeVersion",
+    "protocolVersion",
+    "modelFormat",
+    "runtime",
+    "storage",
 ];
 
 fn strip_model_fields(n: &Node) -> Node {
@@ -264,7 +282,12 @@ fn find_runtime<'a>(
                 f.get("name").and_then(Node::as_str) == Some(format)
                     && f.get("autoSelect").and_then(Node::as_bool) != Some(false)
             });
-        if serves && r.spec().and_then(|s| s.get("disabled")).and_then(Node::as_bool) != Some(true) {
+        if serves
+            && r.spec()
+                .and_then(|s| s.get("disabled"))
+                .and_then(Node::as_bool)
+                != Some(true)
+        {
             // Namespaced runtimes win over cluster ones, as in KServe.
             if best.is_none() || r.kind == "ServingRuntime" {
                 best = Some(r);
@@ -325,13 +348,32 @@ fn kserve_component<'a>(
             // Pod-level fields of the runtime (volumes, hostNetwork…) apply too, with the
             // InferenceService's own winning; the runtime's other containers run beside it.
             if let Some(rs) = rt.spec() {
-                let mut pod_level = strip_keys(rs, &["containers", "supportedModelFormats", "multiModel", "disabled", "protocolVersions", "builtInAdapter", "grpcEndpoint", "grpcDataEndpoint", "httpDataEndpoint", "replicas", "storageHelper"]);
+                let mut pod_level = strip_keys(
+                    rs,
+                    &[
+                        "containers",
+                        "supportedModelFormats",
+                        "multiModel",
+                        "disabled",
+                        "protocolVersions",
+                        "builtInAdapter",
+                        "grpcEndpoint",
+                        "grpcDataEndpoint",
+                        "httpDataEndpoint",
+                        "replicas",
+                        "storageHelper",
+                    ],
+                );
                 pod_level = overlay(&pod_level, &strip_keys(comp, &["containers"]));
                 t.spec = Cow::Owned(pod_level);
                 for c in rs.get("containers").map(Node::items).unwrap_or(&[]) {
                     if !runtime_container.is_some_and(|main| std::ptr::eq(main, c)) {
                         t.containers.push(Container {
-                            name: c.get("name").and_then(Node::as_str).unwrap_or("<unnamed>").to_string(),
+                            name: c
+                                .get("name")
+                                .and_then(Node::as_str)
+                                .unwrap_or("<unnamed>")
+                                .to_string(),
                             kind: ContainerKind::Regular,
                             node: Cow::Borrowed(c),
                         });
@@ -360,17 +402,37 @@ fn strip_keys(n: &Node, keys: &[&str]) -> Node {
 
 fn ray_cluster<'a>(out: &mut Vec<PodTemplate<'a>>, r: &'a Resource, spec: Option<&'a Node>) {
     let Some(spec) = spec else { return };
-    out.extend(template(r, Some("head group".into()), spec.path(&["headGroupSpec", "template"])));
+    out.extend(template(
+        r,
+        Some("head group".into()),
+        spec.path(&["headGroupSpec", "template"]),
+    ));
     for g in spec.get("workerGroupSpecs").map(Node::items).unwrap_or(&[]) {
         let name = g.get("groupName").and_then(Node::as_str).unwrap_or("?");
-        out.extend(template(r, Some(format!("worker group '{name}'")), g.get("template")));
+        out.extend(template(
+            r,
+            Some(format!("worker group '{name}'")),
+            g.get("template"),
+        ));
     }
 }
 
-fn replicated_jobs<'a>(out: &mut Vec<PodTemplate<'a>>, r: &'a Resource, jobset_spec: Option<&'a Node>) {
-    for j in jobset_spec.and_then(|s| s.get("replicatedJobs")).map(Node::items).unwrap_or(&[]) {
+fn replicated_jobs<'a>(
+    out: &mut Vec<PodTemplate<'a>>,
+    r: &'a Resource,
+    jobset_spec: Option<&'a Node>,
+) {
+    for j in jobset_spec
+        .and_then(|s| s.get("replicatedJobs"))
+        .map(Node::items)
+        .unwrap_or(&[])
+    {
         let name = j.get("name").and_then(Node::as_str).unwrap_or("?");
-        out.extend(template(r, Some(format!("replicated job '{name}'")), j.path(&["template", "spec", "template"])));
+        out.extend(template(
+            r,
+            Some(format!("replicated job '{name}'")),
+            j.path(&["template", "spec", "template"]),
+        ));
     }
 }
 
@@ -383,10 +445,17 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
     }
     match (r.group(), r.kind.as_str()) {
         ("", "Pod") => out.push(pod_spec(r, None, spec, None)),
-        ("apps" | "extensions" | "", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController")
+        (
+            "apps" | "extensions" | "",
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController",
+        )
         | ("batch", "Job")
         | ("", "PodTemplate") => out.extend(template(r, None, spec.get("template"))),
-        ("batch", "CronJob") => out.extend(template(r, None, spec.path(&["jobTemplate", "spec", "template"]))),
+        ("batch", "CronJob") => out.extend(template(
+            r,
+            None,
+            spec.path(&["jobTemplate", "spec", "template"]),
+        )),
         ("serving.kserve.io", "InferenceService") => {
             for role in ["predictor", "transformer", "explainer"] {
                 if let Some(c) = spec.get(role).filter(|c| c.is_map()) {
@@ -402,7 +471,12 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
                 let pname = p.get("name").and_then(Node::as_str).unwrap_or("?");
                 for cs in p.get("componentSpecs").map(Node::items).unwrap_or(&[]) {
                     if let Some(s) = cs.get("spec").filter(|s| s.is_map()) {
-                        out.push(pod_spec(r, Some(format!("predictor '{pname}'")), s, cs.get("metadata")));
+                        out.push(pod_spec(
+                            r,
+                            Some(format!("predictor '{pname}'")),
+                            s,
+                            cs.get("metadata"),
+                        ));
                     }
                 }
             }
@@ -411,7 +485,11 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
         ("ray.io", "RayService") => ray_cluster(&mut out, r, spec.get("rayClusterConfig")),
         ("ray.io", "RayJob") => {
             ray_cluster(&mut out, r, spec.get("rayClusterSpec"));
-            out.extend(template(r, Some("submitter".into()), spec.get("submitterPodTemplate")));
+            out.extend(template(
+                r,
+                Some("submitter".into()),
+                spec.get("submitterPodTemplate"),
+            ));
         }
         ("kubeflow.org", "Notebook") => out.extend(template(r, None, spec.get("template"))),
         ("kubeflow.org", _) => {
@@ -420,7 +498,11 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
                 if k.as_str().is_some_and(|k| k.ends_with("ReplicaSpecs")) {
                     for (role, rs) in v.entries() {
                         let role = role.as_str().unwrap_or("?");
-                        out.extend(template(r, Some(format!("replica '{role}'")), rs.get("template")));
+                        out.extend(template(
+                            r,
+                            Some(format!("replica '{role}'")),
+                            rs.get("template"),
+                        ));
                     }
                 }
             }
@@ -432,8 +514,16 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
         }
         ("leaderworkerset.x-k8s.io", "LeaderWorkerSet") => {
             let lwt = spec.get("leaderWorkerTemplate");
-            out.extend(template(r, Some("leader".into()), lwt.and_then(|l| l.get("leaderTemplate"))));
-            out.extend(template(r, Some("worker".into()), lwt.and_then(|l| l.get("workerTemplate"))));
+            out.extend(template(
+                r,
+                Some("leader".into()),
+                lwt.and_then(|l| l.get("leaderTemplate")),
+            ));
+            out.extend(template(
+                r,
+                Some("worker".into()),
+                lwt.and_then(|l| l.get("workerTemplate")),
+            ));
         }
         _ => {}
     }
@@ -462,7 +552,10 @@ mod tests {
             .flat_map(|r| pod_templates(&m, r))
             .flat_map(|t| {
                 let role = t.role.clone().unwrap_or_default();
-                t.containers.iter().map(move |c| (role.clone(), c.name.clone())).collect::<Vec<_>>()
+                t.containers
+                    .iter()
+                    .map(move |c| (role.clone(), c.name.clone()))
+                    .collect::<Vec<_>>()
             })
             .collect();
         assert_eq!(
@@ -484,7 +577,12 @@ mod tests {
             .resources
             .iter()
             .flat_map(|r| pod_templates(&m, r))
-            .flat_map(|t| t.containers.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
+            .flat_map(|t| {
+                t.containers
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         assert_eq!(names, vec!["nb", "w", "trainer"]);
     }
@@ -501,7 +599,10 @@ mod tests {
         assert!(c.security("privileged").unwrap().is_true());
         let ran = c.security("runAsNonRoot").unwrap();
         assert_eq!(ran.as_bool(), Some(false));
-        assert_eq!(ran.pos.line, 19, "points at the InferenceService's override");
+        assert_eq!(
+            ran.pos.line, 19,
+            "points at the InferenceService's override"
+        );
         assert!(c.get("storageUri").is_none());
     }
 }

@@ -28,7 +28,10 @@ pub struct Pos {
 #[derive(Debug, Clone)]
 pub enum NodeKind {
     /// Any scalar, with whether it was plain (unquoted, not a block scalar).
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in source order: (key, value).
     Map(Vec<(Node, Node)>),
@@ -125,8 +128,8 @@ impl Node {
             NodeKind::Scalar { text, plain: true } => match text.as_str() {
                 "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y"
                 | "Y" => Some(true),
-                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
-                | "n" | "N" => Some(false),
+                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n"
+                | "N" => Some(false),
                 _ => None,
             },
             _ => None,
@@ -198,7 +201,10 @@ impl Node {
                         return Value::Null;
                     }
                     if let Some(b) = self.as_bool().filter(|_| {
-                        matches!(text.as_str(), "true" | "false" | "True" | "False" | "TRUE" | "FALSE")
+                        matches!(
+                            text.as_str(),
+                            "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
+                        )
                     }) {
                         return Value::Bool(b);
                     }
@@ -281,7 +287,12 @@ pub fn parse(text: &str, file: u32) -> Parsed {
             Ok(x) => x,
             Err(e) => {
                 let m = e.marker();
-                return fail(documents, m.line().max(1), m.col() + 1, e.info().to_string());
+                return fail(
+                    documents,
+                    m.line().max(1),
+                    m.col() + 1,
+                    e.info().to_string(),
+                );
             }
         };
         let pos = Pos {
@@ -410,7 +421,8 @@ pub fn parse(text: &str, file: u32) -> Parsed {
 
 /// YAML 1.1 merge keys: `<<: *base` or `<<: [*a, *b]` add the entries the mapping lacks.
 fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
-    let is_merge = |k: &Node| matches!(&k.kind, NodeKind::Scalar { text, plain: true } if text == "<<");
+    let is_merge =
+        |k: &Node| matches!(&k.kind, NodeKind::Scalar { text, plain: true } if text == "<<");
     if !entries.iter().any(|(k, _)| is_merge(k)) {
         return entries;
     }
@@ -514,7 +526,10 @@ mod tests {
 
     #[test]
     fn json_with_tabs() {
-        let p = parse("{\n\t\"kind\": \"Pod\",\n\t\"spec\": {\"hostPID\": true}\n}\n", 0);
+        let p = parse(
+            "{\n\t\"kind\": \"Pod\",\n\t\"spec\": {\"hostPID\": true}\n}\n",
+            0,
+        );
         assert!(p.error.is_none(), "{:?}", p.error);
         let root = &p.documents[0].root;
         assert!(root.path(&["spec", "hostPID"]).unwrap().is_true());

@@ -15,17 +15,37 @@ const CHECKS: &[(&str, &str, &str)] = &[
     ("hostnamespaces", "baseline", "hostNamespaces"),
     ("hostpathvolumes", "baseline", "hostPathVolumes"),
     ("hostports", "baseline", "hostPorts"),
-    ("hostprobesandhostlifecycle", "baseline", "hostProbesAndHostLifecycle"),
+    (
+        "hostprobesandhostlifecycle",
+        "baseline",
+        "hostProbesAndHostLifecycle",
+    ),
     ("privileged", "baseline", "privileged"),
     ("procmount_restricted", "restricted", "procMount_restricted"),
     ("procmount", "baseline", "procMount"),
-    ("seccompprofile_baseline", "baseline", "seccompProfile_baseline"),
-    ("seccompprofile_restricted", "restricted", "seccompProfile_restricted"),
+    (
+        "seccompprofile_baseline",
+        "baseline",
+        "seccompProfile_baseline",
+    ),
+    (
+        "seccompprofile_restricted",
+        "restricted",
+        "seccompProfile_restricted",
+    ),
     ("selinuxoptions", "baseline", "seLinuxOptions"),
     ("sysctls", "baseline", "sysctls"),
     ("windowshostprocess", "baseline", "windowsHostProcess"),
-    ("allowprivilegeescalation", "restricted", "allowPrivilegeEscalation"),
-    ("capabilities_restricted", "restricted", "capabilities_restricted"),
+    (
+        "allowprivilegeescalation",
+        "restricted",
+        "allowPrivilegeEscalation",
+    ),
+    (
+        "capabilities_restricted",
+        "restricted",
+        "capabilities_restricted",
+    ),
     ("restrictedvolumes", "restricted", "restrictedVolumes"),
     ("runasnonroot", "restricted", "runAsNonRoot"),
     ("runasuser", "restricted", "runAsUser"),
@@ -61,7 +81,12 @@ fn expected_control(enforce_level: &str, stem: &str) -> String {
 fn controls_of(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     let report = palisade_k8s::scan::scan_text(&path.display().to_string(), &text);
-    assert!(report.errors.is_empty(), "{}: {:?}", path.display(), report.errors);
+    assert!(
+        report.errors.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        report.errors
+    );
     assert_eq!(report.resources, 1, "{}", path.display());
     report
         .findings
@@ -97,7 +122,12 @@ fn every_fail_fixture_is_rejected_by_its_check() {
         }
     }
     assert_eq!(n, 110, "fixture count changed");
-    assert!(failures.is_empty(), "{} of {n} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -118,5 +148,10 @@ fn every_pass_fixture_is_allowed_at_its_level() {
         }
     }
     assert_eq!(n, 38, "fixture count changed");
-    assert!(failures.is_empty(), "{} of {n} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

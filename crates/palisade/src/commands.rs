@@ -1,7 +1,7 @@
 //! What each subcommand does.
 
 use crate::cli::{Cli, ColorChoice, Command, Format, ListFormat, ScanArgs};
-use palisade_core::config::{today_utc, Config};
+use palisade_core::config::{Config, today_utc};
 use palisade_core::report::{json, sarif, text};
 use palisade_core::suppress::Baseline;
 use palisade_core::{RuleMeta, Severity};
@@ -14,7 +14,10 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// Every rule Palisade knows, in code order.
 fn all_rules() -> Vec<&'static RuleMeta> {
-    palisade_k8s::rules::all().into_iter().map(|r| &r.meta).collect()
+    palisade_k8s::rules::all()
+        .into_iter()
+        .map(|r| &r.meta)
+        .collect()
 }
 
 pub fn run(cli: Cli) -> Result<u8, String> {
@@ -40,7 +43,10 @@ fn list_rules(format: ListFormat) {
                     v
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"rules": v})).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"rules": v})).expect("json")
+            );
         }
         ListFormat::Text => {
             let mut family = "";
@@ -49,7 +55,13 @@ fn list_rules(format: ListFormat) {
                     family = r.family;
                     println!("\n{family}");
                 }
-                println!("  {}  {:<32} {:<8}  {}", r.code, r.name, r.severity.as_str(), r.summary);
+                println!(
+                    "  {}  {:<32} {:<8}  {}",
+                    r.code,
+                    r.name,
+                    r.severity.as_str(),
+                    r.summary
+                );
             }
             println!("\n`palisade explain CODE` prints a rule's documentation.");
         }
@@ -79,7 +91,9 @@ fn load_config(args: &ScanArgs) -> Result<Config, String> {
     let today = today_utc();
     let cfg = match &args.config {
         Some(p) => Config::load(p, &today)?,
-        None if Path::new("palisade.toml").is_file() => Config::load(Path::new("palisade.toml"), &today)?,
+        None if Path::new("palisade.toml").is_file() => {
+            Config::load(Path::new("palisade.toml"), &today)?
+        }
         None => Config::default(),
     };
     for w in &cfg.warnings {
@@ -138,5 +152,9 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
     if !report.errors.is_empty() && !args.ignore_errors {
         return Ok(EXIT_ERROR);
     }
-    Ok(if report.fails_at(fail_on) { EXIT_FINDINGS } else { EXIT_OK })
+    Ok(if report.fails_at(fail_on) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
 }

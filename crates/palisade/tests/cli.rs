@@ -31,14 +31,18 @@ fn run_stdin(args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -50,21 +54,41 @@ fn tempdir(name: &str) -> PathBuf {
 
 #[test]
 fn vulnerable_example_fails_with_findings_at_their_lines() {
-    let out = run(&["scan", "examples/sklearn-api/vulnerable", "--format", "json"]);
+    let out = run(&[
+        "scan",
+        "examples/sklearn-api/vulnerable",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["tool"]["name"], "palisade");
     let findings = v["findings"].as_array().unwrap();
-    let priv_ = findings.iter().find(|f| f["rule"] == "K8S001").expect("privileged found");
-    assert_eq!(priv_["path"], "examples/sklearn-api/vulnerable/deployment.yaml");
-    assert_eq!((priv_["line"].as_u64(), priv_["column"].as_u64()), (Some(32), Some(11)));
+    let priv_ = findings
+        .iter()
+        .find(|f| f["rule"] == "K8S001")
+        .expect("privileged found");
+    assert_eq!(
+        priv_["path"],
+        "examples/sklearn-api/vulnerable/deployment.yaml"
+    );
+    assert_eq!(
+        (priv_["line"].as_u64(), priv_["column"].as_u64()),
+        (Some(32), Some(11))
+    );
     assert_eq!(priv_["resource"], "Deployment/default/iris-api");
     assert_eq!(priv_["container"], "server");
     assert_eq!(priv_["controls"][0], "pss-baseline:privileged");
     assert_eq!(priv_["techniques"][0], "AML.T0105");
-    let token = findings.iter().find(|f| f["rule"] == "K8S040").expect("token found");
+    let token = findings
+        .iter()
+        .find(|f| f["rule"] == "K8S040")
+        .expect("token found");
     assert_eq!(token["severity"], "critical");
-    assert!(!out.stdout.windows(6).any(|w| w == b"hf_QmV"), "secret value leaked into the report");
+    assert!(
+        !out.stdout.windows(6).any(|w| w == b"hf_QmV"),
+        "secret value leaked into the report"
+    );
     assert_eq!(v["summary"]["by_severity"]["critical"], 2);
 }
 
@@ -73,12 +97,20 @@ fn hardened_example_scans_clean() {
     let out = run(&["scan", "examples/sklearn-api/hardened"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("No findings in 4 files, 5 resources."), "{stdout}");
+    assert!(
+        stdout.contains("No findings in 4 files, 5 resources."),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn fail_on_threshold_sets_exit_code() {
-    let out = run(&["scan", "examples/sklearn-api/vulnerable", "--fail-on", "critical"]);
+    let out = run(&[
+        "scan",
+        "examples/sklearn-api/vulnerable",
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let dir = tempdir("failon");
     std::fs::write(
@@ -87,9 +119,18 @@ fn fail_on_threshold_sets_exit_code() {
     )
     .unwrap();
     let d = dir.to_str().unwrap();
-    assert_eq!(run(&["scan", d, "--fail-on", "high"]).status.code(), Some(0));
-    assert_eq!(run(&["scan", d, "--fail-on", "medium"]).status.code(), Some(1));
-    assert_eq!(run(&["scan", d, "--fail-on", "nonsense"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["scan", d, "--fail-on", "high"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["scan", d, "--fail-on", "medium"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&["scan", d, "--fail-on", "nonsense"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -97,7 +138,12 @@ fn stdin_is_scanned_like_helm_template_output() {
     let manifest = "---\n# Source: chart/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: ml\nspec:\n  hostPID: true\n  containers:\n  - name: c\n    image: x:1\n";
     let out = run_stdin(&["scan", "-", "--format", "json"], manifest);
     let v = json(&out);
-    let f = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "K8S002").unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "K8S002")
+        .unwrap();
     assert_eq!(f["path"], "<stdin>");
     assert_eq!(f["line"], 9);
 }
@@ -105,7 +151,11 @@ fn stdin_is_scanned_like_helm_template_output() {
 #[test]
 fn broken_inputs_are_errors_and_the_scan_goes_on() {
     let dir = tempdir("broken");
-    std::fs::write(dir.join("bad.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n").unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("bin.yaml"), b"\x00\x01\x02binary").unwrap();
     std::fs::write(dir.join("latin1.yaml"), b"kind: Pod\nname: caf\xe9\n").unwrap();
     std::fs::write(
@@ -125,14 +175,43 @@ fn broken_inputs_are_errors_and_the_scan_goes_on() {
             .find(|e| e["path"].as_str().unwrap().contains(name))
             .unwrap_or_else(|| panic!("no error for {name}: {errors:?}"))
     };
-    assert!(msg_for("bad.yaml")["line"].as_u64().unwrap() >= 4, "{errors:?}");
-    assert!(msg_for("bin.yaml")["message"].as_str().unwrap().contains("binary"));
-    assert!(msg_for("latin1.yaml")["message"].as_str().unwrap().contains("UTF-8"));
+    assert!(
+        msg_for("bad.yaml")["line"].as_u64().unwrap() >= 4,
+        "{errors:?}"
+    );
+    assert!(
+        msg_for("bin.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
+    assert!(
+        msg_for("latin1.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-8")
+    );
     #[cfg(unix)]
-    assert!(msg_for("loop")["message"].as_str().unwrap().contains("loop"));
-    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "K8S001"), "good file still scanned");
+    assert!(
+        msg_for("loop")["message"]
+            .as_str()
+            .unwrap()
+            .contains("loop")
+    );
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "K8S001"),
+        "good file still scanned"
+    );
     let out = run(&["scan", dir.to_str().unwrap(), "--ignore-errors"]);
-    assert_eq!(out.status.code(), Some(1), "--ignore-errors leaves the findings' exit code");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--ignore-errors leaves the findings' exit code"
+    );
 }
 
 #[test]
@@ -140,7 +219,11 @@ fn helm_chart_sources_are_skipped_once_with_a_hint() {
     let dir = tempdir("helm");
     let chart = dir.join("mychart");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
-    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: mychart\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: mychart\nversion: 0.1.0\n",
+    )
+    .unwrap();
     for n in ["a", "b", "c"] {
         std::fs::write(
             chart.join("templates").join(format!("{n}.yaml")),
@@ -153,8 +236,18 @@ fn helm_chart_sources_are_skipped_once_with_a_hint() {
     assert_eq!(v["errors"].as_array().unwrap().len(), 0, "{v}");
     let skipped = v["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1, "{skipped:?}");
-    assert!(skipped[0]["message"].as_str().unwrap().contains("helm template"));
-    assert!(skipped[0]["message"].as_str().unwrap().contains("3 template files"));
+    assert!(
+        skipped[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("helm template")
+    );
+    assert!(
+        skipped[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 template files")
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -183,7 +276,10 @@ fn suppression_inline_annotation_config_and_baseline() {
     std::fs::write(dir.join("a.yaml"), pod("a", "")).unwrap();
     std::fs::write(
         dir.join("b.yaml"),
-        pod("b", "  annotations:\n    palisade.dev/ignore: \"K8S001 -- GPU driver installer\"\n"),
+        pod(
+            "b",
+            "  annotations:\n    palisade.dev/ignore: \"K8S001 -- GPU driver installer\"\n",
+        ),
     )
     .unwrap();
     let d = dir.to_str().unwrap();
@@ -197,9 +293,15 @@ fn suppression_inline_annotation_config_and_baseline() {
             .map(|f| f["rule"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(!rules_in(&v, "a.yaml").contains(&"K8S002".to_string()), "inline comment");
+    assert!(
+        !rules_in(&v, "a.yaml").contains(&"K8S002".to_string()),
+        "inline comment"
+    );
     assert!(rules_in(&v, "a.yaml").contains(&"K8S001".to_string()));
-    assert!(!rules_in(&v, "b.yaml").contains(&"K8S001".to_string()), "annotation");
+    assert!(
+        !rules_in(&v, "b.yaml").contains(&"K8S001".to_string()),
+        "annotation"
+    );
     let suppressed = v["summary"]["suppressed"].as_u64().unwrap();
     assert_eq!(suppressed, 3, "two inline + one annotation");
 
@@ -209,21 +311,45 @@ fn suppression_inline_annotation_config_and_baseline() {
         "[[ignore]]\nrules = [\"K8S020\"]\npaths = [\"a.yaml\"]\nreason = \"legacy\"\nexpires = 2999-01-01\n",
     )
     .unwrap();
-    let v2 = json(&run(&["scan", d, "--format", "json", "--config", cfg.to_str().unwrap()]));
-    assert!(!rules_in(&v2, "a.yaml").contains(&"K8S020".to_string()), "config ignore");
-    assert!(rules_in(&v2, "b.yaml").contains(&"K8S020".to_string()), "only the globbed path");
+    let v2 = json(&run(&[
+        "scan",
+        d,
+        "--format",
+        "json",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    assert!(
+        !rules_in(&v2, "a.yaml").contains(&"K8S020".to_string()),
+        "config ignore"
+    );
+    assert!(
+        rules_in(&v2, "b.yaml").contains(&"K8S020".to_string()),
+        "only the globbed path"
+    );
 
     let base = dir.join("baseline.json");
     std::fs::write(&base, serde_json::to_string(&v).unwrap()).unwrap();
     std::fs::write(dir.join("c.yaml"), pod("c", "")).unwrap();
-    let v3 = json(&run(&["scan", d, "--format", "json", "--baseline", base.to_str().unwrap()]));
+    let v3 = json(&run(&[
+        "scan",
+        d,
+        "--format",
+        "json",
+        "--baseline",
+        base.to_str().unwrap(),
+    ]));
     let files: std::collections::BTreeSet<&str> = v3["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["path"].as_str().unwrap().rsplit('/').next().unwrap())
         .collect();
-    assert_eq!(files.into_iter().collect::<Vec<_>>(), vec!["c.yaml"], "only new findings");
+    assert_eq!(
+        files.into_iter().collect::<Vec<_>>(),
+        vec!["c.yaml"],
+        "only new findings"
+    );
 
     std::fs::write(&cfg, "[[ignore]]\nrules = [\"K8S020\"]\nreason = \"\"\n").unwrap();
     let out = run(&["scan", d, "--config", cfg.to_str().unwrap()]);
@@ -233,13 +359,20 @@ fn suppression_inline_annotation_config_and_baseline() {
 
 #[test]
 fn sarif_validates_against_the_2_1_0_schema() {
-    let out = run(&["scan", "examples/sklearn-api/vulnerable", "--format", "sarif"]);
+    let out = run(&[
+        "scan",
+        "examples/sklearn-api/vulnerable",
+        "--format",
+        "sarif",
+    ]);
     let sarif = json(&out);
     assert_eq!(sarif["version"], "2.1.0");
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     let priv_ = results.iter().find(|r| r["ruleId"] == "K8S001").unwrap();
     assert_eq!(priv_["level"], "error");
-    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
     let idx = priv_["ruleIndex"].as_u64().unwrap() as usize;
     assert_eq!(rules[idx]["id"], "K8S001");
     assert_eq!(rules[idx]["properties"]["security-severity"], "9.5");
@@ -271,20 +404,48 @@ fn realworld_corpus_scans_without_a_crash() {
     assert!(matches!(out.status.code(), Some(1 | 2)), "{:?}", out.status);
     let v = json(&out);
     let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
-    let k8s_files = manifest.lines().filter(|l| l.split('\t').nth(3) == Some("k8s")).count();
+    let k8s_files = manifest
+        .lines()
+        .filter(|l| l.split('\t').nth(3) == Some("k8s"))
+        .count();
     let analysed = v["summary"]["files"].as_u64().unwrap() as usize;
     let errors = v["errors"].as_array().unwrap();
     let skipped = v["skipped"].as_array().unwrap();
     // Every Kubernetes file is analysed, reported as an error, or part of a skipped chart.
-    assert!(analysed >= k8s_files - errors.len() - skipped.len() * 50, "{analysed} of {k8s_files}");
-    assert!(analysed + errors.len() >= k8s_files - 10, "{analysed} + {} vs {k8s_files}", errors.len());
-    assert!(errors.iter().all(|e| e["line"].is_u64() || e["message"].is_string()));
+    assert!(
+        analysed >= k8s_files - errors.len() - skipped.len() * 50,
+        "{analysed} of {k8s_files}"
+    );
+    assert!(
+        analysed + errors.len() >= k8s_files - 10,
+        "{analysed} + {} vs {k8s_files}",
+        errors.len()
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["line"].is_u64() || e["message"].is_string())
+    );
     assert!(v["summary"]["resources"].as_u64().unwrap() > 1000);
     // ML custom resources are looked into.
     let rules_on = |kind: &str| {
-        v["findings"].as_array().unwrap().iter().any(|f| f["resource"].as_str().unwrap_or("").starts_with(kind))
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["resource"].as_str().unwrap_or("").starts_with(kind))
     };
-    for kind in ["InferenceService/", "ClusterServingRuntime/", "RayCluster/", "RayService/", "RayJob/", "SeldonDeployment/", "LeaderWorkerSet/", "JobSet/", "ClusterTrainingRuntime/"] {
+    for kind in [
+        "InferenceService/",
+        "ClusterServingRuntime/",
+        "RayCluster/",
+        "RayService/",
+        "RayJob/",
+        "SeldonDeployment/",
+        "LeaderWorkerSet/",
+        "JobSet/",
+        "ClusterTrainingRuntime/",
+    ] {
         assert!(rules_on(kind), "no finding on any {kind}");
     }
 }
@@ -301,13 +462,26 @@ fn rules_and_explain() {
     codes.dedup();
     assert_eq!(codes.len(), n, "rule codes are unique");
     for r in rules {
-        for section in ["## What it does", "## Why is this bad?", "## Example", "## Use instead", "## References"] {
-            assert!(r["doc"].as_str().unwrap().contains(section), "{} lacks {section}", r["code"]);
+        for section in [
+            "## What it does",
+            "## Why is this bad?",
+            "## Example",
+            "## Use instead",
+            "## References",
+        ] {
+            assert!(
+                r["doc"].as_str().unwrap().contains(section),
+                "{} lacks {section}",
+                r["code"]
+            );
         }
     }
     let out = run(&["explain", "privileged-container"]);
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.starts_with("K8S001 privileged-container (critical)"), "{s}");
+    assert!(
+        s.starts_with("K8S001 privileged-container (critical)"),
+        "{s}"
+    );
     assert_eq!(run(&["explain", "K8S999"]).status.code(), Some(2));
 }
 
@@ -315,9 +489,17 @@ fn rules_and_explain() {
 fn output_file() {
     let dir = tempdir("output");
     let file = dir.join("r.json");
-    let out = run(&["scan", "examples/sklearn-api/hardened", "-f", "json", "-o", file.to_str().unwrap()]);
+    let out = run(&[
+        "scan",
+        "examples/sklearn-api/hardened",
+        "-f",
+        "json",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     assert_eq!(v["summary"]["files"], 4);
 }

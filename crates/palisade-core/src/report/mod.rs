@@ -113,7 +113,8 @@ impl Report {
                 && a.message == b.message
                 && a.resource == b.resource
         });
-        self.errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+        self.errors
+            .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
         self.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     }
 

@@ -8,7 +8,8 @@ use crate::{TOOL_NAME, TOOL_VERSION};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-const SCHEMA: &str = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
+const SCHEMA: &str =
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
 pub fn to_value(report: &Report) -> Value {
     let mut rules = report.rules.clone();
@@ -146,6 +147,9 @@ mod tests {
     #[test]
     fn uris_are_escaped() {
         assert_eq!(uri("a b/c.yaml"), "a%20b/c.yaml");
-        assert_eq!(uri("model.pt!archive/data.pkl"), "model.pt%21archive/data.pkl");
+        assert_eq!(
+            uri("model.pt!archive/data.pkl"),
+            "model.pt%21archive/data.pkl"
+        );
     }
 }

@@ -71,7 +71,13 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
                 .take(f.column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let _ = writeln!(out, "{}{}{}", p.wrap("2", "       | "), pad, p.wrap("1;31", "^"));
+            let _ = writeln!(
+                out,
+                "{}{}{}",
+                p.wrap("2", "       | "),
+                pad,
+                p.wrap("1;31", "^")
+            );
         }
         if !f.fix.is_empty() {
             let _ = writeln!(out, "         {} {}", p.wrap("32", "fix:"), f.fix);
@@ -170,15 +176,28 @@ mod tests {
 
     #[test]
     fn shows_source_line_and_caret() {
-        let mut r = Report::default();
-        r.files = 1;
-        r.sources
-            .insert("a.yaml".into(), Arc::from("kind: Pod\n  privileged: true\n"));
+        let mut r = Report {
+            files: 1,
+            ..Report::default()
+        };
+        r.sources.insert(
+            "a.yaml".into(),
+            Arc::from("kind: Pod\n  privileged: true\n"),
+        );
         r.findings
             .push(Finding::new(&R, Location::new("a.yaml", 2, 3), "bad"));
         let s = render(&r, &TextOptions { color: false });
-        assert!(s.contains("a.yaml\n  2:3  high     T001 test-rule  bad"), "{s}");
-        assert!(s.contains("     2 |   privileged: true\n       |   ^\n"), "{s}");
-        assert!(s.contains("1 finding (1 high) in 1 file, 0 resources."), "{s}");
+        assert!(
+            s.contains("a.yaml\n  2:3  high     T001 test-rule  bad"),
+            "{s}"
+        );
+        assert!(
+            s.contains("     2 |   privileged: true\n       |   ^\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("1 finding (1 high) in 1 file, 0 resources."),
+            "{s}"
+        );
     }
 }

@@ -18,7 +18,7 @@ pub mod secrets;
 use crate::load::{Manifests, Resource};
 use crate::workload::{Container, PodTemplate};
 use crate::yaml::Pos;
-use palisade_core::suppress::{parse_rule_list, InlineIndex};
+use palisade_core::suppress::{InlineIndex, parse_rule_list};
 use palisade_core::{Finding, Location, RuleMeta};
 
 /// Annotation that silences rules on a resource: `palisade.dev/ignore: "K8S001,K8S020 -- why"`.
@@ -60,7 +60,11 @@ pub struct Sink<'m> {
 }
 
 impl<'m> Sink<'m> {
-    pub fn new(manifests: &'m Manifests, indexes: &'m [InlineIndex<'m>], rule: &'static RuleMeta) -> Self {
+    pub fn new(
+        manifests: &'m Manifests,
+        indexes: &'m [InlineIndex<'m>],
+        rule: &'static RuleMeta,
+    ) -> Self {
         Sink {
             manifests,
             indexes,
@@ -125,7 +129,12 @@ impl<'m> Sink<'m> {
     }
 
     /// Report about a pod template (its role prefixes the message).
-    pub fn pod(&mut self, t: &PodTemplate, pos: Pos, message: impl AsRef<str>) -> Option<&mut Finding> {
+    pub fn pod(
+        &mut self,
+        t: &PodTemplate,
+        pos: Pos,
+        message: impl AsRef<str>,
+    ) -> Option<&mut Finding> {
         let msg = match &t.role {
             Some(role) => format!("{role}: {}", message.as_ref()),
             None => message.as_ref().to_string(),
@@ -144,16 +153,19 @@ impl<'m> Sink<'m> {
     ) -> Option<&mut Finding> {
         let msg = format!("{} '{}' {}", c.kind.label(), c.name, message.as_ref());
         let name = c.name.clone();
-        self.pod(t, pos, msg).map(|f| {
-            f.container = Some(name);
-            f
-        })
+        let finding = self.pod(t, pos, msg)?;
+        finding.container = Some(name);
+        Some(finding)
     }
 }
 
 /// Run `rules` over the manifests.
 pub fn run(manifests: &Manifests, rules: &[&'static Rule]) -> (Vec<Finding>, usize) {
-    let indexes: Vec<InlineIndex> = manifests.files.iter().map(|f| InlineIndex::new(&f.text)).collect();
+    let indexes: Vec<InlineIndex> = manifests
+        .files
+        .iter()
+        .map(|f| InlineIndex::new(&f.text))
+        .collect();
     let templates: Vec<PodTemplate> = manifests
         .resources
         .iter()

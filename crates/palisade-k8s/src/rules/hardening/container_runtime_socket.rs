@@ -42,24 +42,46 @@ pub static RULE: Rule = Rule {
 };
 
 const SOCKETS: &[&str] = &[
-    "/var/run/docker.sock", "/run/docker.sock", "/var/run/containerd/containerd.sock",
-    "/run/containerd/containerd.sock", "/var/run/crio/crio.sock", "/run/crio/crio.sock",
-    "/var/run/podman/podman.sock", "/run/podman/podman.sock", "/var/run/cri-dockerd.sock",
-    "/var/run", "/run", "/var/run/containerd", "/run/containerd", "/var/run/crio", "/run/crio",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/crio/crio.sock",
+    "/run/crio/crio.sock",
+    "/var/run/podman/podman.sock",
+    "/run/podman/podman.sock",
+    "/var/run/cri-dockerd.sock",
+    "/var/run",
+    "/run",
+    "/var/run/containerd",
+    "/run/containerd",
+    "/var/run/crio",
+    "/run/crio",
 ];
 
 pub(crate) fn is_runtime_socket(path: &str) -> bool {
     let p = path.trim_end_matches('/');
-    SOCKETS.contains(&p) || p.ends_with(".sock") && (p.contains("docker") || p.contains("containerd") || p.contains("crio") || p.contains("podman"))
+    SOCKETS.contains(&p)
+        || p.ends_with(".sock")
+            && (p.contains("docker")
+                || p.contains("containerd")
+                || p.contains("crio")
+                || p.contains("podman"))
 }
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
     for v in t.volumes() {
-        let Some(path) = v.path(&["hostPath", "path"]) else { continue };
+        let Some(path) = v.path(&["hostPath", "path"]) else {
+            continue;
+        };
         let p = path.as_str().unwrap_or("");
         if is_runtime_socket(p) {
             let name = v.get("name").and_then(Node::as_str).unwrap_or("?");
-            sink.pod(t, path.pos, format!("volume '{name}' mounts the container runtime socket {p}"));
+            sink.pod(
+                t,
+                path.pos,
+                format!("volume '{name}' mounts the container runtime socket {p}"),
+            );
         }
     }
 }

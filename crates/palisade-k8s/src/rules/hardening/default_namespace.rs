@@ -46,6 +46,10 @@ pub static RULE: Rule = Rule {
 fn check(r: &Resource, sink: &mut Sink) {
     if r.namespace.as_deref() == Some("default") {
         let pos = r.root.deepest_key_pos(&["metadata", "namespace"]);
-        sink.report(r, pos, format!("{} {} is in the default namespace", r.kind, r.name));
+        sink.report(
+            r,
+            pos,
+            format!("{} {} is in the default namespace", r.kind, r.name),
+        );
     }
 }

@@ -47,7 +47,9 @@ fn check(r: &Resource, sink: &mut Sink) {
     if r.kind != "Service" || r.group() != "" {
         return;
     }
-    let Some(ty) = r.root.path(&["spec", "type"]) else { return };
+    let Some(ty) = r.root.path(&["spec", "type"]) else {
+        return;
+    };
     let t = ty.as_str().unwrap_or("");
     if t == "LoadBalancer" || t == "NodePort" {
         let restricted = r
@@ -62,7 +64,15 @@ fn check(r: &Resource, sink: &mut Sink) {
             .iter()
             .filter_map(|p| p.get("port").and_then(Node::as_str).map(str::to_string))
             .collect();
-        let mut msg = format!("Service {} is of type {t} (ports {})", r.name, if ports.is_empty() { "?".into() } else { ports.join(", ") });
+        let mut msg = format!(
+            "Service {} is of type {t} (ports {})",
+            r.name,
+            if ports.is_empty() {
+                "?".into()
+            } else {
+                ports.join(", ")
+            }
+        );
         if restricted {
             msg.push_str("; source ranges are restricted");
         }

@@ -47,7 +47,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         if let (_, Some(tag), None) = parse_image(image)
             && tag != "latest"
         {
-            sink.container(t, c, c.get("image").map(|n| n.pos).unwrap_or(c.node.pos), format!("image {image} is not pinned by digest"));
+            sink.container(
+                t,
+                c,
+                c.get("image").map(|n| n.pos).unwrap_or(c.node.pos),
+                format!("image {image} is not pinned by digest"),
+            );
         }
     }
 }

@@ -53,6 +53,11 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             Some("latest") => "uses the :latest tag",
             Some(_) => continue,
         };
-        sink.container(t, c, c.get("image").map(|n| n.pos).unwrap_or(c.node.pos), format!("image {image} {what}"));
+        sink.container(
+            t,
+            c,
+            c.get("image").map(|n| n.pos).unwrap_or(c.node.pos),
+            format!("image {image} {what}"),
+        );
     }
 }

@@ -49,7 +49,11 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     if is_batch(&t.resource.kind, t.resource.group()) || t.role.as_deref() == Some("submitter") {
         return;
     }
-    for c in t.containers.iter().filter(|c| c.kind == ContainerKind::Regular) {
+    for c in t
+        .containers
+        .iter()
+        .filter(|c| c.kind == ContainerKind::Regular)
+    {
         let missing: Vec<&str> = ["livenessProbe", "readinessProbe"]
             .into_iter()
             .filter(|p| c.get(p).is_none())

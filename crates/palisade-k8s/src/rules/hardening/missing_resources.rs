@@ -48,14 +48,22 @@ pub static RULE: Rule = Rule {
 };
 
 fn is_gpu(name: &str) -> bool {
-    name == "nvidia.com/gpu" || name == "amd.com/gpu" || name.starts_with("gpu.intel.com/") || name.starts_with("nvidia.com/mig-")
+    name == "nvidia.com/gpu"
+        || name == "amd.com/gpu"
+        || name.starts_with("gpu.intel.com/")
+        || name.starts_with("nvidia.com/mig-")
 }
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
-    for c in t.containers.iter().filter(|c| c.kind != ContainerKind::Ephemeral) {
+    for c in t
+        .containers
+        .iter()
+        .filter(|c| c.kind != ContainerKind::Ephemeral)
+    {
         let res = c.get("resources");
         let has = |section: &str, key: &str| {
-            res.and_then(|r| r.path(&[section, key])).is_some_and(|n| !n.is_null())
+            res.and_then(|r| r.path(&[section, key]))
+                .is_some_and(|n| !n.is_null())
         };
         let mut missing = Vec::new();
         for section in ["requests", "limits"] {
@@ -72,11 +80,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         if let Some(req) = res.and_then(|r| r.get("requests")) {
             for (k, _) in req.entries() {
                 let name = k.as_str().unwrap_or("");
-                if is_gpu(name) && !has("limits", name) {
-                    if let Some(f) = sink.container(t, c, k.pos, format!("requests {name} without a matching limit (GPUs are allocated by limits)")) {
+                if is_gpu(name)
+                    && !has("limits", name)
+                    && let Some(f) = sink.container(t, c, k.pos, format!("requests {name} without a matching limit (GPUs are allocated by limits)"))
+                    {
                         f.severity = Severity::Medium;
                     }
-                }
             }
         }
     }

@@ -57,8 +57,17 @@ mod tests {
     #[test]
     fn image_references() {
         assert_eq!(parse_image("python"), ("python", None, None));
-        assert_eq!(parse_image("localhost:5000/m:1.2"), ("localhost:5000/m", Some("1.2"), None));
-        assert_eq!(parse_image("localhost:5000/m"), ("localhost:5000/m", None, None));
-        assert_eq!(parse_image("ghcr.io/a/b:1@sha256:ab"), ("ghcr.io/a/b", Some("1"), Some("sha256:ab")));
+        assert_eq!(
+            parse_image("localhost:5000/m:1.2"),
+            ("localhost:5000/m", Some("1.2"), None)
+        );
+        assert_eq!(
+            parse_image("localhost:5000/m"),
+            ("localhost:5000/m", None, None)
+        );
+        assert_eq!(
+            parse_image("ghcr.io/a/b:1@sha256:ab"),
+            ("ghcr.io/a/b", Some("1"), Some("sha256:ab"))
+        );
     }
 }

@@ -52,7 +52,9 @@ pub static RULE: Rule = Rule {
 
 fn applies_to_ingress(spec: &Node) -> bool {
     match spec.get("policyTypes") {
-        Some(types) if !types.items().is_empty() => types.items().iter().any(|t| t.as_str() == Some("Ingress")),
+        Some(types) if !types.items().is_empty() => {
+            types.items().iter().any(|t| t.as_str() == Some("Ingress"))
+        }
         _ => true, // Ingress is always implied when policyTypes is absent
     }
 }
@@ -80,7 +82,10 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
         }
         let ns = t.resource.effective_namespace();
         let labels = t.labels();
-        if !policies.iter().any(|(pns, sel)| *pns == ns && sel.matches(&labels)) {
+        if !policies
+            .iter()
+            .any(|(pns, sel)| *pns == ns && sel.matches(&labels))
+        {
             sink.pod(t, t.resource.pos(), format!("no NetworkPolicy selects the pods of {} {} (every pod in the cluster can connect to them)", t.resource.kind, t.resource.name));
         }
     }

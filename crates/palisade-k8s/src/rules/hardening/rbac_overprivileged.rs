@@ -47,7 +47,11 @@ pub static RULE: Rule = Rule {
 };
 
 fn strings(n: Option<&Node>) -> Vec<&str> {
-    n.map(Node::items).unwrap_or(&[]).iter().filter_map(Node::as_str).collect()
+    n.map(Node::items)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Node::as_str)
+        .collect()
 }
 
 /// What is dangerous in a role's rules, in words.
@@ -64,16 +68,26 @@ fn dangerous_grants(role: &Resource) -> Vec<String> {
         if resources.contains(&"*") && !verbs.is_empty() {
             out.push(format!("{} on all resources", verbs.join("/")));
         }
-        if resources.iter().any(|r| *r == "secrets") && any_verb(&["get", "list", "watch"]) {
+        if resources.contains(&"secrets") && any_verb(&["get", "list", "watch"]) {
             out.push("reading Secrets".to_string());
         }
-        if resources.iter().any(|r| *r == "pods/exec" || *r == "pods/attach") && any_verb(&["create", "get"]) {
+        if resources
+            .iter()
+            .any(|r| *r == "pods/exec" || *r == "pods/attach")
+            && any_verb(&["create", "get"])
+        {
             out.push("exec/attach into pods".to_string());
         }
         if verbs.contains(&"*") && !resources.contains(&"*") && !resources.is_empty() {
             out.push(format!("all verbs on {}", resources.join(", ")));
         }
-        if resources.iter().any(|r| matches!(*r, "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings")) && any_verb(&["escalate", "bind", "create", "update", "patch"]) {
+        if resources.iter().any(|r| {
+            matches!(
+                *r,
+                "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"
+            )
+        }) && any_verb(&["escalate", "bind", "create", "update", "patch"])
+        {
             out.push("changing RBAC".to_string());
         }
     }
@@ -85,7 +99,10 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
     let bindings: Vec<&Resource> = m
         .resources
         .iter()
-        .filter(|r| r.group() == "rbac.authorization.k8s.io" && (r.kind == "RoleBinding" || r.kind == "ClusterRoleBinding"))
+        .filter(|r| {
+            r.group() == "rbac.authorization.k8s.io"
+                && (r.kind == "RoleBinding" || r.kind == "ClusterRoleBinding")
+        })
         .collect();
     if bindings.is_empty() {
         return;
@@ -94,22 +111,43 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
         let sa = t.service_account();
         let ns = t.resource.effective_namespace();
         for b in &bindings {
-            let binds_sa = b.root.get("subjects").map(Node::items).unwrap_or(&[]).iter().any(|s| {
-                s.get("kind").and_then(Node::as_str) == Some("ServiceAccount")
-                    && s.get("name").and_then(Node::as_str) == Some(sa)
-                    && s.get("namespace").and_then(Node::as_str).unwrap_or(b.effective_namespace()) == ns
-            });
+            let binds_sa = b
+                .root
+                .get("subjects")
+                .map(Node::items)
+                .unwrap_or(&[])
+                .iter()
+                .any(|s| {
+                    s.get("kind").and_then(Node::as_str) == Some("ServiceAccount")
+                        && s.get("name").and_then(Node::as_str) == Some(sa)
+                        && s.get("namespace")
+                            .and_then(Node::as_str)
+                            .unwrap_or(b.effective_namespace())
+                            == ns
+                });
             if !binds_sa || (b.kind == "RoleBinding" && b.effective_namespace() != ns) {
                 continue;
             }
-            let role_kind = b.root.path(&["roleRef", "kind"]).and_then(Node::as_str).unwrap_or("");
-            let role_name = b.root.path(&["roleRef", "name"]).and_then(Node::as_str).unwrap_or("");
+            let role_kind = b
+                .root
+                .path(&["roleRef", "kind"])
+                .and_then(Node::as_str)
+                .unwrap_or("");
+            let role_name = b
+                .root
+                .path(&["roleRef", "name"])
+                .and_then(Node::as_str)
+                .unwrap_or("");
             let mut grants = Vec::new();
-            if role_kind == "ClusterRole" && matches!(role_name, "cluster-admin" | "admin" | "edit") {
+            if role_kind == "ClusterRole" && matches!(role_name, "cluster-admin" | "admin" | "edit")
+            {
                 grants.push(format!("the built-in '{role_name}' role"));
             }
             if let Some(role) = m.resources.iter().find(|r| {
-                r.kind == role_kind && r.name == role_name && (role_kind == "ClusterRole" || r.effective_namespace() == b.effective_namespace())
+                r.kind == role_kind
+                    && r.name == role_name
+                    && (role_kind == "ClusterRole"
+                        || r.effective_namespace() == b.effective_namespace())
             }) {
                 grants.extend(dangerous_grants(role));
             }
@@ -120,7 +158,12 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
             sink.pod(
                 t,
                 pos,
-                format!("service account '{sa}' is granted {} through {}/{} → {role_kind}/{role_name}", grants.join(", "), b.kind, b.name),
+                format!(
+                    "service account '{sa}' is granted {} through {}/{} → {role_kind}/{role_name}",
+                    grants.join(", "),
+                    b.kind,
+                    b.name
+                ),
             );
         }
     }

@@ -47,8 +47,19 @@ pub static RULE: Rule = Rule {
 };
 
 const SENSITIVE: &[&str] = &[
-    "/etc", "/root", "/home", "/proc", "/sys", "/boot", "/dev", "/var/lib/kubelet",
-    "/var/lib/docker", "/var/lib/containerd", "/var/log", "/var/lib/etcd", "/etc/kubernetes",
+    "/etc",
+    "/root",
+    "/home",
+    "/proc",
+    "/sys",
+    "/boot",
+    "/dev",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/log",
+    "/var/lib/etcd",
+    "/etc/kubernetes",
 ];
 
 /// Why `path` is sensitive, if it is.
@@ -58,7 +69,12 @@ pub(crate) fn sensitivity(path: &str) -> Option<String> {
         return Some("the node's root filesystem".into());
     }
     let dev = p.strip_prefix("/dev/").unwrap_or("");
-    if dev.starts_with("nvidia") || dev.starts_with("dri") || dev == "kfd" || dev.starts_with("accel") || dev.starts_with("neuron") {
+    if dev.starts_with("nvidia")
+        || dev.starts_with("dri")
+        || dev == "kfd"
+        || dev.starts_with("accel")
+        || dev.starts_with("neuron")
+    {
         return Some(format!("GPU/accelerator device {p}"));
     }
     SENSITIVE
@@ -69,7 +85,9 @@ pub(crate) fn sensitivity(path: &str) -> Option<String> {
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
     for v in t.volumes() {
-        let Some(path) = v.path(&["hostPath", "path"]) else { continue };
+        let Some(path) = v.path(&["hostPath", "path"]) else {
+            continue;
+        };
         let p = path.as_str().unwrap_or("");
         if super::container_runtime_socket::is_runtime_socket(p) {
             continue;

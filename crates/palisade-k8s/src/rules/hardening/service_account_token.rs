@@ -47,10 +47,17 @@ pub static RULE: Rule = Rule {
 
 fn check(m: &crate::load::Manifests, templates: &[PodTemplate], sink: &mut Sink) {
     for t in templates {
-        match t.get("automountServiceAccountToken").and_then(Node::as_bool) {
+        match t
+            .get("automountServiceAccountToken")
+            .and_then(Node::as_bool)
+        {
             Some(false) => continue,
             Some(true) => {
-                sink.pod(t, t.spec.key_pos("automountServiceAccountToken"), "pod mounts a service account token (automountServiceAccountToken: true)");
+                sink.pod(
+                    t,
+                    t.spec.key_pos("automountServiceAccountToken"),
+                    "pod mounts a service account token (automountServiceAccountToken: true)",
+                );
                 continue;
             }
             None => {}
@@ -61,7 +68,10 @@ fn check(m: &crate::load::Manifests, templates: &[PodTemplate], sink: &mut Sink)
             r.kind == "ServiceAccount"
                 && r.name == sa
                 && r.effective_namespace() == ns
-                && r.root.get("automountServiceAccountToken").and_then(Node::as_bool) == Some(false)
+                && r.root
+                    .get("automountServiceAccountToken")
+                    .and_then(Node::as_bool)
+                    == Some(false)
         });
         if !sa_off {
             sink.pod(t, t.spec.pos, format!("pod mounts the token of service account '{sa}' (automountServiceAccountToken is not false)"));

@@ -46,9 +46,21 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
-    for c in t.containers.iter().filter(|c| c.kind != ContainerKind::Ephemeral) {
-        if !c.security("readOnlyRootFilesystem").is_some_and(|n| n.is_true()) {
-            sink.container(t, c, c.security_pos("readOnlyRootFilesystem"), "has a writable root filesystem");
+    for c in t
+        .containers
+        .iter()
+        .filter(|c| c.kind != ContainerKind::Ephemeral)
+    {
+        if !c
+            .security("readOnlyRootFilesystem")
+            .is_some_and(|n| n.is_true())
+        {
+            sink.container(
+                t,
+                c,
+                c.security_pos("readOnlyRootFilesystem"),
+                "has a writable root filesystem",
+            );
         }
     }
 }

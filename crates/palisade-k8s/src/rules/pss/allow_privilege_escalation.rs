@@ -50,13 +50,26 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         return;
     }
     for c in &t.containers {
-        match c.security("allowPrivilegeEscalation").and_then(|n| n.as_bool()) {
+        match c
+            .security("allowPrivilegeEscalation")
+            .and_then(|n| n.as_bool())
+        {
             Some(false) => {}
             Some(true) => {
-                sink.container(t, c, c.security_pos("allowPrivilegeEscalation"), "sets allowPrivilegeEscalation: true");
+                sink.container(
+                    t,
+                    c,
+                    c.security_pos("allowPrivilegeEscalation"),
+                    "sets allowPrivilegeEscalation: true",
+                );
             }
             None => {
-                sink.container(t, c, c.security_pos("allowPrivilegeEscalation"), "does not set allowPrivilegeEscalation: false");
+                sink.container(
+                    t,
+                    c,
+                    c.security_pos("allowPrivilegeEscalation"),
+                    "does not set allowPrivilegeEscalation: false",
+                );
             }
         }
     }

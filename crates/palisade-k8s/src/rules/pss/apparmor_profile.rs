@@ -64,8 +64,13 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
                 continue;
             };
             let value = v.as_str().unwrap_or("");
-            if !(value.is_empty() || value == "runtime/default" || value.starts_with("localhost/")) {
-                sink.pod(t, k.pos, format!("container '{container}' has AppArmor profile '{value}'"));
+            if !(value.is_empty() || value == "runtime/default" || value.starts_with("localhost/"))
+            {
+                sink.pod(
+                    t,
+                    k.pos,
+                    format!("container '{container}' has AppArmor profile '{value}'"),
+                );
             }
         }
     }

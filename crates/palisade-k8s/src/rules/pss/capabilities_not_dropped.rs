@@ -61,10 +61,16 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             .iter()
             .any(|d| d.as_str() == Some("ALL"));
         if !drops_all {
-            let pos = c.node.deepest_key_pos(&["securityContext", "capabilities", "drop"]);
+            let pos = c
+                .node
+                .deepest_key_pos(&["securityContext", "capabilities", "drop"]);
             sink.container(t, c, pos, "does not drop ALL capabilities");
         }
-        for cap in caps.and_then(|x| x.get("add")).map(Node::items).unwrap_or(&[]) {
+        for cap in caps
+            .and_then(|x| x.get("add"))
+            .map(Node::items)
+            .unwrap_or(&[])
+        {
             let name = cap.as_str().unwrap_or("");
             if name != "NET_BIND_SERVICE"
                 && super::dangerous_capabilities::BASELINE_ALLOWED.contains(&name)

@@ -42,7 +42,10 @@ pub static RULE: Rule = Rule {
         severity: Severity::High,
         family: "pod-security",
         summary: "Container adds capabilities beyond the default set",
-        controls: &[control::CAPABILITIES_BASELINE, control::CAPABILITIES_RESTRICTED],
+        controls: &[
+            control::CAPABILITIES_BASELINE,
+            control::CAPABILITIES_RESTRICTED,
+        ],
         techniques: &["AML.T0105", "T1611"],
         fix: "remove the added capabilities; drop ALL and add back only NET_BIND_SERVICE if needed",
         doc: DOC,
@@ -52,13 +55,26 @@ pub static RULE: Rule = Rule {
 
 /// The capabilities the baseline level allows to be added.
 pub(crate) const BASELINE_ALLOWED: &[&str] = &[
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
 ];
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
-        let Some(add) = c.node.path(&["securityContext", "capabilities", "add"]) else { continue };
+        let Some(add) = c.node.path(&["securityContext", "capabilities", "add"]) else {
+            continue;
+        };
         for cap in add.items() {
             let name = cap.as_str().unwrap_or("");
             if !BASELINE_ALLOWED.contains(&name) {

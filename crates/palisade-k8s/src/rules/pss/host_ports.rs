@@ -50,7 +50,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             if let Some((k, v)) = p.entry("hostPort") {
                 let port = v.as_i64().unwrap_or(-1);
                 if port != 0 && !v.is_null() {
-                    sink.container(t, c, k.pos, format!("binds host port {}", v.as_str().unwrap_or("?")));
+                    sink.container(
+                        t,
+                        c,
+                        k.pos,
+                        format!("binds host port {}", v.as_str().unwrap_or("?")),
+                    );
                 }
             }
         }

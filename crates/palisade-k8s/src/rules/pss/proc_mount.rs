@@ -45,13 +45,19 @@ pub static RULE: Rule = Rule {
 fn check(t: &PodTemplate, sink: &mut Sink) {
     let user_ns = t.host_users_false();
     for c in &t.containers {
-        let Some(pm) = c.security("procMount") else { continue };
+        let Some(pm) = c.security("procMount") else {
+            continue;
+        };
         let v = pm.as_str().unwrap_or("");
         if pm.is_null() || v == "Default" {
             continue;
         }
-        if let Some(f) = sink.container(t, c, c.security_pos("procMount"), format!("sets procMount {v}"))
-            && user_ns
+        if let Some(f) = sink.container(
+            t,
+            c,
+            c.security_pos("procMount"),
+            format!("sets procMount {v}"),
+        ) && user_ns
         {
             f.controls = vec![control::PROC_MOUNT_RESTRICTED.to_string()];
         }

@@ -47,8 +47,17 @@ pub static RULE: Rule = Rule {
 };
 
 const ALLOWED: &[&str] = &[
-    "name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
-    "persistentVolumeClaim", "projected", "secret", "hostPath",
+    "name",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+    "hostPath",
 ];
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
@@ -57,7 +66,11 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         for (k, val) in v.entries() {
             let key = k.as_str().unwrap_or("");
             if !ALLOWED.contains(&key) && !val.is_null() {
-                sink.pod(t, k.pos, format!("volume '{name}' has restricted type {key}"));
+                sink.pod(
+                    t,
+                    k.pos,
+                    format!("volume '{name}' has restricted type {key}"),
+                );
             }
         }
     }

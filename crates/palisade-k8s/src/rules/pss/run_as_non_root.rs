@@ -57,16 +57,30 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     }
     let pod = t.pod_security("runAsNonRoot").and_then(|n| n.as_bool());
     if pod == Some(false) {
-        sink.pod(t, t.pod_security_pos("runAsNonRoot"), "pod sets runAsNonRoot: false");
+        sink.pod(
+            t,
+            t.pod_security_pos("runAsNonRoot"),
+            "pod sets runAsNonRoot: false",
+        );
     }
     for c in &t.containers {
         match c.security("runAsNonRoot").and_then(|n| n.as_bool()) {
             Some(true) => {}
             Some(false) => {
-                sink.container(t, c, c.security_pos("runAsNonRoot"), "sets runAsNonRoot: false");
+                sink.container(
+                    t,
+                    c,
+                    c.security_pos("runAsNonRoot"),
+                    "sets runAsNonRoot: false",
+                );
             }
             None if pod != Some(true) => {
-                sink.container(t, c, c.security_pos("runAsNonRoot"), "may run as root: runAsNonRoot is not set to true");
+                sink.container(
+                    t,
+                    c,
+                    c.security_pos("runAsNonRoot"),
+                    "may run as root: runAsNonRoot is not set to true",
+                );
             }
             None => {}
         }

@@ -52,7 +52,10 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     if t.is_windows() {
         return;
     }
-    let pod_type = t.pod_security("seccompProfile").and_then(|p| p.get("type")).filter(|n| !n.is_null());
+    let pod_type = t
+        .pod_security("seccompProfile")
+        .and_then(|p| p.get("type"))
+        .filter(|n| !n.is_null());
     if pod_type.is_some() {
         return; // valid, or invalid and already reported by K8S010
     }
@@ -62,7 +65,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             .and_then(|p| p.get("type"))
             .is_some_and(|n| !n.is_null());
         if !set {
-            sink.container(t, c, c.security_pos("seccompProfile"), "has no seccomp profile (pod and container leave seccompProfile.type unset)");
+            sink.container(
+                t,
+                c,
+                c.security_pos("seccompProfile"),
+                "has no seccomp profile (pod and container leave seccompProfile.type unset)",
+            );
         }
     }
 }

@@ -64,11 +64,23 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         }
     };
     if let Some(ty) = bad_type(t.pod_security("seccompProfile")) {
-        adjust(sink.pod(t, ty.pos, format!("pod sets seccomp profile type {}", ty.as_str().unwrap_or("?"))));
+        adjust(sink.pod(
+            t,
+            ty.pos,
+            format!(
+                "pod sets seccomp profile type {}",
+                ty.as_str().unwrap_or("?")
+            ),
+        ));
     }
     for c in &t.containers {
         if let Some(ty) = bad_type(c.security("seccompProfile")) {
-            adjust(sink.container(t, c, ty.pos, format!("sets seccomp profile type {}", ty.as_str().unwrap_or("?"))));
+            adjust(sink.container(
+                t,
+                c,
+                ty.pos,
+                format!("sets seccomp profile type {}", ty.as_str().unwrap_or("?")),
+            ));
         }
     }
 }

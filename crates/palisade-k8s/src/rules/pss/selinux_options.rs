@@ -43,7 +43,13 @@ pub static RULE: Rule = Rule {
     check: Check::Pod(check),
 };
 
-const ALLOWED_TYPES: &[&str] = &["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+const ALLOWED_TYPES: &[&str] = &[
+    "",
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
+];
 
 fn problems(opts: &Node) -> Vec<(&Node, String)> {
     let mut out = Vec::new();

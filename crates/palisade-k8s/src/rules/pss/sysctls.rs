@@ -68,7 +68,11 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     for s in t.pod_security("sysctls").map(Node::items).unwrap_or(&[]) {
         let name = s.get("name").and_then(Node::as_str).unwrap_or("");
         if !SAFE.contains(&name) {
-            sink.pod(t, s.key_pos("name"), format!("pod sets unsafe sysctl {name}"));
+            sink.pod(
+                t,
+                s.key_pos("name"),
+                format!("pod sets unsafe sysctl {name}"),
+            );
         }
     }
 }

@@ -47,13 +47,22 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     if let Some(wo) = t.pod_security("windowsOptions")
         && wo.get("hostProcess").is_some_and(|n| n.is_true())
     {
-        sink.pod(t, wo.key_pos("hostProcess"), "pod runs as a Windows HostProcess");
+        sink.pod(
+            t,
+            wo.key_pos("hostProcess"),
+            "pod runs as a Windows HostProcess",
+        );
     }
     for c in &t.containers {
         if let Some(wo) = c.security("windowsOptions")
             && wo.get("hostProcess").is_some_and(|n| n.is_true())
         {
-            sink.container(t, c, wo.key_pos("hostProcess"), "runs as a Windows HostProcess");
+            sink.container(
+                t,
+                c,
+                wo.key_pos("hostProcess"),
+                "runs as a Windows HostProcess",
+            );
         }
     }
 }

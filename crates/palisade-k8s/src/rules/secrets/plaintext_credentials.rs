@@ -57,21 +57,40 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
         for e in c.get("env").map(Node::items).unwrap_or(&[]) {
             let name = e.get("name").and_then(Node::as_str).unwrap_or("");
-            let Some(value_node) = e.get("value") else { continue };
-            let Some(value) = value_node.as_nonempty_str() else { continue };
+            let Some(value_node) = e.get("value") else {
+                continue;
+            };
+            let Some(value) = value_node.as_nonempty_str() else {
+                continue;
+            };
             if let Some(shape) = known_shape(value) {
-                if let Some(f) = sink.container(t, c, value_node.pos, format!("has a literal {shape} in env {name}")) {
+                if let Some(f) = sink.container(
+                    t,
+                    c,
+                    value_node.pos,
+                    format!("has a literal {shape} in env {name}"),
+                ) {
                     f.severity = Severity::Critical;
                 }
             } else if is_credential_name(name) && !is_placeholder(value) {
-                let how = if is_high_entropy(value) { " (high-entropy value)" } else { "" };
-                sink.container(t, c, value_node.pos, format!("sets credential env {name} to a literal value{how}"));
+                let how = if is_high_entropy(value) {
+                    " (high-entropy value)"
+                } else {
+                    ""
+                };
+                sink.container(
+                    t,
+                    c,
+                    value_node.pos,
+                    format!("sets credential env {name} to a literal value{how}"),
+                );
             }
         }
         for key in ["command", "args"] {
             for a in c.get(key).map(Node::items).unwrap_or(&[]) {
                 if let Some(shape) = a.as_str().and_then(known_shape)
-                    && let Some(f) = sink.container(t, c, a.pos, format!("passes a literal {shape} in {key}"))
+                    && let Some(f) =
+                        sink.container(t, c, a.pos, format!("passes a literal {shape} in {key}"))
                 {
                     f.severity = Severity::Critical;
                 }

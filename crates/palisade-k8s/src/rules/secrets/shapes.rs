@@ -2,17 +2,49 @@
 
 /// Variable names that hold credentials by convention.
 const EXACT_NAMES: &[&str] = &[
-    "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "HUGGINGFACEHUB_API_TOKEN",
-    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "WANDB_API_KEY", "COMET_API_KEY", "NEPTUNE_API_TOKEN",
-    "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET", "AZURE_STORAGE_KEY",
-    "GOOGLE_API_KEY", "GITHUB_TOKEN", "GH_TOKEN", "KAGGLE_KEY", "DATABASE_URL", "PASSWORD",
-    "TOKEN", "SECRET", "API_KEY", "APIKEY", "SECRET_KEY", "PRIVATE_KEY",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HUGGINGFACE_TOKEN",
+    "HUGGINGFACEHUB_API_TOKEN",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "WANDB_API_KEY",
+    "COMET_API_KEY",
+    "NEPTUNE_API_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_STORAGE_KEY",
+    "GOOGLE_API_KEY",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "KAGGLE_KEY",
+    "DATABASE_URL",
+    "PASSWORD",
+    "TOKEN",
+    "SECRET",
+    "API_KEY",
+    "APIKEY",
+    "SECRET_KEY",
+    "PRIVATE_KEY",
 ];
 
 const SUFFIXES: &[&str] = &[
-    "_TOKEN", "_SECRET", "_PASSWORD", "_PASSWD", "_PWD", "_API_KEY", "_APIKEY", "_SECRET_KEY",
-    "_ACCESS_KEY", "_PRIVATE_KEY", "_CREDENTIALS", "_AUTH_KEY",
+    "_TOKEN",
+    "_SECRET",
+    "_PASSWORD",
+    "_PASSWD",
+    "_PWD",
+    "_API_KEY",
+    "_APIKEY",
+    "_SECRET_KEY",
+    "_ACCESS_KEY",
+    "_PRIVATE_KEY",
+    "_CREDENTIALS",
+    "_AUTH_KEY",
 ];
 
 /// Whether `name` conventionally holds a credential.
@@ -31,18 +63,36 @@ pub fn is_placeholder(value: &str) -> bool {
         || v.starts_with('<')
         || v.starts_with('/')
         || v.starts_with("file:")
-        || matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "none" | "null" | "changeme" | "change-me" | "xxx" | "xxxx" | "your-token-here" | "redacted")
+        || matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true"
+                | "false"
+                | "none"
+                | "null"
+                | "changeme"
+                | "change-me"
+                | "xxx"
+                | "xxxx"
+                | "your-token-here"
+                | "redacted"
+        )
         || v.chars().all(|c| c == 'x' || c == 'X' || c == '*')
 }
 
 /// A recognised credential shape in `value`, by name.
 pub fn known_shape(value: &str) -> Option<&'static str> {
     let v = value.trim();
-    let tail_ok = |s: &str, min: usize| s.len() >= min && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let tail_ok = |s: &str, min: usize| {
+        s.len() >= min
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
     if v.contains("-----BEGIN") && v.contains("PRIVATE KEY") {
         return Some("private key");
     }
-    for word in v.split(|c: char| c.is_whitespace() || c == '=' || c == '"' || c == '\'' || c == ',') {
+    for word in
+        v.split(|c: char| c.is_whitespace() || c == '=' || c == '"' || c == '\'' || c == ',')
+    {
         if let Some(t) = word.strip_prefix("hf_")
             && tail_ok(t, 30)
         {
@@ -50,16 +100,28 @@ pub fn known_shape(value: &str) -> Option<&'static str> {
         }
         if (word.starts_with("AKIA") || word.starts_with("ASIA"))
             && word.len() == 20
-            && word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         {
             return Some("AWS access key ID");
         }
         if let Some(t) = word.strip_prefix("sk-")
             && tail_ok(t, 20)
         {
-            return Some(if t.starts_with("ant-") { "Anthropic API key" } else { "OpenAI API key" });
+            return Some(if t.starts_with("ant-") {
+                "Anthropic API key"
+            } else {
+                "OpenAI API key"
+            });
         }
-        for (p, what) in [("ghp_", "GitHub token"), ("github_pat_", "GitHub token"), ("glpat-", "GitLab token"), ("xoxb-", "Slack token"), ("xoxp-", "Slack token")] {
+        for (p, what) in [
+            ("ghp_", "GitHub token"),
+            ("github_pat_", "GitHub token"),
+            ("glpat-", "GitLab token"),
+            ("xoxb-", "Slack token"),
+            ("xoxp-", "Slack token"),
+        ] {
             if let Some(t) = word.strip_prefix(p)
                 && tail_ok(t, 20)
             {
@@ -113,10 +175,22 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(known_shape("hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"), Some("Hugging Face token"));
-        assert_eq!(known_shape("AKIAIOSFODNN7EXAMPLE"), Some("AWS access key ID"));
-        assert_eq!(known_shape("--api-key=sk-proj-abcdefghijklmnopqrstuvwx"), Some("OpenAI API key"));
-        assert_eq!(known_shape("-----BEGIN RSA PRIVATE KEY-----\nMII"), Some("private key"));
+        assert_eq!(
+            known_shape("hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+            Some("Hugging Face token")
+        );
+        assert_eq!(
+            known_shape("AKIAIOSFODNN7EXAMPLE"),
+            Some("AWS access key ID")
+        );
+        assert_eq!(
+            known_shape("--api-key=sk-proj-abcdefghijklmnopqrstuvwx"),
+            Some("OpenAI API key")
+        );
+        assert_eq!(
+            known_shape("-----BEGIN RSA PRIVATE KEY-----\nMII"),
+            Some("private key")
+        );
         assert_eq!(known_shape("bert-base-uncased"), None);
         assert!(is_high_entropy("9f8a7Bc2dE4f6A1b3C5d7E9f0a2B4c6D8e0F"));
         assert!(!is_high_entropy("meta-llama/Llama-3.1-8B-Instruct"));
