@@ -134,18 +134,27 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
                 && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    let rendered = match args.format {
-        Format::Text => text::render(&report, &text::TextOptions { color }),
-        Format::Json => json::render(&report),
-        Format::Sarif => sarif::render(&report),
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        match args.format {
+            Format::Text => {
+                w.write_all(text::render(&report, &text::TextOptions { color }).as_bytes())
+            }
+            Format::Json => json::write(&report, w),
+            Format::Sarif => sarif::write(&report, w),
+        }?;
+        w.flush()
     };
     match &args.output {
-        Some(path) => std::fs::write(path, rendered)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            write(&mut std::io::BufWriter::new(file))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             // A closed pipe (`palisade scan . | head`) is not an error worth a panic.
-            let _ = out.write_all(rendered.as_bytes()).and_then(|_| out.flush());
+            let _ = write(&mut out);
         }
     }
 

@@ -1,22 +1,47 @@
 //! The JSON report: DESIGN.md's output contract. Extend, never break.
+//!
+//! Written straight to the output (no intermediate JSON tree), so memory stays flat however many
+//! findings there are.
 
-use super::Report;
-use crate::{TOOL_NAME, TOOL_VERSION};
-use serde_json::{Value, json};
+use super::{InputError, Report, Summary};
+use crate::{Finding, TOOL_NAME, TOOL_VERSION};
+use serde::Serialize;
+use std::io::{self, Write};
 
-/// The report as one JSON object.
-pub fn to_value(report: &Report) -> Value {
-    json!({
-        "tool": {"name": TOOL_NAME, "version": TOOL_VERSION},
-        "findings": report.findings,
-        "errors": report.errors,
-        "skipped": report.skipped,
-        "summary": report.summary(),
-    })
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
 }
 
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    tool: Tool,
+    findings: &'a [Finding],
+    errors: &'a [InputError],
+    skipped: &'a [InputError],
+    summary: Summary,
+}
+
+/// Write the report as one pretty-printed JSON object followed by a newline.
+pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    let doc = JsonReport {
+        tool: Tool {
+            name: TOOL_NAME,
+            version: TOOL_VERSION,
+        },
+        findings: &report.findings,
+        errors: &report.errors,
+        skipped: &report.skipped,
+        summary: report.summary(),
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+/// The report as a string (tests, small reports).
 pub fn render(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(&to_value(report)).expect("report serialises");
-    s.push('\n');
-    s
+    let mut buf = Vec::new();
+    write(report, &mut buf).expect("writing to memory");
+    String::from_utf8(buf).expect("JSON is UTF-8")
 }

@@ -4,17 +4,90 @@
 //! rule carries a `security-severity` score so GitHub ranks alerts the same way Palisade does.
 
 use super::Report;
-use crate::{TOOL_NAME, TOOL_VERSION};
+use crate::{Finding, TOOL_NAME, TOOL_VERSION};
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::io::{self, Write};
 
 const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
-pub fn to_value(report: &Report) -> Value {
+/// The results array, serialised one finding at a time.
+struct Results<'a> {
+    findings: &'a [Finding],
+    index: &'a HashMap<&'static str, usize>,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.findings.iter().map(|f| result(f, self.index)))
+    }
+}
+
+fn result(f: &Finding, index: &HashMap<&'static str, usize>) -> Value {
+    let mut result = json!({
+        "ruleId": f.rule,
+        "level": f.severity.sarif_level(),
+        "message": {"text": f.message},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(&f.path)},
+                "region": {"startLine": f.line.max(1), "startColumn": f.column.max(1)}
+            }
+        }],
+        "partialFingerprints": {"palisade/v1": fingerprint_hash(&f.fingerprint())},
+        "properties": {
+            "severity": f.severity.as_str(),
+            "security-severity": f.severity.security_severity(),
+            "controls": f.controls,
+            "techniques": f.techniques,
+            "fix": f.fix,
+        }
+    });
+    if let Some(i) = index.get(f.rule.as_str()) {
+        result["ruleIndex"] = json!(i);
+    }
+    if let Some(r) = &f.resource {
+        result["locations"][0]["logicalLocations"] =
+            json!([{"fullyQualifiedName": r, "kind": "resource"}]);
+    }
+    result
+}
+
+/// Write the SARIF log, streaming the results.
+pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     let mut rules = report.rules.clone();
     rules.sort_by_key(|r| r.code);
-    let index: HashMap<&str, usize> = rules.iter().enumerate().map(|(i, r)| (r.code, i)).collect();
+    let index: HashMap<&'static str, usize> =
+        rules.iter().enumerate().map(|(i, r)| (r.code, i)).collect();
+    let log = Log {
+        report,
+        rules: &rules,
+        index: &index,
+    };
+    serde_json::to_writer_pretty(&mut *w, &log).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+struct Log<'a> {
+    report: &'a Report,
+    rules: &'a [&'static crate::RuleMeta],
+    index: &'a HashMap<&'static str, usize>,
+}
+
+impl Serialize for Log<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        to_value_parts(self.report, self.rules, self.index).serialize(s)
+    }
+}
+
+/// The log with `results` as a lazily serialised array.
+fn to_value_parts<'a>(
+    report: &'a Report,
+    rules: &[&'static crate::RuleMeta],
+    index: &'a HashMap<&'static str, usize>,
+) -> LogValue<'a> {
     let rule_objs: Vec<Value> = rules
         .iter()
         .map(|r| {
@@ -37,39 +110,10 @@ pub fn to_value(report: &Report) -> Value {
         })
         .collect();
 
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let mut result = json!({
-                "ruleId": f.rule,
-                "level": f.severity.sarif_level(),
-                "message": {"text": f.message},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&f.path)},
-                        "region": {"startLine": f.line.max(1), "startColumn": f.column.max(1)}
-                    }
-                }],
-                "partialFingerprints": {"palisade/v1": fingerprint_hash(&f.fingerprint())},
-                "properties": {
-                    "severity": f.severity.as_str(),
-                    "security-severity": f.severity.security_severity(),
-                    "controls": f.controls,
-                    "techniques": f.techniques,
-                    "fix": f.fix,
-                }
-            });
-            if let Some(i) = index.get(f.rule.as_str()) {
-                result["ruleIndex"] = json!(i);
-            }
-            if let Some(r) = &f.resource {
-                result["locations"][0]["logicalLocations"] =
-                    json!([{"fullyQualifiedName": r, "kind": "resource"}]);
-            }
-            result
-        })
-        .collect();
+    let results = Results {
+        findings: &report.findings,
+        index: &index,
+    };
 
     let notifications: Vec<Value> = report
         .errors
@@ -88,25 +132,41 @@ pub fn to_value(report: &Report) -> Value {
         })
         .collect();
 
-    json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
+    LogValue {
+        schema: SCHEMA,
+        version: "2.1.0",
+        runs: [Run {
+            tool: json!({"driver": {
                 "name": TOOL_NAME,
                 "version": TOOL_VERSION,
                 "semanticVersion": TOOL_VERSION,
-                "informationUri": "https://github.com/palisade-security/palisade",
                 "rules": rule_objs,
-            }},
-            "results": results,
-            "invocations": [{
+            }}),
+            results,
+            invocations: json!([{
                 "executionSuccessful": report.errors.is_empty(),
                 "toolExecutionNotifications": notifications,
-            }],
-            "columnKind": "unicodeCodePoints",
-        }]
-    })
+            }]),
+            column_kind: "unicodeCodePoints",
+        }],
+    }
+}
+
+#[derive(Serialize)]
+struct LogValue<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Value,
+    results: Results<'a>,
+    invocations: Value,
+    column_kind: &'static str,
 }
 
 /// A relative URI for a path: forward slashes, percent-encoding what a URI may not hold.
@@ -134,10 +194,11 @@ fn fingerprint_hash(s: &str) -> String {
     format!("{h:016x}")
 }
 
+/// The SARIF log as a string (tests, small reports).
 pub fn render(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(&to_value(report)).expect("sarif serialises");
-    s.push('\n');
-    s
+    let mut buf = Vec::new();
+    write(report, &mut buf).expect("writing to memory");
+    String::from_utf8(buf).expect("SARIF is UTF-8")
 }
 
 #[cfg(test)]
