@@ -342,7 +342,8 @@ pub fn parse(text: &str, file: u32) -> Parsed {
                 Node {
                     pos,
                     kind: NodeKind::Scalar {
-                        text: text.into_owned(),
+                        // The scanner over-allocates; trees live for the whole scan.
+                        text: shrunk(text.into_owned()),
                         plain: style == ScalarStyle::Plain,
                     },
                 },
@@ -374,10 +375,17 @@ pub fn parse(text: &str, file: u32) -> Parsed {
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { pos, anchor, items }) => Some((
+                Some(Frame::Seq {
+                    pos,
+                    anchor,
+                    mut items,
+                }) => Some((
                     Node {
                         pos,
-                        kind: NodeKind::Seq(items),
+                        kind: NodeKind::Seq({
+                            items.shrink_to_fit();
+                            items
+                        }),
                     },
                     anchor,
                 )),
@@ -389,7 +397,11 @@ pub fn parse(text: &str, file: u32) -> Parsed {
                 }) => Some((
                     Node {
                         pos,
-                        kind: NodeKind::Map(apply_merge_keys(entries)),
+                        kind: NodeKind::Map({
+                            let mut e = apply_merge_keys(entries);
+                            e.shrink_to_fit();
+                            e
+                        }),
                     },
                     anchor,
                 )),
@@ -417,6 +429,11 @@ pub fn parse(text: &str, file: u32) -> Parsed {
         documents,
         error: None,
     }
+}
+
+fn shrunk(mut s: String) -> String {
+    s.shrink_to_fit();
+    s
 }
 
 /// YAML 1.1 merge keys: `<<: *base` or `<<: [*a, *b]` add the entries the mapping lacks.

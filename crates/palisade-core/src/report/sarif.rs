@@ -112,7 +112,7 @@ fn to_value_parts<'a>(
 
     let results = Results {
         findings: &report.findings,
-        index: &index,
+        index,
     };
 
     let notifications: Vec<Value> = report
