@@ -4,7 +4,7 @@
 
 use super::Report;
 use crate::Severity;
-use std::fmt::Write;
+use std::io::{self, Write};
 
 pub struct TextOptions {
     pub color: bool,
@@ -34,19 +34,27 @@ impl Paint {
     }
 }
 
+/// The report as a string (tests, small reports).
 pub fn render(report: &Report, opts: &TextOptions) -> String {
+    let mut buf = Vec::new();
+    write(report, opts, &mut buf).expect("writing to memory");
+    String::from_utf8(buf).expect("text is UTF-8")
+}
+
+/// Write the report for people, finding by finding.
+pub fn write(report: &Report, opts: &TextOptions, out: &mut dyn Write) -> io::Result<()> {
     let p = Paint { on: opts.color };
-    let mut out = String::new();
+    let mut wrote = false;
     let mut current: Option<&str> = None;
     for f in &report.findings {
         if current != Some(f.path.as_str()) {
             if current.is_some() {
-                out.push('\n');
+                writeln!(out)?;
             }
-            let _ = writeln!(out, "{}", p.wrap("1;4", &f.path));
+            writeln!(out, "{}", p.wrap("1;4", &f.path))?;
             current = Some(&f.path);
         }
-        let _ = write!(
+        write!(
             out,
             "  {}:{}  {} {} {}  {}",
             f.line,
@@ -55,65 +63,67 @@ pub fn render(report: &Report, opts: &TextOptions) -> String {
             p.wrap("1", &f.rule),
             p.wrap("2", &f.name),
             f.message
-        );
+        )?;
         if let Some(r) = &f.resource {
-            let _ = write!(out, "  {}", p.wrap("2", &format!("[{r}]")));
+            write!(out, "  {}", p.wrap("2", &format!("[{r}]")))?;
         }
-        out.push('\n');
+        writeln!(out)?;
+        wrote = true;
         if let Some(src) = report.sources.get(&f.path)
             && let Some(line) = src.lines().nth(f.line.saturating_sub(1))
         {
             let gutter = format!("{:>6} | ", f.line);
             let shown: String = line.trim_end_matches('\r').chars().take(160).collect();
-            let _ = writeln!(out, "{}{}", p.wrap("2", &gutter), shown);
+            writeln!(out, "{}{}", p.wrap("2", &gutter), shown)?;
             let pad: String = shown
                 .chars()
                 .take(f.column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let _ = writeln!(
+            writeln!(
                 out,
                 "{}{}{}",
                 p.wrap("2", "       | "),
                 pad,
                 p.wrap("1;31", "^")
-            );
+            )?;
         }
         if !f.fix.is_empty() {
-            let _ = writeln!(out, "         {} {}", p.wrap("32", "fix:"), f.fix);
+            writeln!(out, "         {} {}", p.wrap("32", "fix:"), f.fix)?;
         }
     }
     if !report.errors.is_empty() {
-        if !out.is_empty() {
-            out.push('\n');
+        if wrote {
+            writeln!(out)?;
         }
-        let _ = writeln!(out, "{}", p.wrap("1", "Could not analyse:"));
+        wrote = true;
+        writeln!(out, "{}", p.wrap("1", "Could not analyse:"))?;
         for e in &report.errors {
             let at = match e.line {
                 Some(l) => format!("{}:{}", e.path, l),
                 None => e.path.clone(),
             };
-            let _ = writeln!(out, "  {}  {}", p.wrap("1;31", &at), e.message);
+            writeln!(out, "  {}  {}", p.wrap("1;31", &at), e.message)?;
         }
     }
     if !report.skipped.is_empty() {
-        if !out.is_empty() {
-            out.push('\n');
+        if wrote {
+            writeln!(out)?;
         }
-        let _ = writeln!(out, "{}", p.wrap("1", "Skipped:"));
+        wrote = true;
+        writeln!(out, "{}", p.wrap("1", "Skipped:"))?;
         for e in &report.skipped {
-            let _ = writeln!(out, "  {}  {}", e.path, e.message);
+            writeln!(out, "  {}  {}", e.path, e.message)?;
         }
     }
-    if !out.is_empty() {
-        out.push('\n');
+    if wrote {
+        writeln!(out)?;
     }
-    out.push_str(&summary_line(report, &p));
-    out.push('\n');
-    out
+    writeln!(out, "{}", summary_line(report, &p))
 }
 
 fn summary_line(report: &Report, p: &Paint) -> String {
+    use std::fmt::Write;
     let s = report.summary();
     let total = report.findings.len();
     let mut parts = Vec::new();
