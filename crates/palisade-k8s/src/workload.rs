@@ -237,21 +237,6 @@ const KSERVE_MODEL_ONLY: &[&str] = &[
     "storage",
 ];
 
-fn strip_model_fields(n: &Node) -> Node {
-    match &n.kind {
-        NodeKind::Map(e) => Node {
-            pos: n.pos,
-            kind: NodeKind::Map(
-                e.iter()
-                    .filter(|(k, _)| !k.as_str().is_some_and(|k| KSERVE_MODEL_ONLY.contains(&k)))
-                    .cloned()
-                    .collect(),
-            ),
-        },
-        _ => n.clone(),
-    }
-}
-
 /// Find the ServingRuntime that serves `format` (or is named `runtime`) in the manifests.
 fn find_runtime<'a>(
     manifests: &'a Manifests,
@@ -322,7 +307,7 @@ fn kserve_component<'a>(
             Some(key)
         };
         let runtime_name = spec.get("runtime").and_then(Node::as_str);
-        let stripped = strip_model_fields(spec);
+        let stripped = strip_keys(spec, KSERVE_MODEL_ONLY);
         let runtime = find_runtime(manifests, resource, format, runtime_name);
         let runtime_container = runtime.and_then(|r| {
             r.spec()?
