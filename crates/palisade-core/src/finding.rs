@@ -2,6 +2,10 @@
 
 use crate::{RuleMeta, Severity};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Text that is usually a rule's static metadata, owned only when read back from a report.
+pub type Text = Cow<'static, str>;
 
 /// Where something is: a path as the user gave it (archive members as `outer!inner`), 1-based
 /// line and column, and for binary inputs a byte offset.
@@ -28,8 +32,8 @@ impl Location {
 /// One finding, serialised exactly as DESIGN.md's output contract says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    pub rule: String,
-    pub name: String,
+    pub rule: Text,
+    pub name: Text,
     pub severity: Severity,
     pub message: String,
     pub path: String,
@@ -42,19 +46,19 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub container: Option<String>,
     #[serde(default)]
-    pub controls: Vec<String>,
+    pub controls: Vec<Text>,
     #[serde(default)]
-    pub techniques: Vec<String>,
+    pub techniques: Vec<Text>,
     #[serde(default)]
-    pub fix: String,
+    pub fix: Text,
 }
 
 impl Finding {
     /// A finding of `rule` at `loc`, with the rule's severity, controls, techniques and fix.
     pub fn new(rule: &RuleMeta, loc: Location, message: impl Into<String>) -> Self {
         Finding {
-            rule: rule.code.to_string(),
-            name: rule.name.to_string(),
+            rule: Cow::Borrowed(rule.code),
+            name: Cow::Borrowed(rule.name),
             severity: rule.severity,
             message: message.into(),
             path: loc.path,
@@ -63,9 +67,9 @@ impl Finding {
             offset: loc.offset,
             resource: None,
             container: None,
-            controls: rule.controls.iter().map(|c| c.to_string()).collect(),
-            techniques: rule.techniques.iter().map(|t| t.to_string()).collect(),
-            fix: rule.fix.to_string(),
+            controls: rule.controls.iter().map(|c| Cow::Borrowed(*c)).collect(),
+            techniques: rule.techniques.iter().map(|t| Cow::Borrowed(*t)).collect(),
+            fix: Cow::Borrowed(rule.fix),
         }
     }
 
@@ -80,8 +84,8 @@ impl Finding {
     }
 
     /// Replace the rule's default controls with the ones this finding violates.
-    pub fn with_controls(mut self, controls: &[&str]) -> Self {
-        self.controls = controls.iter().map(|c| c.to_string()).collect();
+    pub fn with_controls(mut self, controls: &[&'static str]) -> Self {
+        self.controls = controls.iter().map(|c| Cow::Borrowed(*c)).collect();
         self
     }
 
@@ -90,7 +94,7 @@ impl Finding {
         self
     }
 
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+    pub fn with_fix(mut self, fix: impl Into<Text>) -> Self {
         self.fix = fix.into();
         self
     }

@@ -179,6 +179,7 @@ fn decode(bytes: Vec<u8>, explicit_or_yaml: bool) -> Decoded {
 pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
     let mut m = Manifests::default();
     let mut charts: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut texts: Vec<(String, String)> = Vec::new();
     for input in inputs {
         let (display, text) = match input {
             Input::Stdin => {
@@ -237,6 +238,9 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
                 (display.clone(), text)
             }
         };
+        texts.push((display, text));
+    }
+    for (display, text) in texts {
         load_text(&mut m, display, text);
     }
     for (chart, n) in charts {
@@ -255,8 +259,12 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
 
 /// Parse one file's text and add its resources.
 pub fn load_text(m: &mut Manifests, display: String, text: String) {
-    let file = m.files.len() as u32;
-    let parsed = yaml::parse(&text, file);
+    let parsed = yaml::parse(&text, m.files.len() as u32);
+    add_parsed(m, display, text, parsed);
+}
+
+/// Add a parsed file (parsed as file number `m.files.len()`) and its resources.
+fn add_parsed(m: &mut Manifests, display: String, text: String, parsed: yaml::Parsed) {
     if let Some(e) = &parsed.error {
         let mut msg = format!("invalid YAML: {}", e.message);
         if text.contains("{{") {

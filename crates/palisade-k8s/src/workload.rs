@@ -220,7 +220,7 @@ pub fn overlay(base: &Node, over: &Node) -> Node {
             }
             Node {
                 pos: over.pos,
-                kind: NodeKind::Map(entries),
+                kind: NodeKind::Map(entries.into_boxed_slice()),
             }
         }
         _ => over.clone(),
@@ -378,7 +378,8 @@ fn strip_keys(n: &Node, keys: &[&str]) -> Node {
                 e.iter()
                     .filter(|(k, _)| !k.as_str().is_some_and(|k| keys.contains(&k)))
                     .cloned()
-                    .collect(),
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
             ),
         },
         _ => n.clone(),

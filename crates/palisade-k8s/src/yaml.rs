@@ -29,12 +29,12 @@ pub struct Pos {
 pub enum NodeKind {
     /// Any scalar, with whether it was plain (unquoted, not a block scalar).
     Scalar {
-        text: String,
+        text: Box<str>,
         plain: bool,
     },
-    Seq(Vec<Node>),
+    Seq(Box<[Node]>),
     /// Entries in source order: (key, value).
-    Map(Vec<(Node, Node)>),
+    Map(Box<[(Node, Node)]>),
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ impl Node {
         Node {
             pos,
             kind: NodeKind::Scalar {
-                text: text.to_string(),
+                text: text.into(),
                 plain: false,
             },
         }
@@ -118,14 +118,14 @@ impl Node {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(&self.kind, NodeKind::Scalar { text, plain: true } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+        matches!(&self.kind, NodeKind::Scalar { text, plain: true } if matches!(&**text, "" | "~" | "null" | "Null" | "NULL"))
     }
 
     /// A boolean as Kubernetes' YAML decoder reads it (YAML 1.1 spellings included); quoted
     /// strings are not booleans.
     pub fn as_bool(&self) -> Option<bool> {
         match &self.kind {
-            NodeKind::Scalar { text, plain: true } => match text.as_str() {
+            NodeKind::Scalar { text, plain: true } => match &**text {
                 "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y"
                 | "Y" => Some(true),
                 "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n"
@@ -202,7 +202,7 @@ impl Node {
                     }
                     if let Some(b) = self.as_bool().filter(|_| {
                         matches!(
-                            text.as_str(),
+                            &**text,
                             "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
                         )
                     }) {
@@ -218,7 +218,7 @@ impl Node {
                         return Value::from(f);
                     }
                 }
-                Value::String(text.clone())
+                Value::String(text.to_string())
             }
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeKind::Map(entries) => Value::Object(
@@ -343,7 +343,7 @@ pub fn parse(text: &str, file: u32) -> Parsed {
                     pos,
                     kind: NodeKind::Scalar {
                         // The scanner over-allocates; trees live for the whole scan.
-                        text: shrunk(text.into_owned()),
+                        text: text.into_owned().into_boxed_str(),
                         plain: style == ScalarStyle::Plain,
                     },
                 },
@@ -382,10 +382,7 @@ pub fn parse(text: &str, file: u32) -> Parsed {
                 }) => Some((
                     Node {
                         pos,
-                        kind: NodeKind::Seq({
-                            items.shrink_to_fit();
-                            items
-                        }),
+                        kind: NodeKind::Seq(std::mem::take(&mut items).into_boxed_slice()),
                     },
                     anchor,
                 )),
@@ -397,11 +394,7 @@ pub fn parse(text: &str, file: u32) -> Parsed {
                 }) => Some((
                     Node {
                         pos,
-                        kind: NodeKind::Map({
-                            let mut e = apply_merge_keys(entries);
-                            e.shrink_to_fit();
-                            e
-                        }),
+                        kind: NodeKind::Map(apply_merge_keys(entries).into_boxed_slice()),
                     },
                     anchor,
                 )),
@@ -431,15 +424,10 @@ pub fn parse(text: &str, file: u32) -> Parsed {
     }
 }
 
-fn shrunk(mut s: String) -> String {
-    s.shrink_to_fit();
-    s
-}
-
 /// YAML 1.1 merge keys: `<<: *base` or `<<: [*a, *b]` add the entries the mapping lacks.
 fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     let is_merge =
-        |k: &Node| matches!(&k.kind, NodeKind::Scalar { text, plain: true } if text == "<<");
+        |k: &Node| matches!(&k.kind, NodeKind::Scalar { text, plain: true } if &**text == "<<");
     if !entries.iter().any(|(k, _)| is_merge(k)) {
         return entries;
     }
@@ -448,12 +436,12 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     for (k, v) in entries {
         if is_merge(&k) {
             let sources: Vec<Node> = match v.kind {
-                NodeKind::Seq(items) => items,
+                NodeKind::Seq(items) => items.into_vec(),
                 _ => vec![v],
             };
             for s in sources {
                 if let NodeKind::Map(e) = s.kind {
-                    for (mk, mv) in e {
+                    for (mk, mv) in e.into_vec() {
                         if !merged.iter().any(|(x, _)| x.as_str() == mk.as_str()) {
                             merged.push((mk, mv));
                         }

@@ -91,7 +91,7 @@ fn controls_of(path: &Path) -> Vec<String> {
     report
         .findings
         .iter()
-        .flat_map(|f| f.controls.iter().cloned())
+        .flat_map(|f| f.controls.iter().map(|c| c.to_string()))
         .filter(|c| c.starts_with("pss-"))
         .collect()
 }

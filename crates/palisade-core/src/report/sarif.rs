@@ -45,7 +45,7 @@ fn result(f: &Finding, index: &HashMap<&'static str, usize>) -> Value {
             "fix": f.fix,
         }
     });
-    if let Some(i) = index.get(f.rule.as_str()) {
+    if let Some(i) = index.get(&*f.rule) {
         result["ruleIndex"] = json!(i);
     }
     if let Some(r) = &f.resource {

@@ -59,7 +59,7 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             format!("sets procMount {v}"),
         ) && user_ns
         {
-            f.controls = vec![control::PROC_MOUNT_RESTRICTED.to_string()];
+            f.controls = vec![control::PROC_MOUNT_RESTRICTED.into()];
         }
     }
 }
