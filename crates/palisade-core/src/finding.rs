@@ -78,36 +78,6 @@ impl Finding {
         self
     }
 
-    pub fn with_container(mut self, container: Option<String>) -> Self {
-        self.container = container;
-        self
-    }
-
-    /// Replace the rule's default controls with the ones this finding violates.
-    pub fn with_controls(mut self, controls: &[&'static str]) -> Self {
-        self.controls = controls.iter().map(|c| Cow::Borrowed(*c)).collect();
-        self
-    }
-
-    pub fn with_severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self
-    }
-
-    pub fn with_fix(mut self, fix: impl Into<Text>) -> Self {
-        self.fix = fix.into();
-        self
-    }
-
-    pub fn location(&self) -> Location {
-        Location {
-            path: self.path.clone(),
-            line: self.line,
-            column: self.column,
-            offset: self.offset,
-        }
-    }
-
     /// Identity of a finding that survives edits elsewhere in the file (no line numbers):
     /// used by `--baseline` and SARIF `partialFingerprints`.
     pub fn fingerprint(&self) -> String {

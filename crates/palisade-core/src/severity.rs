@@ -44,6 +44,15 @@ impl Severity {
         }
     }
 
+    /// GitHub code scanning `problem.severity` (`error`, `warning` or `recommendation`).
+    pub fn problem_severity(self) -> &'static str {
+        match self {
+            Severity::Critical | Severity::High => "error",
+            Severity::Medium => "warning",
+            Severity::Low | Severity::Info => "recommendation",
+        }
+    }
+
     /// GitHub code scanning `security-severity` score (a CVSS-like number whose bands GitHub
     /// maps back to critical > 9.0, high 7.0–8.9, medium 4.0–6.9, low 0.1–3.9, none 0).
     pub fn security_severity(self) -> &'static str {

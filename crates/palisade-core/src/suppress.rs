@@ -59,6 +59,13 @@ pub struct InlineIndex<'a> {
 
 impl<'a> InlineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
+        if !text.contains(INLINE_MARKER) {
+            // Most files have no directive: don't index their lines.
+            return InlineIndex {
+                lines: Vec::new(),
+                directives: HashMap::new(),
+            };
+        }
         let lines: Vec<&str> = text.lines().collect();
         let mut directives = HashMap::new();
         for (i, line) in lines.iter().enumerate() {

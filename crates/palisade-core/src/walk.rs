@@ -109,11 +109,10 @@ fn walk_error(root: &str, err: &ignore::Error) -> InputError {
             _ => None,
         }
     }
-    let msg = match err {
-        e if matches!(unwrap_depth(e), ignore::Error::Loop { .. }) => {
-            "symbolic link loop; not followed".to_string()
-        }
-        e => format!("cannot read: {e}"),
+    let msg = if matches!(unwrap_depth(err), ignore::Error::Loop { .. }) {
+        "symbolic link loop; not followed".to_string()
+    } else {
+        format!("cannot read: {err}")
     };
     InputError::new(path_of(err).unwrap_or_else(|| root.to_string()), msg)
 }

@@ -6,7 +6,7 @@
 //! that cannot be analysed (invalid YAML, binary, too large, not UTF-8, unreadable) becomes an
 //! [`InputError`] with its line, and loading goes on.
 
-use crate::yaml::{self, Node, Pos};
+use crate::yaml::{self, Node, NodeKind, Pos};
 use palisade_core::InputError;
 use palisade_core::walk::{Input, STDIN_PATH};
 use std::collections::BTreeMap;
@@ -179,7 +179,6 @@ fn decode(bytes: Vec<u8>, explicit_or_yaml: bool) -> Decoded {
 pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
     let mut m = Manifests::default();
     let mut charts: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    let mut texts: Vec<(String, String)> = Vec::new();
     for input in inputs {
         let (display, text) = match input {
             Input::Stdin => {
@@ -238,9 +237,6 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
                 (display.clone(), text)
             }
         };
-        texts.push((display, text));
-    }
-    for (display, text) in texts {
         load_text(&mut m, display, text);
     }
     for (chart, n) in charts {
@@ -260,11 +256,6 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
 /// Parse one file's text and add its resources.
 pub fn load_text(m: &mut Manifests, display: String, text: String) {
     let parsed = yaml::parse(&text, m.files.len() as u32);
-    add_parsed(m, display, text, parsed);
-}
-
-/// Add a parsed file (parsed as file number `m.files.len()`) and its resources.
-fn add_parsed(m: &mut Manifests, display: String, text: String, parsed: yaml::Parsed) {
     if let Some(e) = &parsed.error {
         let mut msg = format!("invalid YAML: {}", e.message);
         if text.contains("{{") {
@@ -300,9 +291,16 @@ fn add_object(m: &mut Manifests, root: Node, depth: usize) {
         return; // values files, kustomization patches without a kind, other config
     }
     if kind.ends_with("List") && depth == 0 {
-        if let Some(crate::yaml::NodeKind::Seq(items)) = root.get("items").map(|n| n.kind.clone()) {
-            for item in items {
-                add_object(m, item, depth + 1);
+        // Move the items out of the list rather than copying them.
+        if let NodeKind::Map(entries) = root.kind {
+            for (key, value) in entries.into_vec() {
+                if key.as_str() == Some("items")
+                    && let NodeKind::Seq(items) = value.kind
+                {
+                    for item in items.into_vec() {
+                        add_object(m, item, depth + 1);
+                    }
+                }
             }
         }
         return;

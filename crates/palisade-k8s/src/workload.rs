@@ -155,6 +155,7 @@ fn containers_of(spec: &Node) -> Vec<Container<'_>> {
     out
 }
 
+/// A `PodTemplateSpec` (`metadata` + `spec`), when present and well-formed.
 fn template<'a>(
     resource: &'a Resource,
     role: Option<String>,
@@ -162,15 +163,10 @@ fn template<'a>(
 ) -> Option<PodTemplate<'a>> {
     let tmpl = tmpl?;
     let spec = tmpl.get("spec").filter(|s| s.is_map())?;
-    Some(PodTemplate {
-        resource,
-        role,
-        containers: containers_of(spec),
-        spec: Cow::Borrowed(spec),
-        meta: tmpl.get("metadata"),
-    })
+    Some(pod_spec(resource, role, spec, tmpl.get("metadata")))
 }
 
+/// A `PodSpec` with the metadata its pods carry.
 fn pod_spec<'a>(
     resource: &'a Resource,
     role: Option<String>,
@@ -351,19 +347,10 @@ fn kserve_component<'a>(
                 );
                 pod_level = overlay(&pod_level, &strip_keys(comp, &["containers"]));
                 t.spec = Cow::Owned(pod_level);
-                for c in rs.get("containers").map(Node::items).unwrap_or(&[]) {
-                    if !runtime_container.is_some_and(|main| std::ptr::eq(main, c)) {
-                        t.containers.push(Container {
-                            name: c
-                                .get("name")
-                                .and_then(Node::as_str)
-                                .unwrap_or("<unnamed>")
-                                .to_string(),
-                            kind: ContainerKind::Regular,
-                            node: Cow::Borrowed(c),
-                        });
-                    }
-                }
+                t.containers
+                    .extend(containers_of(rs).into_iter().filter(|c| {
+                        !runtime_container.is_some_and(|main| std::ptr::eq(main, c.node.as_ref()))
+                    }));
             }
         }
     }
@@ -455,14 +442,16 @@ pub fn pod_templates<'a>(manifests: &'a Manifests, r: &'a Resource) -> Vec<PodTe
         ("machinelearning.seldon.io", "SeldonDeployment") => {
             for p in spec.get("predictors").map(Node::items).unwrap_or(&[]) {
                 let pname = p.get("name").and_then(Node::as_str).unwrap_or("?");
-                for cs in p.get("componentSpecs").map(Node::items).unwrap_or(&[]) {
+                let specs = p.get("componentSpecs").map(Node::items).unwrap_or(&[]);
+                for (i, cs) in specs.iter().enumerate() {
+                    // Each componentSpec is a pod of its own: name it when there are several.
+                    let role = if specs.len() > 1 {
+                        format!("predictor '{pname}' componentSpecs[{i}]")
+                    } else {
+                        format!("predictor '{pname}'")
+                    };
                     if let Some(s) = cs.get("spec").filter(|s| s.is_map()) {
-                        out.push(pod_spec(
-                            r,
-                            Some(format!("predictor '{pname}'")),
-                            s,
-                            cs.get("metadata"),
-                        ));
+                        out.push(pod_spec(r, Some(role), s, cs.get("metadata")));
                     }
                 }
             }
@@ -571,6 +560,24 @@ mod tests {
             })
             .collect();
         assert_eq!(names, vec!["nb", "w", "trainer"]);
+    }
+
+    #[test]
+    fn seldon_component_specs_are_told_apart() {
+        let m = manifests(
+            "apiVersion: machinelearning.seldon.io/v1\nkind: SeldonDeployment\nmetadata: {name: s}\nspec:\n  predictors:\n  - name: p\n    componentSpecs:\n    - spec: {containers: [{name: a, image: x}]}\n    - spec: {containers: [{name: b, image: y}]}\n",
+        );
+        let roles: Vec<String> = pod_templates(&m, &m.resources[0])
+            .into_iter()
+            .map(|t| t.role.unwrap())
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                "predictor 'p' componentSpecs[0]",
+                "predictor 'p' componentSpecs[1]"
+            ]
+        );
     }
 
     #[test]

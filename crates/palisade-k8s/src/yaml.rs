@@ -43,19 +43,7 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
-static EMPTY: Vec<Node> = Vec::new();
-
 impl Node {
-    pub fn scalar(text: &str, pos: Pos) -> Node {
-        Node {
-            pos,
-            kind: NodeKind::Scalar {
-                text: text.into(),
-                plain: false,
-            },
-        }
-    }
-
     /// The value under `key` in a mapping (the last one when a key repeats, as Kubernetes' JSON
     /// decoder does).
     pub fn get(&self, key: &str) -> Option<&Node> {
@@ -169,7 +157,7 @@ impl Node {
     pub fn items(&self) -> &[Node] {
         match &self.kind {
             NodeKind::Seq(items) => items,
-            _ => &EMPTY,
+            _ => &[],
         }
     }
 
@@ -190,48 +178,9 @@ impl Node {
             NodeKind::Map(e) => 1 + e.iter().map(|(k, v)| k.size() + v.size()).sum::<usize>(),
         }
     }
-
-    /// Convert to JSON (for output and policy engines); positions are dropped.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value;
-        match &self.kind {
-            NodeKind::Scalar { text, plain } => {
-                if *plain {
-                    if self.is_null() {
-                        return Value::Null;
-                    }
-                    if let Some(b) = self.as_bool().filter(|_| {
-                        matches!(
-                            &**text,
-                            "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
-                        )
-                    }) {
-                        return Value::Bool(b);
-                    }
-                    if let Some(i) = self.as_i64() {
-                        return Value::from(i);
-                    }
-                    if let Ok(f) = text.parse::<f64>()
-                        && f.is_finite()
-                        && text.chars().any(|c| c.is_ascii_digit())
-                    {
-                        return Value::from(f);
-                    }
-                }
-                Value::String(text.to_string())
-            }
-            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeKind::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.as_str().unwrap_or("").to_string(), v.to_json()))
-                    .collect(),
-            ),
-        }
-    }
 }
 
-/// One document of a stream, with the line its content starts on.
+/// One document of a stream.
 #[derive(Debug)]
 pub struct Document {
     pub root: Node,

@@ -99,19 +99,33 @@ pub struct Report {
 }
 
 impl Report {
-    /// Order findings by path, line, column, rule: reports are deterministic.
+    /// Order findings by path, line, column, rule (reports are deterministic) and keep one of
+    /// identical findings. Identical findings arise when a scanned tree holds two copies of the
+    /// same object (one InferenceService name in two files, resolved to one runtime line; one
+    /// ClusterRoleBinding defined twice): the copies add nothing.
     pub fn sort(&mut self) {
         self.findings.sort_by(|a, b| {
             (&a.path, a.line, a.column, &a.rule, &a.message)
                 .cmp(&(&b.path, b.line, b.column, &b.rule, &b.message))
         });
         self.findings.dedup_by(|a, b| {
-            a.rule == b.rule
-                && a.path == b.path
-                && a.line == b.line
-                && a.column == b.column
-                && a.message == b.message
-                && a.resource == b.resource
+            (
+                &a.rule,
+                &a.path,
+                a.line,
+                a.column,
+                &a.message,
+                &a.resource,
+                &a.container,
+            ) == (
+                &b.rule,
+                &b.path,
+                b.line,
+                b.column,
+                &b.message,
+                &b.resource,
+                &b.container,
+            )
         });
         self.errors
             .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
@@ -135,21 +149,5 @@ impl Report {
     /// Whether any finding is at or above `threshold`.
     pub fn fails_at(&self, threshold: Severity) -> bool {
         self.findings.iter().any(|f| f.severity >= threshold)
-    }
-
-    /// Absorb another report (from another analyser or file).
-    pub fn merge(&mut self, other: Report) {
-        self.findings.extend(other.findings);
-        self.errors.extend(other.errors);
-        self.skipped.extend(other.skipped);
-        self.files += other.files;
-        self.resources += other.resources;
-        self.suppressed += other.suppressed;
-        self.sources.extend(other.sources);
-        for r in other.rules {
-            if !self.rules.iter().any(|x| x.code == r.code) {
-                self.rules.push(r);
-            }
-        }
     }
 }

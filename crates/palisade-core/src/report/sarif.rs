@@ -61,29 +61,13 @@ pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     rules.sort_by_key(|r| r.code);
     let index: HashMap<&'static str, usize> =
         rules.iter().enumerate().map(|(i, r)| (r.code, i)).collect();
-    let log = Log {
-        report,
-        rules: &rules,
-        index: &index,
-    };
+    let log = log(report, &rules, &index);
     serde_json::to_writer_pretty(&mut *w, &log).map_err(io::Error::other)?;
     w.write_all(b"\n")
 }
 
-struct Log<'a> {
-    report: &'a Report,
-    rules: &'a [&'static crate::RuleMeta],
-    index: &'a HashMap<&'static str, usize>,
-}
-
-impl Serialize for Log<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        to_value_parts(self.report, self.rules, self.index).serialize(s)
-    }
-}
-
-/// The log with `results` as a lazily serialised array.
-fn to_value_parts<'a>(
+/// The log, with `results` serialised lazily.
+fn log<'a>(
     report: &'a Report,
     rules: &[&'static crate::RuleMeta],
     index: &'a HashMap<&'static str, usize>,
@@ -103,7 +87,7 @@ fn to_value_parts<'a>(
                 "defaultConfiguration": {"level": r.severity.sarif_level()},
                 "properties": {
                     "security-severity": r.severity.security_severity(),
-                    "problem.severity": r.severity.sarif_level(),
+                    "problem.severity": r.severity.problem_severity(),
                     "tags": tags,
                 }
             })

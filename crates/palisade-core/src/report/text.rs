@@ -46,6 +46,8 @@ pub fn write(report: &Report, opts: &TextOptions, out: &mut dyn Write) -> io::Re
     let p = Paint { on: opts.color };
     let mut wrote = false;
     let mut current: Option<&str> = None;
+    // The current file's lines, split once per file (findings come grouped by file).
+    let mut lines: Vec<&str> = Vec::new();
     for f in &report.findings {
         if current != Some(f.path.as_str()) {
             if current.is_some() {
@@ -53,6 +55,11 @@ pub fn write(report: &Report, opts: &TextOptions, out: &mut dyn Write) -> io::Re
             }
             writeln!(out, "{}", p.wrap("1;4", &f.path))?;
             current = Some(&f.path);
+            lines = report
+                .sources
+                .get(&f.path)
+                .map(|src| src.lines().collect())
+                .unwrap_or_default();
         }
         write!(
             out,
@@ -69,9 +76,7 @@ pub fn write(report: &Report, opts: &TextOptions, out: &mut dyn Write) -> io::Re
         }
         writeln!(out)?;
         wrote = true;
-        if let Some(src) = report.sources.get(&f.path)
-            && let Some(line) = src.lines().nth(f.line.saturating_sub(1))
-        {
+        if let Some(line) = f.line.checked_sub(1).and_then(|i| lines.get(i)) {
             let gutter = format!("{:>6} | ", f.line);
             let shown: String = line.trim_end_matches('\r').chars().take(160).collect();
             writeln!(out, "{}{}", p.wrap("2", &gutter), shown)?;

@@ -74,10 +74,6 @@ impl<'m> Sink<'m> {
         }
     }
 
-    pub fn set_rule(&mut self, rule: &'static RuleMeta) {
-        self.rule = rule;
-    }
-
     fn annotation_silences(&self, value: Option<&str>) -> bool {
         value.is_some_and(|v| parse_rule_list(v).covers(self.rule.code, self.rule.name))
     }
@@ -173,19 +169,15 @@ pub fn run(manifests: &Manifests, rules: &[&'static Rule]) -> (Vec<Finding>, usi
         .collect();
     let mut findings = Vec::new();
     let mut suppressed = 0;
-    let Some(first) = rules.first() else {
-        return (findings, 0);
-    };
-    let mut sink = Sink::new(manifests, &indexes, &first.meta);
     for rule in rules {
-        sink.set_rule(&rule.meta);
+        let mut sink = Sink::new(manifests, &indexes, &rule.meta);
         match rule.check {
             Check::Pod(f) => templates.iter().for_each(|t| f(t, &mut sink)),
             Check::Resource(f) => manifests.resources.iter().for_each(|r| f(r, &mut sink)),
             Check::Manifests(f) => f(manifests, &templates, &mut sink),
         }
         findings.append(&mut sink.findings);
-        suppressed += std::mem::take(&mut sink.suppressed);
+        suppressed += sink.suppressed;
     }
     (findings, suppressed)
 }

@@ -2,6 +2,7 @@ use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
 use palisade_core::{RuleMeta, Severity};
+use std::collections::HashSet;
 
 const DOC: &str = r#"
 ## What it does
@@ -46,35 +47,42 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(m: &crate::load::Manifests, templates: &[PodTemplate], sink: &mut Sink) {
+    // ServiceAccounts (namespace, name) that turn automounting off for their pods.
+    let opted_out: HashSet<(&str, &str)> = m
+        .resources
+        .iter()
+        .filter(|r| {
+            r.kind == "ServiceAccount"
+                && r.root
+                    .get("automountServiceAccountToken")
+                    .and_then(Node::as_bool)
+                    == Some(false)
+        })
+        .map(|r| (r.effective_namespace(), r.name.as_str()))
+        .collect();
     for t in templates {
         match t
             .get("automountServiceAccountToken")
             .and_then(Node::as_bool)
         {
-            Some(false) => continue,
+            Some(false) => {}
             Some(true) => {
                 sink.pod(
                     t,
                     t.spec.key_pos("automountServiceAccountToken"),
                     "pod mounts a service account token (automountServiceAccountToken: true)",
                 );
-                continue;
             }
-            None => {}
-        }
-        let sa = t.service_account();
-        let ns = t.resource.effective_namespace();
-        let sa_off = m.resources.iter().any(|r| {
-            r.kind == "ServiceAccount"
-                && r.name == sa
-                && r.effective_namespace() == ns
-                && r.root
-                    .get("automountServiceAccountToken")
-                    .and_then(Node::as_bool)
-                    == Some(false)
-        });
-        if !sa_off {
-            sink.pod(t, t.spec.pos, format!("pod mounts the token of service account '{sa}' (automountServiceAccountToken is not false)"));
+            None => {
+                let sa = t.service_account();
+                if !opted_out.contains(&(t.resource.effective_namespace(), sa)) {
+                    sink.pod(
+                        t,
+                        t.spec.pos,
+                        format!("pod mounts the token of service account '{sa}' (automountServiceAccountToken is not false)"),
+                    );
+                }
+            }
         }
     }
 }
