@@ -19,9 +19,14 @@
 
 pub mod config;
 pub mod finding;
+pub mod image;
+pub mod ml;
 pub mod report;
 pub mod rule;
+pub mod secrets;
 pub mod severity;
+pub mod shell;
+pub mod source;
 pub mod suppress;
 pub mod walk;
 

@@ -8,9 +8,9 @@
 
 use crate::yaml::{self, Node, NodeKind, Pos};
 use palisade_core::InputError;
+use palisade_core::source::{self, NotText};
 use palisade_core::walk::{Input, STDIN_PATH};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -88,6 +88,9 @@ pub struct Manifests {
     pub resources: Vec<Resource>,
     pub errors: Vec<InputError>,
     pub skipped: Vec<InputError>,
+    /// Inputs named explicitly (or stdin) that are text but not Kubernetes manifests: the
+    /// caller offers them to other analysers. (display path, text)
+    pub unrecognised: Vec<(String, String)>,
 }
 
 impl Manifests {
@@ -137,40 +140,12 @@ enum Decoded {
     Error(String),
 }
 
-fn read_limited(mut r: impl Read, limit: u64) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    r.by_ref()
-        .take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if buf.len() as u64 > limit {
-        return Err(format!(
-            "larger than the {limit}-byte limit; not analysed (raise max_file_size in palisade.toml)"
-        ));
-    }
-    Ok(buf)
-}
-
 fn decode(bytes: Vec<u8>, explicit_or_yaml: bool) -> Decoded {
-    if bytes.iter().take(8192).any(|&b| b == 0) {
-        return if explicit_or_yaml {
-            Decoded::Error("binary file, not YAML or JSON".into())
-        } else {
-            Decoded::NotManifest
-        };
-    }
-    match String::from_utf8(bytes) {
-        Ok(mut s) => {
-            if s.starts_with('\u{feff}') {
-                s.drain(..3);
-            }
-            Decoded::Text(s)
-        }
-        Err(e) => {
-            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-            Decoded::Error(format!("not valid UTF-8 (line {line})"))
-        }
+    match source::decode(bytes) {
+        Ok(t) => Decoded::Text(t),
+        Err(NotText::Binary) if !explicit_or_yaml => Decoded::NotManifest,
+        Err(NotText::Binary) => Decoded::Error("binary file, not YAML or JSON".into()),
+        Err(NotText::NotUtf8 { line }) => Decoded::Error(format!("not valid UTF-8 (line {line})")),
     }
 }
 
@@ -182,7 +157,7 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
     for input in inputs {
         let (display, text) = match input {
             Input::Stdin => {
-                let bytes = match read_limited(std::io::stdin().lock(), opts.max_file_size) {
+                let bytes = match source::read_limited(std::io::stdin().lock(), opts.max_file_size) {
                     Ok(b) => b,
                     Err(e) => {
                         m.errors.push(InputError::new(STDIN_PATH, e));
@@ -190,6 +165,10 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
                     }
                 };
                 match decode(bytes, true) {
+                    Decoded::Text(t) if !t.contains("apiVersion") && !t.trim().is_empty() => {
+                        m.unrecognised.push((STDIN_PATH.to_string(), t));
+                        continue;
+                    }
                     Decoded::Text(t) => (STDIN_PATH.to_string(), t),
                     Decoded::NotManifest => continue,
                     Decoded::Error(e) => {
@@ -207,10 +186,7 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
                 if !manifest_ext && !explicit {
                     continue;
                 }
-                let bytes = match std::fs::File::open(path)
-                    .map_err(|e| format!("cannot open: {e}"))
-                    .and_then(|f| read_limited(f, opts.max_file_size))
-                {
+                let bytes = match source::read_file(path, opts.max_file_size) {
                     Ok(b) => b,
                     Err(e) => {
                         m.errors.push(InputError::new(display.clone(), e));
@@ -226,7 +202,9 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
                     }
                 };
                 if !manifest_ext && !text.contains("apiVersion") {
-                    continue; // an explicit file of another kind (a Dockerfile, say)
+                    // An explicit file of another kind (a Dockerfile with another name, say).
+                    m.unrecognised.push((display.clone(), text));
+                    continue;
                 }
                 if text.contains("{{")
                     && let Some(chart) = helm_chart_root(path)

@@ -14,10 +14,9 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// Every rule Palisade knows, in code order.
 fn all_rules() -> Vec<&'static RuleMeta> {
-    palisade_k8s::rules::all()
-        .into_iter()
-        .map(|r| &r.meta)
-        .collect()
+    let k8s = palisade_k8s::rules::all().into_iter().map(|r| &r.meta);
+    let docker = palisade_docker::rules::all().into_iter().map(|r| &r.meta);
+    k8s.chain(docker).collect()
 }
 
 pub fn run(cli: Cli) -> Result<u8, String> {
@@ -111,11 +110,7 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
 
     let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
-    let mut opts = palisade_k8s::load::LoadOptions::default();
-    if let Some(max) = cfg.max_file_size {
-        opts.max_file_size = max;
-    }
-    let mut report = palisade_k8s::scan::scan(&walk.inputs, &opts);
+    let mut report = crate::scan::scan(&walk.inputs, cfg.max_file_size);
     report.errors.extend(walk.errors);
 
     let before = report.findings.len();

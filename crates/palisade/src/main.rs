@@ -1,8 +1,9 @@
 //! The `palisade` binary: command-line parsing, wiring and exit codes. The work happens in the
-//! library crates (`palisade-core`, `palisade-k8s`).
+//! library crates (`palisade-core`, `palisade-k8s`, `palisade-docker`).
 
 mod cli;
 mod commands;
+mod scan;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -150,4 +150,20 @@ impl Report {
     pub fn fails_at(&self, threshold: Severity) -> bool {
         self.findings.iter().any(|f| f.severity >= threshold)
     }
+
+    /// Add another analyser's report to this one (findings, errors, counts, sources, rules).
+    pub fn merge(&mut self, other: Report) {
+        self.findings.extend(other.findings);
+        self.errors.extend(other.errors);
+        self.skipped.extend(other.skipped);
+        self.files += other.files;
+        self.resources += other.resources;
+        self.suppressed += other.suppressed;
+        self.sources.extend(other.sources);
+        for r in other.rules {
+            if !self.rules.iter().any(|x| x.code == r.code) {
+                self.rules.push(r);
+            }
+        }
+    }
 }

@@ -1,4 +1,4 @@
-use super::parse_image;
+use palisade_core::image::parse_image;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use palisade_core::{RuleMeta, Severity};

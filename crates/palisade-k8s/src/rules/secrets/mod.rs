@@ -1,7 +1,6 @@
 //! Credentials in plain sight.
 
 mod plaintext_credentials;
-pub(crate) mod shapes;
 
 use super::Rule;
 

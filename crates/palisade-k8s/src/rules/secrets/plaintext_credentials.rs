@@ -1,4 +1,4 @@
-use super::shapes::{is_credential_name, is_high_entropy, is_placeholder, known_shape};
+use palisade_core::secrets::{is_credential_name, is_high_entropy, is_placeholder, known_shape};
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;

@@ -1,4 +1,6 @@
-//! Recognising credentials by variable name and by the shape of the value.
+//! Recognising credentials by variable name and by the shape of the value, shared by every
+//! analyser that reads configuration (Kubernetes env, Dockerfile `ENV`/`ARG`, command lines).
+//! A finding names the shape, never the value.
 
 /// Variable names that hold credentials by convention.
 const EXACT_NAMES: &[&str] = &[

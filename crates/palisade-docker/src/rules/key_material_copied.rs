@@ -1,0 +1,79 @@
+use super::{Rule, Sink, is_key_material};
+use crate::stage::Build;
+use palisade_core::shell;
+use palisade_core::{RuleMeta, Severity};
+
+const DOC: &str = r#"
+## What it does
+Flags `COPY`/`ADD` of key material and credential files into an image: `.env` files, SSH keys
+(`id_rsa`, `id_ed25519`, `.ssh/`), `*.pem`/`*.key`/`*.p12` files, cloud credentials
+(`.aws/credentials`, `application_default_credentials.json`, service-account JSON keys),
+`.netrc`, `.npmrc`, `.pypirc`, `.git-credentials`, kubeconfigs, Docker and Hugging Face token
+files. Copies between stages (`COPY --from=…`) are not flagged.
+
+## Why is this bad?
+A file copied into a layer stays in the image even if a later `RUN rm` deletes it: anyone who
+pulls the image extracts the layer and the key with it.
+
+## Example
+```dockerfile
+COPY .env /app/.env
+COPY id_rsa /root/.ssh/id_rsa
+```
+
+## Use instead
+Mount secrets at build time (`RUN --mount=type=secret` / `--mount=type=ssh`), pass runtime
+configuration from a Kubernetes Secret, and list key files in `.dockerignore`.
+
+## References
+- Docker docs, "Build secrets", ".dockerignore"
+- CWE-538 Insertion of Sensitive Information into Externally-Accessible File
+- MITRE ATLAS AML.T0055 Unsecured Credentials; ATT&CK T1552.004
+"#;
+
+pub static RULE: Rule = Rule {
+    meta: RuleMeta {
+        code: "DF008",
+        name: "key-material-copied",
+        severity: Severity::High,
+        family: "dockerfile",
+        summary: "Key material or credential file copied into the image",
+        controls: &["cwe:CWE-538"],
+        techniques: &["AML.T0055", "T1552.004"],
+        fix: "use build secrets (RUN --mount=type=secret|ssh) and .dockerignore; inject runtime secrets from the orchestrator",
+        doc: DOC,
+    },
+    check,
+};
+
+fn check(b: &Build, sink: &mut Sink) {
+    for stage in &b.stages {
+        for (_, inst) in b.body(stage) {
+            if !matches!(inst.keyword.as_str(), "COPY" | "ADD") || inst.flag("from").is_some() {
+                continue;
+            }
+            let words: Vec<_> = match inst.form() {
+                crate::parse::Form::Exec(v) => v
+                    .into_iter()
+                    .map(|t| shell::Word { text: t, offset: 0 })
+                    .collect(),
+                crate::parse::Form::Shell(_) => shell::parse(inst.args())
+                    .into_iter()
+                    .flat_map(|c| c.words)
+                    .collect(),
+            };
+            // Heredoc sources (`COPY <<EOF /x`) are inline content, not files.
+            let sources = &words[..words.len().saturating_sub(1)];
+            for w in sources.iter().filter(|w| !w.text.starts_with("<<")) {
+                if let Some(what) = is_key_material(&w.text) {
+                    sink.inst(
+                        stage,
+                        inst,
+                        inst.args_offset + w.offset,
+                        format!("{} copies {} ({what}) into the image", inst.keyword, w.text),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! `palisade scan`: hand each input to the analyser for its kind and merge their reports.
+//!
+//! Dockerfiles go to `palisade-docker` by file name; everything else to `palisade-k8s`, which
+//! hands back the explicit inputs (and stdin) that are not manifests. Those are Dockerfiles when
+//! their first instruction is `FROM`/`ARG`, and otherwise reported under `skipped`.
+
+use palisade_core::walk::Input;
+use palisade_core::{InputError, Report};
+use palisade_docker::load::looks_like_dockerfile;
+
+pub fn scan(inputs: &[Input], max_file_size: Option<u64>) -> Report {
+    let (docker, other): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(|i| {
+        matches!(i, Input::File { path, .. } if palisade_docker::is_dockerfile_name(path))
+    });
+    let mut opts = palisade_k8s::load::LoadOptions::default();
+    if let Some(max) = max_file_size {
+        opts.max_file_size = max;
+    }
+    let mut manifests = palisade_k8s::load::load(&other, &opts);
+    let mut dockerfiles = palisade_docker::scan::load(&docker, opts.max_file_size);
+    for (path, text) in std::mem::take(&mut manifests.unrecognised) {
+        if looks_like_dockerfile(&text) {
+            dockerfiles.add_text(path, text);
+        } else {
+            manifests.skipped.push(InputError::new(
+                path,
+                "not a Kubernetes manifest or a Dockerfile; not analysed",
+            ));
+        }
+    }
+    let mut report = palisade_k8s::scan::scan_manifests(manifests);
+    report.merge(palisade_docker::scan::scan_dockerfiles(dockerfiles));
+    report
+}
