@@ -83,6 +83,8 @@ impl Build {
             } else if stages.is_empty() {
                 if inst.keyword == "ARG" {
                     for (k, v, _) in key_values(inst.args(), false) {
+                        // A default may use earlier arguments: ARG B=python:${PY}-slim
+                        let v = v.map(|v| substitute(&v, &|n| lookup(&global_args, n)).0);
                         global_args.push((k, v));
                     }
                 } else {
@@ -202,13 +204,7 @@ fn from_stage(
             )));
         }
     };
-    let (base, unresolved) = substitute(base_raw, &|v| {
-        global_args
-            .iter()
-            .rev()
-            .find(|(k, _)| k == v)
-            .and_then(|(_, d)| d.clone())
-    });
+    let (base, unresolved) = substitute(base_raw, &|v| lookup(global_args, v));
     let parent = stages.iter().position(|s| {
         s.name
             .as_deref()
@@ -224,6 +220,13 @@ fn from_stage(
         parent,
         body: i + 1..i + 1,
     })
+}
+
+fn lookup(args: &[(String, Option<String>)], name: &str) -> Option<String> {
+    args.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, d)| d.clone())
 }
 
 /// Substitute `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`,
@@ -307,7 +310,7 @@ mod tests {
     #[test]
     fn args_substituted_into_from() {
         let b = Build::new(parse(
-            "ARG PY=3.11\nARG REG\nFROM python:${PY}-slim AS base\nFROM ${REG}/x AS other\nFROM base\nUSER app\n",
+            "ARG PY=3.11\nARG REG\nARG IMG=python:${PY}-slim\nFROM ${IMG} AS base\nFROM ${REG}/x AS other\nFROM base\nUSER app\n",
         ));
         assert!(b.file.errors.is_empty(), "{:?}", b.file.errors);
         assert_eq!(b.stages[0].base, "python:3.11-slim");
