@@ -5,6 +5,8 @@
 //!   input errors);
 //! * [`workload`] — every pod template, in core kinds and ML custom resources (KServe, Seldon,
 //!   KubeRay, Kubeflow, JobSet, LeaderWorkerSet);
+//! * [`ml`] — which container runs which ML server (by image, command and CRD), its ports,
+//!   model volumes and GPU use;
 //! * [`rules`] — one rule per file, in families;
 //! * [`scan`] — the entry point: inputs → [`palisade_core::Report`].
 //!
@@ -14,6 +16,7 @@
 //! ```
 
 pub mod load;
+pub mod ml;
 pub mod rules;
 pub mod scan;
 pub mod selector;

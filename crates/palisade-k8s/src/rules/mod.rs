@@ -4,7 +4,9 @@
 //!   with `controls` named as pod-security-admission names them;
 //! * [`hardening`] — what the standards leave out: read-only root filesystems, resources, images,
 //!   host paths, probes, exposure, network policies, RBAC;
-//! * [`secrets`] — credentials written into manifests.
+//! * [`secrets`] — credentials written into manifests;
+//! * [`ml`] — ML servers exposed or started unprotected, model storage, GPU access, model
+//!   supply chain (`K8S100`…).
 //!
 //! A rule is a [`Rule`]: its metadata (code, name, severity, controls, techniques, fix, doc) and
 //! one check function over a pod template, a resource, or the whole set of manifests. Checks
@@ -12,6 +14,7 @@
 //! applies inline and annotation suppressions.
 
 pub mod hardening;
+pub mod ml;
 pub mod pss;
 pub mod secrets;
 
@@ -45,6 +48,7 @@ pub fn all() -> Vec<&'static Rule> {
     v.extend_from_slice(pss::RULES);
     v.extend_from_slice(hardening::RULES);
     v.extend_from_slice(secrets::RULES);
+    v.extend_from_slice(ml::RULES);
     v.sort_by_key(|r| r.meta.code);
     v
 }
