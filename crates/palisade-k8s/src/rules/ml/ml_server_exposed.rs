@@ -167,7 +167,7 @@ fn service_ports<'s>(svc: &'s Resource, tg: &Target, only_port: Option<&Node>) -
 
 fn role(server: Server, port: u16) -> String {
     match server.port_role(port) {
-        Some(r) => format!("port {port}, {r}"),
+        Some(r) => format!("port {port} ({r})"),
         None => format!("port {port}"),
     }
 }
@@ -240,7 +240,7 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
             for (p, cp) in service_ports(svc, tg, None) {
                 let sev = if restricted { Severity::Medium } else { tg.severity };
                 let ranges = if restricted { " (source ranges restricted)" } else { "" };
-                report(sink, tg, svc, p.pos, format!("{} is exposed outside the cluster by Service {} of type {ty}{ranges} ({})", what(tg), svc.name, role(tg.server, cp)), sev);
+                report(sink, tg, svc, p.pos, format!("{} is exposed outside the cluster by Service {} of type {ty}{ranges} on {}", what(tg), svc.name, role(tg.server, cp)), sev);
             }
         }
         // Ingress and HTTPRoute backends.
@@ -251,7 +251,7 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
             for (backend, svc_name, port) in route_backends(ing) {
                 for svc in m.resources.iter().filter(|s| s.name == svc_name && s.kind == "Service") {
                     for (_, cp) in service_ports(svc, tg, port) {
-                        report(sink, tg, ing, backend.pos, format!("{} is published by {} {} through Service {} ({})", what(tg), ing.kind, ing.name, svc.name, role(tg.server, cp)), tg.severity);
+                        report(sink, tg, ing, backend.pos, format!("{} is published by {} {} through Service {} on {}", what(tg), ing.kind, ing.name, svc.name, role(tg.server, cp)), tg.severity);
                     }
                 }
             }
