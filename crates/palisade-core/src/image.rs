@@ -64,7 +64,10 @@ mod tests {
     #[test]
     fn repositories() {
         assert_eq!(repository("docker.io/library/python"), "python");
-        assert_eq!(repository("nvcr.io/nvidia/tritonserver"), "nvidia/tritonserver");
+        assert_eq!(
+            repository("nvcr.io/nvidia/tritonserver"),
+            "nvidia/tritonserver"
+        );
         assert_eq!(repository("localhost:5000/m"), "m");
         assert_eq!(repository("rayproject/ray"), "rayproject/ray");
         assert_eq!(short_name("nvidia/cuda"), "cuda");

@@ -260,7 +260,9 @@ pub fn identify(l: &Launch) -> Option<Server> {
     // A command line that runs something else (a custom app in a server image) is not the
     // server, unless it only passes flags to the image's entrypoint.
     let own_command = l.argv.first().is_none_or(|w| w.starts_with('-'));
-    let repo = l.image.map(|i| repository(parse_image(i).0).to_ascii_lowercase())?;
+    let repo = l
+        .image
+        .map(|i| repository(parse_image(i).0).to_ascii_lowercase())?;
     let by_image = identify_image(&repo)?;
     if own_command || runs_image_tool(&l.argv, by_image) {
         Some(by_image)
@@ -273,11 +275,7 @@ pub fn identify(l: &Launch) -> Option<Server> {
 pub fn identify_image(repo: &str) -> Option<Server> {
     let short = repo.rsplit('/').next().unwrap_or(repo);
     let has = |s: &str| repo.contains(s);
-    if has("jupyterhub")
-        || has("web-app")
-        || has("controller")
-        || has("operator")
-        || has("webhook")
+    if has("jupyterhub") || has("web-app") || has("controller") || has("operator") || has("webhook")
     {
         return None;
     }
@@ -381,10 +379,16 @@ pub fn insecure_options(s: Server, l: &Launch, bind_matters: bool) -> Vec<Insecu
             let no_password = password.is_none_or(|(_, v)| is_empty_value(v));
             match (token, l.env("JUPYTER_TOKEN")) {
                 (Some((i, v)), _) if is_empty_value(v) && no_password => {
-                    out.push(opt_arg(i, "an empty token and no password: anyone who reaches it runs code"));
+                    out.push(opt_arg(
+                        i,
+                        "an empty token and no password: anyone who reaches it runs code",
+                    ));
                 }
                 (None, Some(v)) if is_empty_value(v) && no_password => {
-                    out.push(opt_env("JUPYTER_TOKEN", "an empty JUPYTER_TOKEN and no password: anyone who reaches it runs code"));
+                    out.push(opt_env(
+                        "JUPYTER_TOKEN",
+                        "an empty JUPYTER_TOKEN and no password: anyone who reaches it runs code",
+                    ));
                 }
                 _ => {}
             }
@@ -392,10 +396,7 @@ pub fn insecure_options(s: Server, l: &Launch, bind_matters: bool) -> Vec<Insecu
                 "--NotebookApp.disable_check_xsrf",
                 "--ServerApp.disable_check_xsrf",
             ]) {
-                out.push(opt_arg(
-                    i,
-                    "its cross-site request forgery check disabled",
-                ));
+                out.push(opt_arg(i, "its cross-site request forgery check disabled"));
             }
             if let Some(i) = l.has_flag(&["--allow-root"]) {
                 out.push(opt_arg(
@@ -486,11 +487,21 @@ pub fn trust_remote_code(l: &Launch) -> Option<InsecureOption> {
                 .any(|p| w.strip_prefix(p).is_some_and(is_true))
             || w.replace(' ', "").contains("trust_remote_code=true")
     }) {
-        return Some(opt_arg(i, "trust_remote_code enabled (runs the Python code shipped in the model repository)"));
+        return Some(opt_arg(
+            i,
+            "trust_remote_code enabled (runs the Python code shipped in the model repository)",
+        ));
     }
-    for name in ["TRUST_REMOTE_CODE", "HF_TRUST_REMOTE_CODE", "VLLM_TRUST_REMOTE_CODE"] {
+    for name in [
+        "TRUST_REMOTE_CODE",
+        "HF_TRUST_REMOTE_CODE",
+        "VLLM_TRUST_REMOTE_CODE",
+    ] {
         if l.env(name).is_some_and(is_true) {
-            return Some(opt_env(name, "trust_remote_code enabled (runs the Python code shipped in the model repository)"));
+            return Some(opt_env(
+                name,
+                "trust_remote_code enabled (runs the Python code shipped in the model repository)",
+            ));
         }
     }
     None
@@ -513,12 +524,18 @@ mod tests {
         assert_eq!(identify(&l), Some(Server::Jupyter));
         let l = launch(Some("rayproject/ray:2.9.0"), &["ray", "start", "--head"]);
         assert_eq!(identify(&l), Some(Server::RayHead));
-        let l = launch(Some("rayproject/ray:2.9.0"), &["ray", "start", "--address=x"]);
+        let l = launch(
+            Some("rayproject/ray:2.9.0"),
+            &["ray", "start", "--address=x"],
+        );
         assert_eq!(identify(&l), None);
         let l = launch(Some("nvcr.io/nvidia/tritonserver:24.01-py3"), &[]);
         assert_eq!(identify(&l), Some(Server::Triton));
         // A custom app in a server image is not the server.
-        let l = launch(Some("nvcr.io/nvidia/tritonserver:24.01"), &["python", "app.py"]);
+        let l = launch(
+            Some("nvcr.io/nvidia/tritonserver:24.01"),
+            &["python", "app.py"],
+        );
         assert_eq!(identify(&l), None);
         // Kubeflow's web app is not a notebook.
         let l = launch(Some("kubeflownotebookswg/jupyter-web-app:v1.9"), &[]);
@@ -526,7 +543,10 @@ mod tests {
         let l = launch(Some("kubeflownotebookswg/jupyter-scipy:v1.9"), &[]);
         assert_eq!(identify(&l), Some(Server::Jupyter));
         // Port numbers alone identify nothing.
-        let l = launch(Some("myorg/api:1"), &["python", "serve.py", "--port", "8888"]);
+        let l = launch(
+            Some("myorg/api:1"),
+            &["python", "serve.py", "--port", "8888"],
+        );
         assert_eq!(identify(&l), None);
     }
 
@@ -547,7 +567,12 @@ mod tests {
         assert_eq!(found[0].arg, Some(2));
         let l = launch(
             None,
-            &["jupyter", "notebook", "--NotebookApp.token=abc", "--ip=0.0.0.0"],
+            &[
+                "jupyter",
+                "notebook",
+                "--NotebookApp.token=abc",
+                "--ip=0.0.0.0",
+            ],
         );
         assert!(insecure_options(Server::Jupyter, &l, true).is_empty());
         let l = launch(None, &["torchserve", "--start", "--disable-token-auth"]);
@@ -561,10 +586,20 @@ mod tests {
         assert!(insecure_options(Server::Mlflow, &l, false).is_empty());
         let l = launch(
             None,
-            &["mlflow", "server", "--host", "0.0.0.0", "--app-name", "basic-auth"],
+            &[
+                "mlflow",
+                "server",
+                "--host",
+                "0.0.0.0",
+                "--app-name",
+                "basic-auth",
+            ],
         );
         assert!(insecure_options(Server::Mlflow, &l, true).is_empty());
-        let l = launch(None, &["ray", "start", "--head", "--dashboard-host=0.0.0.0"]);
+        let l = launch(
+            None,
+            &["ray", "start", "--head", "--dashboard-host=0.0.0.0"],
+        );
         assert_eq!(insecure_options(Server::RayHead, &l, true).len(), 1);
     }
 
@@ -572,7 +607,11 @@ mod tests {
     fn trust_remote_code_forms() {
         for argv in [
             &["vllm", "serve", "m", "--trust-remote-code"][..],
-            &["python", "-c", "AutoModel.from_pretrained('m', trust_remote_code=True)"],
+            &[
+                "python",
+                "-c",
+                "AutoModel.from_pretrained('m', trust_remote_code=True)",
+            ],
             &["x", "--trust_remote_code=true"],
         ] {
             assert!(trust_remote_code(&launch(None, argv)).is_some(), "{argv:?}");

@@ -42,7 +42,10 @@ impl Command {
                 continue;
             }
             let base = w.rsplit('/').next().unwrap_or(w);
-            if matches!(base, "sudo" | "env" | "exec" | "nohup" | "time" | "command" | "doas") {
+            if matches!(
+                base,
+                "sudo" | "env" | "exec" | "nohup" | "time" | "command" | "doas"
+            ) {
                 i += 1;
                 continue;
             }
@@ -110,7 +113,11 @@ pub fn parse(script: &str) -> Vec<Command> {
             b'&' => {
                 end_word(&mut words, &mut cur, &mut start);
                 end_command(&mut commands, &mut words, Op::Sequence);
-                i += if bytes.get(i + 1) == Some(&b'&') { 2 } else { 1 };
+                i += if bytes.get(i + 1) == Some(&b'&') {
+                    2
+                } else {
+                    1
+                };
             }
             b'|' => {
                 end_word(&mut words, &mut cur, &mut start);
@@ -119,7 +126,11 @@ pub fn parse(script: &str) -> Vec<Command> {
                     i += 2;
                 } else {
                     end_command(&mut commands, &mut words, Op::Pipe);
-                    i += if bytes.get(i + 1) == Some(&b'&') { 2 } else { 1 };
+                    i += if bytes.get(i + 1) == Some(&b'&') {
+                        2
+                    } else {
+                        1
+                    };
                 }
             }
             b'#' if start.is_none() => {

@@ -90,8 +90,10 @@ impl Dockerfiles {
     pub fn add_text(&mut self, display: String, text: String) {
         let build = Build::new(parse::parse(&text));
         if build.file.instructions.is_empty() && build.file.errors.is_empty() {
-            self.skipped
-                .push(InputError::new(display, "empty Dockerfile: no instructions"));
+            self.skipped.push(InputError::new(
+                display,
+                "empty Dockerfile: no instructions",
+            ));
             return;
         }
         for e in &build.file.errors {
@@ -145,5 +147,32 @@ mod tests {
         assert!(looks_like_dockerfile("from a"));
         assert!(!looks_like_dockerfile("apiVersion: v1\n"));
         assert!(!looks_like_dockerfile(""));
+    }
+}
+
+#[cfg(test)]
+mod realworld {
+    use super::*;
+
+    /// Every Dockerfile of the real-world corpus is recognised by its name, and no Kubernetes
+    /// file is (names from ../shared/peer/realworld/MANIFEST.tsv).
+    #[test]
+    fn names_in_the_realworld_corpus() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/peer/realworld/MANIFEST.tsv");
+        let text = std::fs::read_to_string(&manifest).expect("../shared/peer/realworld");
+        let mut docker = 0;
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let is_docker = cols[3] == "dockerfile";
+            docker += usize::from(is_docker);
+            assert_eq!(
+                is_dockerfile_name(Path::new(cols[5])),
+                is_docker,
+                "{}",
+                cols[5]
+            );
+        }
+        assert_eq!(docker, 142);
     }
 }

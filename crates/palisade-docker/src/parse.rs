@@ -160,8 +160,7 @@ fn directive(line: &str) -> Option<(String, String)> {
     let rest = line.trim_start().strip_prefix('#')?;
     let (name, value) = rest.split_once('=')?;
     let name = name.trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) || name.contains(' ')
-    {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) || name.contains(' ') {
         return None;
     }
     Some((name.to_ascii_lowercase(), value.trim().to_string()))
@@ -265,7 +264,11 @@ pub fn parse(source: &str) -> Dockerfile {
         let mut line_no = i;
         loop {
             let lead = cur.len() - cur.trim_start().len();
-            let piece = if segments.is_empty() { &cur[lead..] } else { cur };
+            let piece = if segments.is_empty() {
+                &cur[lead..]
+            } else {
+                cur
+            };
             let col = if segments.is_empty() { lead + 1 } else { 1 };
             match continues(piece, df.escape) {
                 Some(body) => {
@@ -293,9 +296,7 @@ pub fn parse(source: &str) -> Dockerfile {
             }
         }
         i = line_no + 1;
-        let kw_end = text
-            .find(|c: char| c.is_whitespace())
-            .unwrap_or(text.len());
+        let kw_end = text.find(|c: char| c.is_whitespace()).unwrap_or(text.len());
         let keyword = text[..kw_end].to_ascii_uppercase();
         let (line, column) = (segments[0].1, segments[0].2);
         if !KEYWORDS.contains(&keyword.as_str()) {
@@ -332,7 +333,11 @@ pub fn parse(source: &str) -> Dockerfile {
                 while i < lines.len() {
                     let l = lines[i];
                     i += 1;
-                    let cmp = if strip_tabs { l.trim_start_matches('\t') } else { l };
+                    let cmp = if strip_tabs {
+                        l.trim_start_matches('\t')
+                    } else {
+                        l
+                    };
                     if cmp == delimiter {
                         closed = true;
                         break;
@@ -479,7 +484,8 @@ mod tests {
 
     #[test]
     fn escape_directive_backtick() {
-        let df = parse("# escape=`\nFROM mcr.microsoft.com/windows\nRUN dir C:\\ `\n  && echo hi\n");
+        let df =
+            parse("# escape=`\nFROM mcr.microsoft.com/windows\nRUN dir C:\\ `\n  && echo hi\n");
         assert_eq!(df.escape, '`');
         assert_eq!(df.instructions.len(), 2);
         assert_eq!(df.instructions[1].args().trim(), "dir C:\\   && echo hi");
@@ -499,14 +505,20 @@ mod tests {
         );
         assert!(df.errors.is_empty(), "{:?}", df.errors);
         let i = &df.instructions;
-        assert_eq!(i[0].flag("platform").unwrap().value.as_deref(), Some("$BUILDPLATFORM"));
+        assert_eq!(
+            i[0].flag("platform").unwrap().value.as_deref(),
+            Some("$BUILDPLATFORM")
+        );
         assert_eq!(i[0].args().trim(), "golang AS b");
         assert_eq!(i[1].flags.len(), 2);
         assert_eq!(i[1].heredocs[0].body, "set -e\ncurl https://x | sh\n");
         assert_eq!(i[1].heredocs[0].line, 3);
         assert_eq!(i[2].keyword, "COPY");
         assert_eq!(i[2].heredocs[0].body, "body\n");
-        assert_eq!(i[3].form(), Form::Exec(vec!["python".into(), "app.py".into()]));
+        assert_eq!(
+            i[3].form(),
+            Form::Exec(vec!["python".into(), "app.py".into()])
+        );
         assert_eq!(i[3].line(), 9);
         assert!(i[4].flag("checksum").is_some());
     }
@@ -532,6 +544,9 @@ mod tests {
             key_values(" PATH /usr/bin:/bin", true),
             vec![("PATH".into(), Some("/usr/bin:/bin".into()), 6)]
         );
-        assert_eq!(key_values(" VERSION", false), vec![("VERSION".into(), None, 1)]);
+        assert_eq!(
+            key_values(" VERSION", false),
+            vec![("VERSION".into(), None, 1)]
+        );
     }
 }

@@ -333,7 +333,10 @@ mod tests {
     #[test]
     fn substitution_forms() {
         let look = |v: &str| (v == "A").then(|| "a".to_string());
-        assert_eq!(substitute("${A}-$A-${B:-d}-${A:+x}-${B:+y}-\\$A", &look).0, "a-a-d-x--$A");
+        assert_eq!(
+            substitute("${A}-$A-${B:-d}-${A:+x}-${B:+y}-\\$A", &look).0,
+            "a-a-d-x--$A"
+        );
         assert_eq!(substitute("$B/x", &look).1, vec!["B".to_string()]);
         assert_eq!(substitute("${A", &look).0, "${A");
     }

@@ -157,7 +157,8 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Manifests {
     for input in inputs {
         let (display, text) = match input {
             Input::Stdin => {
-                let bytes = match source::read_limited(std::io::stdin().lock(), opts.max_file_size) {
+                let bytes = match source::read_limited(std::io::stdin().lock(), opts.max_file_size)
+                {
                     Ok(b) => b,
                     Err(e) => {
                         m.errors.push(InputError::new(STDIN_PATH, e));

@@ -133,34 +133,58 @@ pub fn serves_port(s: Server, c: &Container, port: u16) -> bool {
 /// Words that say a volume holds models.
 pub fn names_models(s: &str) -> bool {
     let s = s.to_ascii_lowercase();
-    ["model", "weights", "checkpoint", "ckpt", "hf-cache", "huggingface", "hf_home"]
-        .iter()
-        .any(|w| s.contains(w))
+    [
+        "model",
+        "weights",
+        "checkpoint",
+        "ckpt",
+        "hf-cache",
+        "huggingface",
+        "hf_home",
+    ]
+    .iter()
+    .any(|w| s.contains(w))
 }
 
 /// Whether an argument or variable name says it holds where a model comes from
 /// (`--model-uri`, `--model_base_path`, `STORAGE_URI`, `MODEL_URL`, `--model-repository`).
 pub fn names_model_source(name: &str) -> bool {
-    let n = name.trim_start_matches('-').to_ascii_lowercase().replace('-', "_");
-    let model = ["model", "weights", "checkpoint"].iter().any(|w| n.contains(w));
-    let source = ["uri", "url", "path", "location", "source", "repo", "store", "dir"]
+    let n = name
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace('-', "_");
+    let model = ["model", "weights", "checkpoint"]
         .iter()
         .any(|w| n.contains(w));
+    let source = [
+        "uri", "url", "path", "location", "source", "repo", "store", "dir",
+    ]
+    .iter()
+    .any(|w| n.contains(w));
     model && source || n == "storage_uri" || n == "storageuri" || n == "storage_url"
 }
 
 /// Whether a container's image or launch says it uses GPUs.
 pub fn uses_gpu(c: &Container) -> bool {
     let limits = ["limits", "requests"].iter().any(|k| {
-        c.node
-            .path(&["resources", k])
-            .is_some_and(|m| m.entries().any(|(k, _)| k.as_str().is_some_and(is_gpu_resource)))
+        c.node.path(&["resources", k]).is_some_and(|m| {
+            m.entries()
+                .any(|(k, _)| k.as_str().is_some_and(is_gpu_resource))
+        })
     });
     let image = c.image().unwrap_or("").to_ascii_lowercase();
     limits
-        || ["cuda", "nvidia", "gpu", "rocm", "tritonserver", "vllm", "tensorrt"]
-            .iter()
-            .any(|w| image.contains(w))
+        || [
+            "cuda",
+            "nvidia",
+            "gpu",
+            "rocm",
+            "tritonserver",
+            "vllm",
+            "tensorrt",
+        ]
+        .iter()
+        .any(|w| image.contains(w))
 }
 
 /// Extended resources that are accelerators (`nvidia.com/gpu`, `amd.com/gpu`, MIG slices…).
@@ -257,10 +281,11 @@ pub fn holds_models(mv: &MountedVolume, argv: &[String]) -> bool {
     names_models(mv.volume_name)
         || names_models(&src)
         || names_models(mv.mount_path)
-        || argv.iter().enumerate().any(|(i, a)| match a.split_once('=') {
-            Some((flag, v)) => names_model_source(flag) && points_into(v),
-            None => {
-                points_into(a) && i > 0 && names_model_source(&argv[i - 1])
-            }
-        })
+        || argv
+            .iter()
+            .enumerate()
+            .any(|(i, a)| match a.split_once('=') {
+                Some((flag, v)) => names_model_source(flag) && points_into(v),
+                None => points_into(a) && i > 0 && names_model_source(&argv[i - 1]),
+            })
 }

@@ -9,9 +9,9 @@ use palisade_core::{InputError, Report};
 use palisade_docker::load::looks_like_dockerfile;
 
 pub fn scan(inputs: &[Input], max_file_size: Option<u64>) -> Report {
-    let (docker, other): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(|i| {
-        matches!(i, Input::File { path, .. } if palisade_docker::is_dockerfile_name(path))
-    });
+    let (docker, other): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(
+        |i| matches!(i, Input::File { path, .. } if palisade_docker::is_dockerfile_name(path)),
+    );
     let mut opts = palisade_k8s::load::LoadOptions::default();
     if let Some(max) = max_file_size {
         opts.max_file_size = max;

@@ -404,18 +404,44 @@ fn realworld_corpus_scans_without_a_crash() {
     assert!(matches!(out.status.code(), Some(1 | 2)), "{:?}", out.status);
     let v = json(&out);
     let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
-    let k8s_files: std::collections::BTreeSet<String> = manifest
-        .lines()
-        .filter(|l| l.split('\t').nth(3) == Some("k8s"))
-        .map(|l| l.split('\t').nth(5).unwrap().to_string())
-        .collect();
-    // Every Kubernetes file is read and parsed (a file with a syntax error still counts: its
-    // documents before the error are analysed), and no Dockerfile is taken for a manifest.
+    let files_of = |kind: &str| -> std::collections::BTreeSet<String> {
+        manifest
+            .lines()
+            .filter(|l| l.split('\t').nth(3) == Some(kind))
+            .map(|l| l.split('\t').nth(5).unwrap().to_string())
+            .collect()
+    };
+    let k8s_files = files_of("k8s");
+    let dockerfiles = files_of("dockerfile");
+    // Every Kubernetes file and every Dockerfile (whatever its name: Dockerfile.gpu,
+    // xgb.Dockerfile, hidden folders) is read and parsed; the one empty Dockerfile is reported
+    // as skipped, not silently dropped.
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("empty Dockerfile")
+    );
     assert_eq!(
         v["summary"]["files"].as_u64().unwrap() as usize,
-        k8s_files.len()
+        k8s_files.len() + dockerfiles.len() - 1
     );
-    assert!(v["skipped"].as_array().unwrap().is_empty());
+    let found_in = |prefix: &str| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"].as_str().unwrap().starts_with(prefix))
+            .count()
+    };
+    assert!(
+        found_in("DF") > 100,
+        "Dockerfile rules found {}",
+        found_in("DF")
+    );
+    assert!(found_in("K8S1") > 50, "ML rules found {}", found_in("K8S1"));
     // Each input error names one of those files and the line where parsing stopped.
     let errors = v["errors"].as_array().unwrap();
     for e in errors {

@@ -55,8 +55,18 @@ pub(crate) fn smaller_base(image: &str) -> Option<String> {
     let repo = repository(name).to_ascii_lowercase();
     let tag_s = tag.unwrap_or("latest");
     let t = tag_s.to_ascii_lowercase();
-    let lean = ["slim", "alpine", "distroless", "minimal", "micro", "runtime", "base"];
-    if t.contains("devel") && (repo == "nvidia/cuda" || repo == "pytorch/pytorch" || repo.ends_with("/cuda")) {
+    let lean = [
+        "slim",
+        "alpine",
+        "distroless",
+        "minimal",
+        "micro",
+        "runtime",
+        "base",
+    ];
+    if t.contains("devel")
+        && (repo == "nvidia/cuda" || repo == "pytorch/pytorch" || repo.ends_with("/cuda"))
+    {
         return Some(format!("{name}:{}", tag_s.replace("devel", "runtime")));
     }
     if lean.iter().any(|l| t.contains(l)) {
@@ -123,7 +133,11 @@ mod tests {
             smaller_base("nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04").as_deref(),
             Some("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04")
         );
-        assert!(smaller_base("python:3.11").unwrap().starts_with("python:3.11-slim"));
+        assert!(
+            smaller_base("python:3.11")
+                .unwrap()
+                .starts_with("python:3.11-slim")
+        );
         assert_eq!(smaller_base("python:3.11-slim-bookworm"), None);
         assert_eq!(smaller_base("nvidia/cuda:12.4.1-runtime-ubuntu22.04"), None);
         assert!(smaller_base("ubuntu:22.04").is_some());

@@ -71,8 +71,11 @@ fn check(b: &Build, sink: &mut Sink) {
         let at = sl
             .locate(b, &opt)
             .unwrap_or_else(|| b.file.instructions[last.from].pos(0));
-        if let Some(f) = sink.at(last, at, format!("{} started with {}", server.label(), opt.what))
-            && opt.critical
+        if let Some(f) = sink.at(
+            last,
+            at,
+            format!("{} started with {}", server.label(), opt.what),
+        ) && opt.critical
         {
             f.severity = Severity::Critical;
         }

@@ -65,7 +65,12 @@ fn check(b: &Build, sink: &mut Sink) {
     }
     match health {
         Some(h) if h.args().trim().eq_ignore_ascii_case("none") => {
-            sink.inst(last, h, h.args_offset + 1, "HEALTHCHECK NONE disables the health check of the served image");
+            sink.inst(
+                last,
+                h,
+                h.args_offset + 1,
+                "HEALTHCHECK NONE disables the health check of the served image",
+            );
         }
         Some(_) => {}
         None => {
@@ -74,7 +79,10 @@ fn check(b: &Build, sink: &mut Sink) {
                 last,
                 from,
                 0,
-                format!("final {} runs a service but has no HEALTHCHECK", last.label()),
+                format!(
+                    "final {} runs a service but has no HEALTHCHECK",
+                    last.label()
+                ),
             );
         }
     }

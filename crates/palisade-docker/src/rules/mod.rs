@@ -186,7 +186,7 @@ pub fn scripts(inst: &Instruction) -> Vec<Script<'_>> {
                 args_offset: Some(inst.args_offset),
                 heredoc_line: 0,
             });
-            let runner = args.trim_start().split_whitespace().next().unwrap_or("");
+            let runner = args.split_whitespace().next().unwrap_or("");
             let shell_runner = runner.starts_with("<<")
                 || matches!(
                     runner.rsplit('/').next().unwrap_or(""),
@@ -195,9 +195,9 @@ pub fn scripts(inst: &Instruction) -> Vec<Script<'_>> {
             for h in &inst.heredocs {
                 let shebang = h.body.lines().next().unwrap_or("");
                 let is_shell = if shebang.starts_with("#!") {
-                    ["sh", "bash", "dash", "ash", "zsh"]
-                        .iter()
-                        .any(|s| shebang.ends_with(&format!("/{s}")) || shebang.ends_with(&format!(" {s}")))
+                    ["sh", "bash", "dash", "ash", "zsh"].iter().any(|s| {
+                        shebang.ends_with(&format!("/{s}")) || shebang.ends_with(&format!(" {s}"))
+                    })
                 } else {
                     shell_runner
                 };
@@ -305,7 +305,12 @@ pub(crate) fn is_key_material(path: &str) -> Option<&'static str> {
     let p = path.trim_end_matches('/');
     let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
     let lower = p.to_ascii_lowercase();
-    if name == ".env" || name.starts_with(".env.") && !name.ends_with(".example") && !name.ends_with(".sample") && !name.ends_with(".template") {
+    if name == ".env"
+        || name.starts_with(".env.")
+            && !name.ends_with(".example")
+            && !name.ends_with(".sample")
+            && !name.ends_with(".template")
+    {
         return Some("an environment file (.env)");
     }
     if matches!(

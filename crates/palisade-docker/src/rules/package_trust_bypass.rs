@@ -66,88 +66,95 @@ fn bypass(prog: &str, words: &[&str], k: usize) -> Option<(&'static str, Severit
     let pip = prog.starts_with("pip") || prog == "uv" || words.contains(&"pip");
     if pip {
         if flag("--trusted-host") {
-            return Some(("pip --trusted-host disables TLS verification for that host", Severity::High));
+            return Some((
+                "pip --trusted-host disables TLS verification for that host",
+                Severity::High,
+            ));
         }
         if flag("--extra-index-url") {
-            return Some(("pip --extra-index-url mixes a second index with PyPI (dependency confusion)", Severity::Medium));
+            return Some((
+                "pip --extra-index-url mixes a second index with PyPI (dependency confusion)",
+                Severity::Medium,
+            ));
         }
         if (flag("--index-url") || flag("-i") || flag("--default-index") || flag("--index"))
             && (w.contains("http://") || next.starts_with("http://"))
         {
-            return Some(("installs packages from an index over plain HTTP", Severity::High));
+            return Some((
+                "installs packages from an index over plain HTTP",
+                Severity::High,
+            ));
         }
         if prog == "uv" && (flag("--allow-insecure-host") || flag("--insecure-host")) {
-            return Some(("uv --allow-insecure-host disables TLS verification", Severity::High));
+            return Some((
+                "uv --allow-insecure-host disables TLS verification",
+                Severity::High,
+            ));
         }
     }
-    match prog {
-        "apt-get" | "apt" | "aptitude" => {
-            if matches!(w, "--allow-unauthenticated" | "--allow-insecure-repositories" | "--force-yes")
-                || w.contains("AllowInsecureRepositories=true")
+    let short_k = w.starts_with('-')
+        && !w.starts_with("--")
+        && w.len() > 1
+        && w[1..].chars().all(|c| c.is_ascii_alphabetic())
+        && w.contains('k');
+    let lw = w.to_ascii_lowercase();
+    let what = match prog {
+        "apt-get" | "apt" | "aptitude"
+            if matches!(
+                w,
+                "--allow-unauthenticated" | "--allow-insecure-repositories" | "--force-yes"
+            ) || w.contains("AllowInsecureRepositories=true")
                 || w.contains("AllowUnauthenticated=true")
-                || w.contains("Verify-Peer=false")
-            {
-                return Some(("apt installs packages without signature verification", Severity::High));
-            }
+                || w.contains("Verify-Peer=false") =>
+        {
+            "apt installs packages without signature verification"
         }
-        "yum" | "dnf" | "microdnf" | "zypper" | "tdnf" => {
-            if matches!(w, "--nogpgcheck" | "--no-gpg-checks") {
-                return Some(("the package manager skips GPG signature checks", Severity::High));
-            }
+        "yum" | "dnf" | "microdnf" | "zypper" | "tdnf"
+            if matches!(w, "--nogpgcheck" | "--no-gpg-checks") =>
+        {
+            "the package manager skips GPG signature checks"
         }
-        "rpm" if matches!(w, "--nosignature" | "--nodigest") => {
-            return Some(("rpm skips signature checks", Severity::High));
-        }
-        "apk" if w == "--allow-untrusted" => {
-            return Some(("apk installs unsigned packages", Severity::High));
-        }
+        "rpm" if matches!(w, "--nosignature" | "--nodigest") => "rpm skips signature checks",
+        "apk" if w == "--allow-untrusted" => "apk installs unsigned packages",
         "wget" if w == "--no-check-certificate" => {
-            return Some(("wget --no-check-certificate disables TLS verification", Severity::High));
+            "wget --no-check-certificate disables TLS verification"
         }
-        "curl" => {
-            let short_k = w.starts_with('-')
-                && !w.starts_with("--")
-                && w.len() > 1
-                && w[1..].chars().all(|c| c.is_ascii_alphabetic())
-                && w.contains('k');
-            if w == "--insecure" || short_k {
-                return Some(("curl -k disables TLS verification", Severity::High));
-            }
+        "curl" if w == "--insecure" || short_k => "curl -k disables TLS verification",
+        "git" if lw == "http.sslverify=false" || lw == "http.sslverify" && next == "false" => {
+            "git disables TLS verification (http.sslVerify false)"
         }
-        "git" => {
-            let lw = w.to_ascii_lowercase();
-            if lw == "http.sslverify=false" || lw == "http.sslverify" && next == "false" {
-                return Some(("git disables TLS verification (http.sslVerify false)", Severity::High));
-            }
+        "npm" | "yarn" | "pnpm"
+            if w == "strict-ssl" && next == "false" || w == "--strict-ssl=false" =>
+        {
+            "npm disables TLS verification (strict-ssl false)"
         }
-        "npm" | "yarn" | "pnpm" => {
-            if w == "strict-ssl" && next == "false" || w == "--strict-ssl=false" {
-                return Some(("npm disables TLS verification (strict-ssl false)", Severity::High));
-            }
+        "conda" | "mamba" | "micromamba"
+            if w == "ssl_verify" && matches!(next, "false" | "False" | "no") =>
+        {
+            "conda disables TLS verification (ssl_verify false)"
         }
-        "conda" | "mamba" | "micromamba" => {
-            if w == "ssl_verify" && matches!(next, "false" | "False" | "no") {
-                return Some(("conda disables TLS verification (ssl_verify false)", Severity::High));
-            }
-        }
-        _ => {}
-    }
-    None
+        _ => return None,
+    };
+    Some((what, Severity::High))
 }
 
 /// What an environment variable setting bypasses, if anything.
 fn env_bypass(name: &str, value: &str) -> Option<(&'static str, Severity)> {
     let v = value.trim_matches(['"', '\'']);
     match name {
-        "PIP_TRUSTED_HOST" | "UV_INSECURE_HOST" if !v.is_empty() => {
-            Some(("disables pip's TLS verification for the listed hosts", Severity::High))
-        }
+        "PIP_TRUSTED_HOST" | "UV_INSECURE_HOST" if !v.is_empty() => Some((
+            "disables pip's TLS verification for the listed hosts",
+            Severity::High,
+        )),
         "PIP_EXTRA_INDEX_URL" | "UV_EXTRA_INDEX_URL" if !v.is_empty() => Some((
             "mixes a second package index with PyPI (dependency confusion)",
             Severity::Medium,
         )),
         "PIP_INDEX_URL" | "UV_INDEX_URL" | "UV_DEFAULT_INDEX" if v.starts_with("http://") => {
-            Some(("installs packages from an index over plain HTTP", Severity::High))
+            Some((
+                "installs packages from an index over plain HTTP",
+                Severity::High,
+            ))
         }
         "GIT_SSL_NO_VERIFY" if matches!(v, "1" | "true" | "True" | "yes") => {
             Some(("disables git's TLS verification", Severity::High))
@@ -155,12 +162,14 @@ fn env_bypass(name: &str, value: &str) -> Option<(&'static str, Severity)> {
         "NODE_TLS_REJECT_UNAUTHORIZED" if v == "0" => {
             Some(("disables Node.js TLS verification", Severity::High))
         }
-        "PYTHONHTTPSVERIFY" if v == "0" => {
-            Some(("disables Python's HTTPS certificate verification", Severity::High))
-        }
-        "CURL_CA_BUNDLE" | "REQUESTS_CA_BUNDLE" if v.is_empty() => {
-            Some(("empties the CA bundle, which disables TLS verification in requests", Severity::High))
-        }
+        "PYTHONHTTPSVERIFY" if v == "0" => Some((
+            "disables Python's HTTPS certificate verification",
+            Severity::High,
+        )),
+        "CURL_CA_BUNDLE" | "REQUESTS_CA_BUNDLE" if v.is_empty() => Some((
+            "empties the CA bundle, which disables TLS verification in requests",
+            Severity::High,
+        )),
         _ => None,
     }
 }
@@ -191,8 +200,11 @@ fn check(b: &Build, sink: &mut Sink) {
                     if let Some((name, value)) = w.split_once('=')
                         && palisade_core::shell::is_assignment(w)
                         && let Some((what, sev)) = env_bypass(name, value)
-                        && let Some(f) =
-                            sink.at(stage, script.pos(c.words[k].offset), format!("{name} {what}"))
+                        && let Some(f) = sink.at(
+                            stage,
+                            script.pos(c.words[k].offset),
+                            format!("{name} {what}"),
+                        )
                     {
                         f.severity = sev;
                     }

@@ -86,7 +86,10 @@ fn check(b: &Build, sink: &mut Sink) {
                     last,
                     inst,
                     inst.args_offset + 1,
-                    format!("final {} switches to USER {user}: the container runs as root", last.label()),
+                    format!(
+                        "final {} switches to USER {user}: the container runs as root",
+                        last.label()
+                    ),
                 );
             }
         }

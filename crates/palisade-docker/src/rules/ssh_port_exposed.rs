@@ -46,7 +46,9 @@ pub static RULE: Rule = Rule {
 fn covers_22(spec: &str) -> bool {
     let port = spec.split('/').next().unwrap_or(spec);
     match port.split_once('-') {
-        Some((a, b)) => matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if a <= 22 && 22 <= b),
+        Some((a, b)) => {
+            matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if a <= 22 && 22 <= b)
+        }
         None => port == "22",
     }
 }
@@ -63,7 +65,12 @@ fn check(b: &Build, sink: &mut Sink) {
                 let off = at + args[at..].find(w).unwrap_or(0);
                 at = off + w.len();
                 if covers_22(w) {
-                    sink.inst(stage, inst, inst.args_offset + off, format!("EXPOSE {w} publishes the SSH port"));
+                    sink.inst(
+                        stage,
+                        inst,
+                        inst.args_offset + off,
+                        format!("EXPOSE {w} publishes the SSH port"),
+                    );
                 }
             }
         }
@@ -73,8 +80,17 @@ fn check(b: &Build, sink: &mut Sink) {
                 if !installs {
                     continue;
                 }
-                if let Some(w) = c.words.iter().find(|w| matches!(w.text.as_str(), "openssh-server" | "dropbear" | "ssh-server")) {
-                    sink.at(stage, script.pos(w.offset), format!("installs an SSH server ({})", w.text));
+                if let Some(w) = c.words.iter().find(|w| {
+                    matches!(
+                        w.text.as_str(),
+                        "openssh-server" | "dropbear" | "ssh-server"
+                    )
+                }) {
+                    sink.at(
+                        stage,
+                        script.pos(w.offset),
+                        format!("installs an SSH server ({})", w.text),
+                    );
                 }
             }
         }

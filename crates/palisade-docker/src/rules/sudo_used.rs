@@ -56,11 +56,18 @@ fn check(b: &Build, sink: &mut Sink) {
                 if let Some(k) = first
                     && words[k].rsplit('/').next() == Some("sudo")
                 {
-                    sink.at(stage, script.pos(c.words[k].offset), "runs a command with sudo");
+                    sink.at(
+                        stage,
+                        script.pos(c.words[k].offset),
+                        "runs a command with sudo",
+                    );
                     continue;
                 }
                 let installs = c.program().is_some_and(|(_, p)| {
-                    matches!(p, "apt-get" | "apt" | "yum" | "dnf" | "apk" | "microdnf" | "zypper")
+                    matches!(
+                        p,
+                        "apt-get" | "apt" | "yum" | "dnf" | "apk" | "microdnf" | "zypper"
+                    )
                 }) && words.iter().any(|w| matches!(*w, "install" | "add"));
                 if installs && let Some(k) = words.iter().position(|w| *w == "sudo") {
                     sink.at(

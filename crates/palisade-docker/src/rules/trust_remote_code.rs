@@ -73,7 +73,11 @@ fn check(b: &Build, sink: &mut Sink) {
         let at = sl
             .locate(b, &opt)
             .unwrap_or_else(|| b.file.instructions[last.from].pos(0));
-        let via = opt.env.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        let via = opt
+            .env
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
         sink.at(last, at, format!("the image starts with {}{via}", opt.what));
     }
 }

@@ -74,7 +74,10 @@ fn check(b: &Build, sink: &mut Sink) {
                     stage,
                     inst,
                     f.offset,
-                    format!("{} --chmod={mode} makes the copied files writable by everyone", inst.keyword),
+                    format!(
+                        "{} --chmod={mode} makes the copied files writable by everyone",
+                        inst.keyword
+                    ),
                 );
             }
         }
@@ -83,7 +86,10 @@ fn check(b: &Build, sink: &mut Sink) {
                 let Some((p, "chmod")) = c.program() else {
                     continue;
                 };
-                let args: Vec<_> = c.words[p + 1..].iter().filter(|w| !w.text.starts_with('-')).collect();
+                let args: Vec<_> = c.words[p + 1..]
+                    .iter()
+                    .filter(|w| !w.text.starts_with('-'))
+                    .collect();
                 if let Some((mode, paths)) = args.split_first()
                     && world_writable(&mode.text)
                 {
@@ -91,7 +97,11 @@ fn check(b: &Build, sink: &mut Sink) {
                     sink.at(
                         stage,
                         script.pos(mode.offset),
-                        format!("chmod {} makes {} writable by everyone", mode.text, paths.join(" ")),
+                        format!(
+                            "chmod {} makes {} writable by everyone",
+                            mode.text,
+                            paths.join(" ")
+                        ),
                     );
                 }
             }
@@ -105,7 +115,9 @@ mod tests {
 
     #[test]
     fn modes() {
-        for yes in ["777", "0777", "666", "o+w", "a+rwx", "ugo+rwx", "u+x,o+w", "0757"] {
+        for yes in [
+            "777", "0777", "666", "o+w", "a+rwx", "ugo+rwx", "u+x,o+w", "0757",
+        ] {
             assert!(world_writable(yes), "{yes}");
         }
         for no in ["755", "0644", "1777", "u+w", "g+w", "+x", "o-w", "a+rx"] {

@@ -1,6 +1,6 @@
-use palisade_core::image::parse_image;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
+use palisade_core::image::parse_image;
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"

@@ -48,21 +48,27 @@ pub static RULE: Rule = Rule {
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
-        let Some(v) = c.get("env").map(Node::items).unwrap_or(&[]).iter().find_map(|e| {
-            (e.get("name").and_then(Node::as_str) == Some("NVIDIA_VISIBLE_DEVICES"))
-                .then(|| e.get("value"))
-                .flatten()
-        }) else {
+        let Some(v) = c
+            .get("env")
+            .map(Node::items)
+            .unwrap_or(&[])
+            .iter()
+            .find_map(|e| {
+                (e.get("name").and_then(Node::as_str) == Some("NVIDIA_VISIBLE_DEVICES"))
+                    .then(|| e.get("value"))
+                    .flatten()
+            })
+        else {
             continue;
         };
         let value = v.as_str().unwrap_or("");
         if matches!(value, "" | "none" | "void") {
             continue;
         }
-        let limited = c
-            .node
-            .path(&["resources", "limits"])
-            .is_some_and(|l| l.entries().any(|(k, _)| k.as_str().is_some_and(is_gpu_resource)));
+        let limited = c.node.path(&["resources", "limits"]).is_some_and(|l| {
+            l.entries()
+                .any(|(k, _)| k.as_str().is_some_and(is_gpu_resource))
+        });
         if limited {
             if let Some(f) = sink.container(t, c, v.pos, format!("sets NVIDIA_VISIBLE_DEVICES={value} next to a GPU limit: with the default NVIDIA runtime setting it sees every GPU named, not only the one allocated")) {
                 f.severity = Severity::Medium;

@@ -52,8 +52,18 @@ pub static RULE: Rule = Rule {
 fn is_gpu_infrastructure(image: &str) -> bool {
     let i = image.to_ascii_lowercase();
     [
-        "device-plugin", "gpu-operator", "driver", "dcgm", "container-toolkit", "gpu-feature-discovery",
-        "mig-manager", "k8s-device", "node-feature-discovery", "vgpu", "nccl", "installer",
+        "device-plugin",
+        "gpu-operator",
+        "driver",
+        "dcgm",
+        "container-toolkit",
+        "gpu-feature-discovery",
+        "mig-manager",
+        "k8s-device",
+        "node-feature-discovery",
+        "vgpu",
+        "nccl",
+        "installer",
     ]
     .iter()
     .any(|w| i.contains(w))
@@ -66,7 +76,9 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         }
         for mv in mounted_volumes(t, c) {
             if let VolumeSource::HostPath(p) = mv.source
-                && ["/dev/nvidia", "/dev/dri", "/dev/kfd"].iter().any(|d| p.starts_with(d))
+                && ["/dev/nvidia", "/dev/dri", "/dev/kfd"]
+                    .iter()
+                    .any(|d| p.starts_with(d))
             {
                 sink.container(t, c, mv.mount.pos, format!("mounts GPU device {p} from the host, bypassing the device plugin's allocation"));
             }

@@ -142,7 +142,11 @@ fn selects(svc: &Resource, t: &PodTemplate) -> bool {
 }
 
 /// The Service ports (with the container port they reach) that lead to the target's server.
-fn service_ports<'s>(svc: &'s Resource, tg: &Target, only_port: Option<&Node>) -> Vec<(&'s Node, u16)> {
+fn service_ports<'s>(
+    svc: &'s Resource,
+    tg: &Target,
+    only_port: Option<&Node>,
+) -> Vec<(&'s Node, u16)> {
     if svc.kind != "Service" || svc.group() != "" || !selects(svc, tg.t) {
         return Vec::new();
     }
@@ -220,16 +224,45 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
         // hostNetwork / hostPort
         if t.get("hostNetwork").is_some_and(Node::is_true) {
             let pos = t.spec.key_pos("hostNetwork");
-            report(sink, tg, t.resource, pos, format!("{} listens on the node's network (hostNetwork: true): every port it serves is reachable at the node address", what(tg)), tg.severity);
+            report(
+                sink,
+                tg,
+                t.resource,
+                pos,
+                format!(
+                    "{} listens on the node's network (hostNetwork: true): every port it serves is reachable at the node address",
+                    what(tg)
+                ),
+                tg.severity,
+            );
         }
         for (p, _, node) in declared_ports(tg.c) {
-            if let Some(hp) = node.get("hostPort").filter(|h| h.as_i64().is_some_and(|n| n > 0)) {
-                report(sink, tg, t.resource, hp.pos, format!("{} publishes {} on every node it runs on (hostPort {})", what(tg), role(tg.server, p), hp.as_str().unwrap_or("?")), tg.severity);
+            if let Some(hp) = node
+                .get("hostPort")
+                .filter(|h| h.as_i64().is_some_and(|n| n > 0))
+            {
+                report(
+                    sink,
+                    tg,
+                    t.resource,
+                    hp.pos,
+                    format!(
+                        "{} publishes {} on every node it runs on (hostPort {})",
+                        what(tg),
+                        role(tg.server, p),
+                        hp.as_str().unwrap_or("?")
+                    ),
+                    tg.severity,
+                );
             }
         }
         // Services of type LoadBalancer / NodePort.
         for svc in &m.resources {
-            let ty = svc.root.path(&["spec", "type"]).and_then(Node::as_str).unwrap_or("");
+            let ty = svc
+                .root
+                .path(&["spec", "type"])
+                .and_then(Node::as_str)
+                .unwrap_or("");
             if ty != "LoadBalancer" && ty != "NodePort" {
                 continue;
             }
@@ -238,9 +271,29 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
                 .path(&["spec", "loadBalancerSourceRanges"])
                 .is_some_and(|n| !n.items().is_empty());
             for (p, cp) in service_ports(svc, tg, None) {
-                let sev = if restricted { Severity::Medium } else { tg.severity };
-                let ranges = if restricted { " (source ranges restricted)" } else { "" };
-                report(sink, tg, svc, p.pos, format!("{} is exposed outside the cluster by Service {} of type {ty}{ranges} on {}", what(tg), svc.name, role(tg.server, cp)), sev);
+                let sev = if restricted {
+                    Severity::Medium
+                } else {
+                    tg.severity
+                };
+                let ranges = if restricted {
+                    " (source ranges restricted)"
+                } else {
+                    ""
+                };
+                report(
+                    sink,
+                    tg,
+                    svc,
+                    p.pos,
+                    format!(
+                        "{} is exposed outside the cluster by Service {} of type {ty}{ranges} on {}",
+                        what(tg),
+                        svc.name,
+                        role(tg.server, cp)
+                    ),
+                    sev,
+                );
             }
         }
         // Ingress and HTTPRoute backends.
@@ -249,9 +302,27 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
                 continue;
             }
             for (backend, svc_name, port) in route_backends(ing) {
-                for svc in m.resources.iter().filter(|s| s.name == svc_name && s.kind == "Service") {
+                for svc in m
+                    .resources
+                    .iter()
+                    .filter(|s| s.name == svc_name && s.kind == "Service")
+                {
                     for (_, cp) in service_ports(svc, tg, port) {
-                        report(sink, tg, ing, backend.pos, format!("{} is published by {} {} through Service {} on {}", what(tg), ing.kind, ing.name, svc.name, role(tg.server, cp)), tg.severity);
+                        report(
+                            sink,
+                            tg,
+                            ing,
+                            backend.pos,
+                            format!(
+                                "{} is published by {} {} through Service {} on {}",
+                                what(tg),
+                                ing.kind,
+                                ing.name,
+                                svc.name,
+                                role(tg.server, cp)
+                            ),
+                            tg.severity,
+                        );
                     }
                 }
             }
@@ -260,16 +331,38 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
     // KubeRay head services and KServe visibility.
     for tg in &targets {
         let r = tg.t.resource;
-        if tg.server == Server::RayHead && tg.t.role.as_deref() == Some("head group") {
-            if let Some(head) = ray_head_spec(r) {
-                if let Some(st) = head.get("serviceType")
-                    && matches!(st.as_str(), Some("LoadBalancer" | "NodePort"))
-                {
-                    report(sink, tg, r, st.pos, format!("{} is exposed outside the cluster: the head service is of type {} (dashboard 8265, client 10001, GCS 6379)", what(tg), st.as_str().unwrap_or("")), tg.severity);
-                }
-                if let Some(ei) = head.get("enableIngress").filter(|n| n.is_true()) {
-                    report(sink, tg, r, ei.pos, format!("{} dashboard is published through an Ingress (enableIngress: true)", what(tg)), tg.severity);
-                }
+        if tg.server == Server::RayHead
+            && tg.t.role.as_deref() == Some("head group")
+            && let Some(head) = ray_head_spec(r)
+        {
+            if let Some(st) = head.get("serviceType")
+                && matches!(st.as_str(), Some("LoadBalancer" | "NodePort"))
+            {
+                report(
+                    sink,
+                    tg,
+                    r,
+                    st.pos,
+                    format!(
+                        "{} is exposed outside the cluster: the head service is of type {} (dashboard 8265, client 10001, GCS 6379)",
+                        what(tg),
+                        st.as_str().unwrap_or("")
+                    ),
+                    tg.severity,
+                );
+            }
+            if let Some(ei) = head.get("enableIngress").filter(|n| n.is_true()) {
+                report(
+                    sink,
+                    tg,
+                    r,
+                    ei.pos,
+                    format!(
+                        "{} dashboard is published through an Ingress (enableIngress: true)",
+                        what(tg)
+                    ),
+                    tg.severity,
+                );
             }
         }
         if r.kind == "InferenceService"
@@ -282,7 +375,17 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
                 .and_then(Node::as_str)
                 == Some("cluster-local");
             if !local {
-                report(sink, tg, r, r.pos(), format!("{} is published by the KServe ingress gateway (no networking.kserve.io/visibility: cluster-local label)", what(tg)), Severity::Medium);
+                report(
+                    sink,
+                    tg,
+                    r,
+                    r.pos(),
+                    format!(
+                        "{} is published by the KServe ingress gateway (no networking.kserve.io/visibility: cluster-local label)",
+                        what(tg)
+                    ),
+                    Severity::Medium,
+                );
             }
         }
     }
@@ -310,7 +413,11 @@ fn route_backends(r: &Resource) -> Vec<(&Node, &str, Option<&Node>)> {
             let mut backends: Vec<&Node> = Vec::new();
             backends.extend(spec.get("defaultBackend").or_else(|| spec.get("backend")));
             for rule in spec.get("rules").map(Node::items).unwrap_or(&[]) {
-                for p in rule.path(&["http", "paths"]).map(Node::items).unwrap_or(&[]) {
+                for p in rule
+                    .path(&["http", "paths"])
+                    .map(Node::items)
+                    .unwrap_or(&[])
+                {
                     backends.extend(p.get("backend"));
                 }
             }

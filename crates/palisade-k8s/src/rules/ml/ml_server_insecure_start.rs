@@ -53,9 +53,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     for (c, server, cl) in servers(t) {
         for opt in insecure_options(server, &cl.launch, false) {
             let pos = cl.locate(&opt, c);
-            if let Some(f) =
-                sink.container(t, c, pos, format!("starts {} with {}", server.label(), opt.what))
-                && opt.critical
+            if let Some(f) = sink.container(
+                t,
+                c,
+                pos,
+                format!("starts {} with {}", server.label(), opt.what),
+            ) && opt.critical
             {
                 f.severity = Severity::Critical;
             }

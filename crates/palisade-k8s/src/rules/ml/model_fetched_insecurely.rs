@@ -51,8 +51,25 @@ pub static RULE: Rule = Rule {
 };
 
 const MODEL_EXTENSIONS: &[&str] = &[
-    ".safetensors", ".bin", ".pt", ".pth", ".onnx", ".gguf", ".pkl", ".pickle", ".joblib", ".h5",
-    ".keras", ".pb", ".mar", ".ckpt", ".tar.gz", ".tgz", ".zip", ".npy", ".npz",
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".onnx",
+    ".gguf",
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".h5",
+    ".keras",
+    ".pb",
+    ".mar",
+    ".ckpt",
+    ".tar.gz",
+    ".tgz",
+    ".zip",
+    ".npy",
+    ".npz",
 ];
 
 /// The plain-HTTP URL in `text`, with whether its host is inside the cluster; None for
@@ -61,7 +78,10 @@ fn plain_http(text: &str) -> Option<(&str, bool)> {
     let at = text.find("http://")?;
     let url = &text[at..];
     let url = &url[..url.find([' ', '"', '\'', ',']).unwrap_or(url.len())];
-    let host = url["http://".len()..].split(['/', ':']).next().unwrap_or("");
+    let host = url["http://".len()..]
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
     if matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0" | "[::1]") || host.starts_with("127.") {
         return None;
     }
@@ -70,12 +90,31 @@ fn plain_http(text: &str) -> Option<(&str, bool)> {
 }
 
 fn model_url(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     MODEL_EXTENSIONS.iter().any(|e| path.ends_with(e))
 }
 
-fn report(sink: &mut Sink, t: &PodTemplate, c: Option<&crate::workload::Container>, pos: crate::yaml::Pos, url: &str, internal: bool, via: &str) {
-    let msg = format!("fetches its model over plain HTTP ({url}, {via}){}", if internal { "; the host is inside the cluster, but nothing authenticates the download" } else { "" });
+fn report(
+    sink: &mut Sink,
+    t: &PodTemplate,
+    c: Option<&crate::workload::Container>,
+    pos: crate::yaml::Pos,
+    url: &str,
+    internal: bool,
+    via: &str,
+) {
+    let msg = format!(
+        "fetches its model over plain HTTP ({url}, {via}){}",
+        if internal {
+            "; the host is inside the cluster, but nothing authenticates the download"
+        } else {
+            ""
+        }
+    );
     let f = match c {
         Some(c) => sink.container(t, c, pos, msg),
         None => sink.pod(t, pos, msg),
@@ -113,7 +152,11 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             let Some((url, internal)) = plain_http(w) else {
                 continue;
             };
-            let flag = if w.starts_with("--") { w.as_str() } else { i.checked_sub(1).map_or("", |p| argv[p].as_str()) };
+            let flag = if w.starts_with("--") {
+                w.as_str()
+            } else {
+                i.checked_sub(1).map_or("", |p| argv[p].as_str())
+            };
             if names_model_source(flag) || model_url(url) {
                 let pos = cl.argv_pos.get(i).copied().unwrap_or(c.node.pos);
                 report(sink, t, Some(c), pos, url, internal, "argument");
@@ -124,7 +167,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             let Some(v) = e.get("value") else { continue };
             let value = v.as_str().unwrap_or("");
             if name == "S3_USE_HTTPS" && value == "0" {
-                if let Some(f) = sink.container(t, c, v.pos, "downloads models from S3 without TLS (S3_USE_HTTPS=0)") {
+                if let Some(f) = sink.container(
+                    t,
+                    c,
+                    v.pos,
+                    "downloads models from S3 without TLS (S3_USE_HTTPS=0)",
+                ) {
                     f.severity = Severity::Medium;
                 }
                 continue;
@@ -132,7 +180,15 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             if let Some((url, internal)) = plain_http(value)
                 && (names_model_source(name) || model_url(url))
             {
-                report(sink, t, Some(c), v.pos, url, internal, &format!("env {name}"));
+                report(
+                    sink,
+                    t,
+                    Some(c),
+                    v.pos,
+                    url,
+                    internal,
+                    &format!("env {name}"),
+                );
             }
         }
     }

@@ -56,7 +56,9 @@ fn is_hub_id(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     parts.len() == 2
         && parts.iter().all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         })
         && !s.starts_with('.')
 }
@@ -76,9 +78,15 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         }
         for n in nodes {
             if let Some(id) = n.as_str().and_then(|u| u.strip_prefix("hf://")) {
-                let pinned = id.rsplit_once([':', '@']).is_some_and(|(_, rev)| is_commit(rev));
+                let pinned = id
+                    .rsplit_once([':', '@'])
+                    .is_some_and(|(_, rev)| is_commit(rev));
                 if !pinned {
-                    sink.pod(t, n.pos, format!("downloads hf://{id} without a pinned commit"));
+                    sink.pod(
+                        t,
+                        n.pos,
+                        format!("downloads hf://{id} without a pinned commit"),
+                    );
                 }
             }
         }
@@ -86,16 +94,32 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
         let cl = ContainerLaunch::of(c);
         let argv = &cl.launch.argv;
-        let model = flag_value(argv, &["--model", "--model-id", "--model_id", "--model-path", "--model_name_or_path"])
-            .or_else(|| {
-                argv.windows(3)
-                    .position(|w| w[0].ends_with("vllm") && w[1] == "serve")
-                    .map(|i| (i + 2, argv[i + 2].as_str()))
-            });
+        let model = flag_value(
+            argv,
+            &[
+                "--model",
+                "--model-id",
+                "--model_id",
+                "--model-path",
+                "--model_name_or_path",
+            ],
+        )
+        .or_else(|| {
+            argv.windows(3)
+                .position(|w| w[0].ends_with("vllm") && w[1] == "serve")
+                .map(|i| (i + 2, argv[i + 2].as_str()))
+        });
         let (pos, id) = match model {
             Some((i, id)) => {
-                let k = if argv[i].contains('=') || !argv[i].starts_with("--") { i } else { i + 1 };
-                (cl.argv_pos.get(k).copied().unwrap_or(c.node.pos), id.to_string())
+                let k = if argv[i].contains('=') || !argv[i].starts_with("--") {
+                    i
+                } else {
+                    i + 1
+                };
+                (
+                    cl.argv_pos.get(k).copied().unwrap_or(c.node.pos),
+                    id.to_string(),
+                )
             }
             // TGI and the Hugging Face inference images read the model from MODEL_ID.
             None if c.image().is_some_and(|i| {
@@ -103,7 +127,12 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             }) =>
             {
                 let env = c.get("env").map(Node::items).unwrap_or(&[]);
-                let Some(e) = env.iter().find(|e| matches!(e.get("name").and_then(Node::as_str), Some("MODEL_ID" | "HF_MODEL_ID"))) else {
+                let Some(e) = env.iter().find(|e| {
+                    matches!(
+                        e.get("name").and_then(Node::as_str),
+                        Some("MODEL_ID" | "HF_MODEL_ID")
+                    )
+                }) else {
                     continue;
                 };
                 let Some(v) = e.get("value") else { continue };
@@ -114,16 +143,34 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         if !is_hub_id(&id) {
             continue;
         }
-        let revision = flag_value(argv, &["--revision", "--model_revision", "--model-revision", "--code-revision"])
-            .map(|(_, r)| r.to_string())
-            .or_else(|| cl.launch.env("REVISION").or(cl.launch.env("HF_REVISION")).map(str::to_string));
+        let revision = flag_value(
+            argv,
+            &[
+                "--revision",
+                "--model_revision",
+                "--model-revision",
+                "--code-revision",
+            ],
+        )
+        .map(|(_, r)| r.to_string())
+        .or_else(|| {
+            cl.launch
+                .env("REVISION")
+                .or(cl.launch.env("HF_REVISION"))
+                .map(str::to_string)
+        });
         match revision {
             Some(r) if is_commit(&r) => {}
             Some(r) => {
                 sink.container(t, c, pos, format!("loads {id} at revision '{r}', a branch or tag that can move; pin a commit hash"));
             }
             None => {
-                sink.container(t, c, pos, format!("downloads {id} from the hub at start without a pinned revision"));
+                sink.container(
+                    t,
+                    c,
+                    pos,
+                    format!("downloads {id} from the hub at start without a pinned revision"),
+                );
             }
         }
     }

@@ -64,10 +64,12 @@ fn tenant(t: &PodTemplate) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// (template index, container index, mount position, namespace, tenant, read-only)
+type User = (usize, usize, crate::yaml::Pos, String, Option<String>, bool);
+
 fn check(_: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
     // volume key → users (template index, container index, mount pos, namespace, tenant)
-    let mut users: BTreeMap<String, Vec<(usize, usize, crate::yaml::Pos, String, Option<String>, bool)>> =
-        BTreeMap::new();
+    let mut users: BTreeMap<String, Vec<User>> = BTreeMap::new();
     for (ti, t) in templates.iter().enumerate() {
         if t.resource.kind.ends_with("ServingRuntime") {
             continue;

@@ -54,18 +54,29 @@ fn is_model_server(s: Server) -> bool {
 }
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
-    let serving_crd = matches!(t.resource.kind.as_str(), "InferenceService" | "SeldonDeployment");
+    let serving_crd = matches!(
+        t.resource.kind.as_str(),
+        "InferenceService" | "SeldonDeployment"
+    );
     let mut targets: Vec<_> = servers(t)
         .into_iter()
         .filter(|(_, s, _)| is_model_server(*s))
         .map(|(c, s, cl)| (c, Some(s), cl))
         .collect();
     if targets.is_empty() && serving_crd {
-        targets = t.containers.iter().take(1).map(|c| (c, None, ContainerLaunch::of(c))).collect();
+        targets = t
+            .containers
+            .iter()
+            .take(1)
+            .map(|c| (c, None, ContainerLaunch::of(c)))
+            .collect();
     }
     for (c, server, cl) in targets {
         for mv in mounted_volumes(t, c) {
-            if mv.read_only || mv.source == VolumeSource::Other || !holds_models(&mv, &cl.launch.argv) {
+            if mv.read_only
+                || mv.source == VolumeSource::Other
+                || !holds_models(&mv, &cl.launch.argv)
+            {
                 continue;
             }
             let who = server.map_or("the model server", |s| s.label());

@@ -49,8 +49,17 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
         let cl = ContainerLaunch::of(c);
         if let Some(opt) = trust_remote_code(&cl.launch) {
-            let via = opt.env.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-            sink.container(t, c, cl.locate(&opt, c), format!("loads its model with {}{via}", opt.what));
+            let via = opt
+                .env
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            sink.container(
+                t,
+                c,
+                cl.locate(&opt, c),
+                format!("loads its model with {}{via}", opt.what),
+            );
         }
     }
 }

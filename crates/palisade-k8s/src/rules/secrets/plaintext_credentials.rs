@@ -1,7 +1,7 @@
-use palisade_core::secrets::{is_credential_name, is_high_entropy, is_placeholder, known_shape};
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
+use palisade_core::secrets::{is_credential_name, is_high_entropy, is_placeholder, known_shape};
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
