@@ -116,6 +116,26 @@ impl Build {
         }
     }
 
+    /// How messages name the final stage: "the image" for a single-stage build, else
+    /// "final stage 'name'".
+    pub fn final_label(&self, s: &Stage) -> String {
+        if self.stages.len() == 1 {
+            "the image".into()
+        } else {
+            format!("final {}", s.label())
+        }
+    }
+
+    /// How messages name any stage: "" for a single-stage build (there is only the image),
+    /// else "stage 'name' ".
+    pub fn stage_prefix(&self, s: &Stage) -> String {
+        if self.stages.len() == 1 {
+            String::new()
+        } else {
+            format!("{} ", s.label())
+        }
+    }
+
     /// The stage `docker build` produces without `--target`: the last one.
     pub fn final_stage(&self) -> Option<&Stage> {
         self.stages.last()

@@ -98,7 +98,7 @@ fn hardened_example_scans_clean() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("No findings in 4 files, 5 resources."),
+        stdout.contains("No findings in 5 files, 7 resources."),
         "{stdout}"
     );
 }
@@ -533,5 +533,65 @@ fn output_file() {
     assert!(out.stdout.is_empty());
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    assert_eq!(v["summary"]["files"], 4);
+    assert_eq!(v["summary"]["files"], 5);
+}
+
+/// Every example's `vulnerable/` findings, pinned: `tests/snapshots/<example>.snap` holds one
+/// `path:line:column rule severity [resource] message` per finding. After a deliberate change,
+/// `PALISADE_BLESS=1 cargo test -p palisade --test cli examples_are_pinned` rewrites them; review
+/// the diff. Every `hardened/` scans clean.
+#[test]
+fn examples_are_pinned() {
+    let root = repo().join("examples");
+    let snapshots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let mut examples: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| root.join(n).is_dir())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 3, "{examples:?}");
+    let mut failures = Vec::new();
+    for ex in &examples {
+        let vulnerable = format!("examples/{ex}/vulnerable");
+        let out = run(&["scan", &vulnerable, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{vulnerable}");
+        let v = json(&out);
+        let got: String = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{}:{} {} {} [{}] {}\n",
+                    f["path"].as_str().unwrap(),
+                    f["line"],
+                    f["column"],
+                    f["rule"].as_str().unwrap(),
+                    f["severity"].as_str().unwrap(),
+                    f["resource"].as_str().unwrap_or("-"),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let snap = snapshots.join(format!("{ex}.snap"));
+        if std::env::var_os("PALISADE_BLESS").is_some() {
+            std::fs::create_dir_all(&snapshots).unwrap();
+            std::fs::write(&snap, &got).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&snap).unwrap_or_default();
+            if want != got {
+                failures.push(format!("{ex}:\n--- want\n{want}--- got\n{got}"));
+            }
+        }
+        let hardened = format!("examples/{ex}/hardened");
+        let out = run(&["scan", &hardened]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{hardened} is not clean:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

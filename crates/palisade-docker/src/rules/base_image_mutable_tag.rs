@@ -58,7 +58,11 @@ fn check(b: &Build, sink: &mut Sink) {
         sink.at(
             stage,
             from.args_pos(),
-            format!("{} base image {} {what}", stage.label(), base_shown(stage)),
+            format!(
+                "{}base image {} {what}",
+                b.stage_prefix(stage),
+                base_shown(stage)
+            ),
         );
     }
 }

@@ -53,8 +53,8 @@ fn check(b: &Build, sink: &mut Sink) {
                 stage,
                 from.args_pos(),
                 format!(
-                    "{} base image {} is not pinned by digest",
-                    stage.label(),
+                    "{}base image {} is not pinned by digest",
+                    b.stage_prefix(stage),
                     base_shown(stage)
                 ),
             );

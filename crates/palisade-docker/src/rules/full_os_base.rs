@@ -115,8 +115,8 @@ fn check(b: &Build, sink: &mut Sink) {
             last,
             (line, col),
             format!(
-                "final {}{via} ships {}, a full OS or development image; use {better}",
-                last.label(),
+                "{}{via} ships {}, a full OS or development image; use {better}",
+                b.final_label(last),
                 root.base
             ),
         );

@@ -80,8 +80,8 @@ fn check(b: &Build, sink: &mut Sink) {
                 from,
                 0,
                 format!(
-                    "final {} runs a service but has no HEALTHCHECK",
-                    last.label()
+                    "{} runs a service but has no HEALTHCHECK",
+                    b.final_label(last)
                 ),
             );
         }

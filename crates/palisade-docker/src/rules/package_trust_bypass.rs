@@ -71,6 +71,12 @@ fn bypass(prog: &str, words: &[&str], k: usize) -> Option<(&'static str, Severit
                 Severity::High,
             ));
         }
+        if flag("--extra-index-url") && (w.contains("http://") || next.starts_with("http://")) {
+            return Some((
+                "pip --extra-index-url adds an index over plain HTTP, mixed with PyPI (dependency confusion)",
+                Severity::High,
+            ));
+        }
         if flag("--extra-index-url") {
             return Some((
                 "pip --extra-index-url mixes a second index with PyPI (dependency confusion)",

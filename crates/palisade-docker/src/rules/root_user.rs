@@ -87,8 +87,8 @@ fn check(b: &Build, sink: &mut Sink) {
                     inst,
                     inst.args_offset + 1,
                     format!(
-                        "final {} switches to USER {user}: the container runs as root",
-                        last.label()
+                        "{} switches to USER {user}: the container runs as root",
+                        b.final_label(last)
                     ),
                 );
             }
@@ -103,8 +103,8 @@ fn check(b: &Build, sink: &mut Sink) {
                 format!("{} through {}", root.base, root.label())
             };
             let mut msg = format!(
-                "final {} ({base}) sets no USER: the container runs as root",
-                last.label()
+                "{} ({base}) sets no USER: the container runs as root",
+                b.final_label(last)
             );
             if let Some(other) = b.stages.iter().find(|s| {
                 s.index != last.index
