@@ -424,9 +424,17 @@ pub fn insecure_options(s: Server, l: &Launch, bind_matters: bool) -> Vec<Insecu
             {
                 out.push(opt_env("TS_DISABLE_TOKEN_AUTHORIZATION", "token authorization disabled (TS_DISABLE_TOKEN_AUTHORIZATION): anyone who reaches the management API registers models, which run code"));
             }
-            if let Some(v) = l.env("TS_ENABLE_MODEL_API")
+            let no_token = out.iter().any(|o| o.critical);
+            if let Some(i) = l.has_flag(&["--enable-model-api"])
+                && no_token
+            {
+                out.push(opt_arg(
+                    i,
+                    "model registration through the management API enabled (--enable-model-api) and no token",
+                ));
+            } else if let Some(v) = l.env("TS_ENABLE_MODEL_API")
                 && is_true(v)
-                && out.iter().any(|o| o.critical)
+                && no_token
             {
                 out.push(opt_env(
                     "TS_ENABLE_MODEL_API",

@@ -595,3 +595,58 @@ fn examples_are_pinned() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A licence-noted sample of the real-world corpus (tests/realworld_sample.tsv), scanned in
+/// place; its findings are pinned in tests/snapshots/realworld-sample.snap (bless with
+/// `PALISADE_BLESS=1`). Paths are shown relative to the corpus.
+#[test]
+fn realworld_sample_is_pinned() {
+    let root = shared().join("peer/realworld");
+    let list = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realworld_sample.tsv"),
+    )
+    .unwrap();
+    let paths: Vec<String> = list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            root.join(l.split('\t').next().unwrap())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut args = vec!["scan", "--format", "json"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = run(&args);
+    let v = json(&out);
+    assert!(
+        v["errors"].as_array().unwrap().is_empty(),
+        "{}",
+        v["errors"]
+    );
+    let prefix = format!("{}/", root.to_string_lossy());
+    let got: String = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {} [{}] {}\n",
+                f["path"].as_str().unwrap().trim_start_matches(&prefix),
+                f["line"],
+                f["column"],
+                f["rule"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+                f["resource"].as_str().unwrap_or("-"),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let snap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots/realworld-sample.snap");
+    if std::env::var_os("PALISADE_BLESS").is_some() {
+        std::fs::write(&snap, &got).unwrap();
+    } else {
+        assert_eq!(std::fs::read_to_string(&snap).unwrap_or_default(), got);
+    }
+}

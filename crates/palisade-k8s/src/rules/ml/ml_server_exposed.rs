@@ -384,10 +384,19 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
                         "{} is published by the KServe ingress gateway (no networking.kserve.io/visibility: cluster-local label)",
                         what(tg)
                     ),
-                    Severity::Medium,
+                    gateway_severity(tg.severity),
                 );
             }
         }
+    }
+}
+
+/// Behind the KServe gateway, which may authenticate (an Istio AuthorizationPolicy): one level
+/// lower than a bare exposure, and at least medium.
+fn gateway_severity(s: Severity) -> Severity {
+    match s {
+        Severity::Critical => Severity::High,
+        _ => Severity::Medium,
     }
 }
 
