@@ -55,7 +55,7 @@ fn list_rules(format: ListFormat) {
                     println!("\n{family}");
                 }
                 println!(
-                    "  {}  {:<32} {:<8}  {}",
+                    "  {:<6}  {:<35} {:<8}  {}",
                     r.code,
                     r.name,
                     r.severity.as_str(),

@@ -650,3 +650,75 @@ fn realworld_sample_is_pinned() {
         assert_eq!(std::fs::read_to_string(&snap).unwrap_or_default(), got);
     }
 }
+
+#[test]
+fn dockerfiles_by_name_content_and_stdin() {
+    let dir = tempdir("dockerfiles");
+    let df = "# palisade:ignore DF013 -- runs on Kubernetes, which uses probes\nFROM python:3.11\nCMD [\"python\", \"app.py\"]\n";
+    std::fs::create_dir_all(dir.join(".docker")).unwrap();
+    std::fs::write(dir.join(".docker/Dockerfile_rocm"), df).unwrap();
+    std::fs::write(dir.join("build.sh"), "echo not scanned\n").unwrap();
+    // Found by name in a hidden folder; the comment above FROM silences DF013 for the stage.
+    let v = json(&run(&["scan", dir.to_str().unwrap(), "--format", "json"]));
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["DF001", "DF002", "DF004"]);
+    assert_eq!(v["findings"][0]["resource"], "Stage/0");
+    assert_eq!(v["findings"][0]["line"], 2);
+    assert_eq!(v["summary"]["suppressed"], 1);
+    assert_eq!(v["summary"]["files"], 1);
+    // An explicitly named file with another name is a Dockerfile by content; stdin too.
+    std::fs::write(dir.join("image.build"), df).unwrap();
+    let v = json(&run(&[
+        "scan",
+        dir.join("image.build").to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v["findings"].as_array().unwrap().len(), 3);
+    let out = run_stdin(&["scan", "-", "--format", "json"], df);
+    assert_eq!(json(&out)["findings"][0]["path"], "<stdin>");
+    // A named file that is neither is reported as skipped, not silently ignored.
+    let v = json(&run(&[
+        "scan",
+        dir.join("build.sh").to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        v["skipped"][0]["message"],
+        "not a Kubernetes manifest or a Dockerfile; not analysed"
+    );
+    // A broken Dockerfile is an input error with its line; what parsed is still checked.
+    std::fs::write(
+        dir.join("Containerfile"),
+        "FROM python:3.11\nFORM x\nUSER 0\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "scan",
+        dir.join("Containerfile").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["errors"][0]["line"], 2);
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown instruction 'FORM'")
+    );
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "DF001" && f["line"] == 3)
+    );
+}
