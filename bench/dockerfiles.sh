@@ -21,14 +21,7 @@ cargo build --release --quiet
 python3 bench/gen_dockerfiles.py "$WORK/corpus" "$N"
 mapfile -t FILES < <(find "$WORK/corpus" -name Dockerfile | sort)
 
-measure() { # name, command...
-  local name=$1; shift
-  /usr/bin/time -v "$@" >"$WORK/$name.out" 2>"$WORK/$name.time" || true
-  local wall rss
-  wall=$(grep 'Elapsed (wall clock)' "$WORK/$name.time" | awk '{print $NF}')
-  rss=$(grep 'Maximum resident' "$WORK/$name.time" | awk '{print $NF}')
-  printf '%-10s wall %-10s peak RSS %6d MB' "$name" "$wall" "$((rss / 1024))"
-}
+. bench/lib.sh
 
 measure palisade ./target/release/palisade scan "$WORK/corpus" --format json --output "$WORK/palisade.json"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('  findings %d (errors %d)' % (len(r['findings']), len(r['errors'])))" "$WORK/palisade.json"

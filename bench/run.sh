@@ -23,14 +23,7 @@ command -v /usr/bin/time >/dev/null || apt-get install -y -qq time
 cargo build --release --quiet
 python3 bench/gen_corpus.py "$WORK/corpus" "$FILES" "$PER"
 
-measure() { # name, command...
-  local name=$1; shift
-  /usr/bin/time -v "$@" >"$WORK/$name.out" 2>"$WORK/$name.time" || true
-  local wall rss
-  wall=$(grep 'Elapsed (wall clock)' "$WORK/$name.time" | awk '{print $NF}')
-  rss=$(grep 'Maximum resident' "$WORK/$name.time" | awk '{print $NF}')
-  printf '%-10s wall %-10s peak RSS %6d MB\n' "$name" "$wall" "$((rss / 1024))"
-}
+. bench/lib.sh
 
 measure palisade ./target/release/palisade scan "$WORK/corpus" --format json --output "$WORK/palisade.json"
 mkdir -p "$WORK/trivy-cache"

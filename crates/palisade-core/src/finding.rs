@@ -54,6 +54,19 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The one-line form rule snapshot tests compare:
+    /// `line:column severity [resource] message`.
+    pub fn snapshot_line(&self) -> String {
+        format!(
+            "{}:{} {} [{}] {}\n",
+            self.line,
+            self.column,
+            self.severity,
+            self.resource.as_deref().unwrap_or("-"),
+            self.message
+        )
+    }
+
     /// A finding of `rule` at `loc`, with the rule's severity, controls, techniques and fix.
     pub fn new(rule: &RuleMeta, loc: Location, message: impl Into<String>) -> Self {
         Finding {

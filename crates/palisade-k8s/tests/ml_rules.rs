@@ -25,16 +25,7 @@ fn every_ml_rule_matches_its_snapshot() {
             .findings
             .iter()
             .filter(|f| f.rule == code)
-            .map(|f| {
-                format!(
-                    "{}:{} {} [{}] {}\n",
-                    f.line,
-                    f.column,
-                    f.severity,
-                    f.resource.as_deref().unwrap_or("-"),
-                    f.message
-                )
-            })
+            .map(|f| f.snapshot_line())
             .collect();
         assert!(!got.is_empty(), "{code}: the fixture raises nothing");
         let snap = dir.join(format!("{code}.snap"));

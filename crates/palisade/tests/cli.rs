@@ -536,6 +536,28 @@ fn output_file() {
     assert_eq!(v["summary"]["files"], 5);
 }
 
+/// A JSON report's findings as snapshot lines: `path:line:column rule severity [resource]
+/// message`, with `strip` removed from the front of paths.
+fn snapshot_lines(v: &serde_json::Value, strip: &str) -> String {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {} [{}] {}\n",
+                f["path"].as_str().unwrap().trim_start_matches(strip),
+                f["line"],
+                f["column"],
+                f["rule"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
+                f["resource"].as_str().unwrap_or("-"),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 /// Every example's `vulnerable/` findings, pinned: `tests/snapshots/<example>.snap` holds one
 /// `path:line:column rule severity [resource] message` per finding. After a deliberate change,
 /// `PALISADE_BLESS=1 cargo test -p palisade --test cli examples_are_pinned` rewrites them; review
@@ -557,23 +579,7 @@ fn examples_are_pinned() {
         let out = run(&["scan", &vulnerable, "--format", "json"]);
         assert_eq!(out.status.code(), Some(1), "{vulnerable}");
         let v = json(&out);
-        let got: String = v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                format!(
-                    "{}:{}:{} {} {} [{}] {}\n",
-                    f["path"].as_str().unwrap(),
-                    f["line"],
-                    f["column"],
-                    f["rule"].as_str().unwrap(),
-                    f["severity"].as_str().unwrap(),
-                    f["resource"].as_str().unwrap_or("-"),
-                    f["message"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let got = snapshot_lines(&v, "");
         let snap = snapshots.join(format!("{ex}.snap"));
         if std::env::var_os("PALISADE_BLESS").is_some() {
             std::fs::create_dir_all(&snapshots).unwrap();
@@ -625,23 +631,7 @@ fn realworld_sample_is_pinned() {
         v["errors"]
     );
     let prefix = format!("{}/", root.to_string_lossy());
-    let got: String = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{}:{}:{} {} {} [{}] {}\n",
-                f["path"].as_str().unwrap().trim_start_matches(&prefix),
-                f["line"],
-                f["column"],
-                f["rule"].as_str().unwrap(),
-                f["severity"].as_str().unwrap(),
-                f["resource"].as_str().unwrap_or("-"),
-                f["message"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let got = snapshot_lines(&v, &prefix);
     let snap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots/realworld-sample.snap");
     if std::env::var_os("PALISADE_BLESS").is_some() {

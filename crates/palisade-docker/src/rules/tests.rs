@@ -26,14 +26,7 @@ fn every_rule_matches_its_snapshot() {
         );
         let mut got = String::new();
         for f in report.findings.iter().filter(|f| f.rule == code) {
-            got.push_str(&format!(
-                "{}:{} {} [{}] {}\n",
-                f.line,
-                f.column,
-                f.severity,
-                f.resource.as_deref().unwrap_or("-"),
-                f.message
-            ));
+            got.push_str(&f.snapshot_line());
         }
         assert!(!got.is_empty(), "{code}: the fixture raises nothing");
         let snap = fixtures().join(format!("{code}.snap"));
