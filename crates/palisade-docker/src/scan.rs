@@ -51,3 +51,34 @@ pub fn scan_text(path: &str, text: &str) -> Report {
     r.sort();
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::scan_text;
+
+    /// Every prefix of every rule fixture (a truncated upload, an editor mid-save) scans
+    /// without a panic: unterminated quotes, heredocs, continuations and JSON arrays included.
+    #[test]
+    fn truncated_dockerfiles_never_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "Dockerfile") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, _) in text.char_indices() {
+                    let _ = scan_text("Dockerfile", &text[..i]);
+                }
+            }
+        }
+        for hostile in [
+            "FROM a\nRUN <<EOF <<EOF <<EOF\n",
+            "FROM a\nRUN echo \"$(((((((\n",
+            "FROM ${A:-${B:-${C}}}\n",
+            "# escape=x\nFROM a\\\n",
+            "FROM a\nCMD [\"unterminated\n",
+            "\u{feff}FROM a\r\nUSER 0\r\n",
+        ] {
+            let _ = scan_text("Dockerfile", hostile);
+        }
+    }
+}
