@@ -317,12 +317,8 @@ pub fn identify_image(repo: &str) -> Option<Server> {
 /// (`["/bin/sh", "-c", "tritonserver --model-repository=…"]` was already matched by command).
 fn runs_image_tool(argv: &[String], s: Server) -> bool {
     let first = argv.first().map(|w| program_name(w)).unwrap_or("");
-    match s {
-        // Jupyter stacks' start scripts and `tini -g -- start-notebook.sh`.
-        Server::Jupyter => matches!(first, "tini" | "start.sh"),
-        Server::Mlflow => false,
-        _ => false,
-    }
+    // Jupyter stacks' start scripts and `tini -g -- start-notebook.sh`.
+    s == Server::Jupyter && matches!(first, "tini" | "start.sh")
 }
 
 /// One launch option that switches a protection off.
@@ -339,22 +335,28 @@ pub struct InsecureOption {
 }
 
 fn opt_arg(i: usize, what: impl Into<String>) -> InsecureOption {
-    let what = what.into();
     InsecureOption {
         arg: Some(i),
         env: None,
-        critical: what.contains("anyone who reaches"),
-        what,
+        what: what.into(),
+        critical: false,
     }
 }
 
 fn opt_env(name: &str, what: impl Into<String>) -> InsecureOption {
-    let what = what.into();
     InsecureOption {
         arg: None,
         env: Some(name.to_string()),
-        critical: what.contains("anyone who reaches"),
-        what,
+        what: what.into(),
+        critical: false,
+    }
+}
+
+impl InsecureOption {
+    /// Mark it as leaving no authentication at all.
+    fn critical(mut self) -> Self {
+        self.critical = true;
+        self
     }
 }
 
@@ -379,16 +381,19 @@ pub fn insecure_options(s: Server, l: &Launch, bind_matters: bool) -> Vec<Insecu
             let no_password = password.is_none_or(|(_, v)| is_empty_value(v));
             match (token, l.env("JUPYTER_TOKEN")) {
                 (Some((i, v)), _) if is_empty_value(v) && no_password => {
-                    out.push(opt_arg(
-                        i,
-                        "an empty token and no password: anyone who reaches it runs code",
-                    ));
+                    out.push(
+                        opt_arg(
+                            i,
+                            "an empty token and no password: anyone who reaches it runs code",
+                        )
+                        .critical(),
+                    );
                 }
                 (None, Some(v)) if is_empty_value(v) && no_password => {
                     out.push(opt_env(
                         "JUPYTER_TOKEN",
                         "an empty JUPYTER_TOKEN and no password: anyone who reaches it runs code",
-                    ));
+                    ).critical());
                 }
                 _ => {}
             }
@@ -417,12 +422,12 @@ pub fn insecure_options(s: Server, l: &Launch, bind_matters: bool) -> Vec<Insecu
         }
         Server::TorchServe => {
             if let Some(i) = l.has_flag(&["--disable-token-auth"]) {
-                out.push(opt_arg(i, "token authorization disabled (--disable-token-auth): anyone who reaches the management API registers models, which run code"));
+                out.push(opt_arg(i, "token authorization disabled (--disable-token-auth): anyone who reaches the management API registers models, which run code").critical());
             }
             if let Some(v) = l.env("TS_DISABLE_TOKEN_AUTHORIZATION")
                 && is_true(v)
             {
-                out.push(opt_env("TS_DISABLE_TOKEN_AUTHORIZATION", "token authorization disabled (TS_DISABLE_TOKEN_AUTHORIZATION): anyone who reaches the management API registers models, which run code"));
+                out.push(opt_env("TS_DISABLE_TOKEN_AUTHORIZATION", "token authorization disabled (TS_DISABLE_TOKEN_AUTHORIZATION): anyone who reaches the management API registers models, which run code").critical());
             }
             let no_token = out.iter().any(|o| o.critical);
             if let Some(i) = l.has_flag(&["--enable-model-api"])
@@ -450,7 +455,7 @@ pub fn insecure_options(s: Server, l: &Launch, bind_matters: bool) -> Vec<Insecu
                 && all_interfaces(v)
                 && !basic_auth
             {
-                out.push(opt_arg(i, format!("the server bound to every interface ({v}) without authentication (--app-name basic-auth): anyone who reaches it reads and replaces models")));
+                out.push(opt_arg(i, format!("the server bound to every interface ({v}) without authentication (--app-name basic-auth): anyone who reaches it reads and replaces models")).critical());
             }
         }
         Server::RayHead if bind_matters => {
