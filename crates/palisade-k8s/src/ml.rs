@@ -187,10 +187,12 @@ pub fn uses_gpu(c: &Container) -> bool {
         .any(|w| image.contains(w))
 }
 
-/// Extended resources that are accelerators (`nvidia.com/gpu`, `amd.com/gpu`, MIG slices…).
+/// Extended resources that are accelerators the device plugins allocate: `nvidia.com/gpu`,
+/// MIG slices (`nvidia.com/mig-1g.10gb`), `amd.com/gpu`, `gpu.intel.com/*`, `google.com/tpu`.
 pub fn is_gpu_resource(name: &str) -> bool {
-    name.starts_with("nvidia.com/")
-        || name.starts_with("amd.com/gpu")
+    name == "nvidia.com/gpu"
+        || name.starts_with("nvidia.com/mig-")
+        || name == "amd.com/gpu"
         || name.starts_with("gpu.intel.com/")
         || name == "google.com/tpu"
 }

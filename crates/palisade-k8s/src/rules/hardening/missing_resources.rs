@@ -1,3 +1,4 @@
+use crate::ml::is_gpu_resource;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::{ContainerKind, PodTemplate};
 use palisade_core::{RuleMeta, Severity};
@@ -47,13 +48,6 @@ pub static RULE: Rule = Rule {
     check: Check::Pod(check),
 };
 
-fn is_gpu(name: &str) -> bool {
-    name == "nvidia.com/gpu"
-        || name == "amd.com/gpu"
-        || name.starts_with("gpu.intel.com/")
-        || name.starts_with("nvidia.com/mig-")
-}
-
 fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in t
         .containers
@@ -80,7 +74,7 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         if let Some(req) = res.and_then(|r| r.get("requests")) {
             for (k, _) in req.entries() {
                 let name = k.as_str().unwrap_or("");
-                if is_gpu(name)
+                if is_gpu_resource(name)
                     && !has("limits", name)
                     && let Some(f) = sink.container(t, c, k.pos, format!("requests {name} without a matching limit (GPUs are allocated by limits)"))
                     {

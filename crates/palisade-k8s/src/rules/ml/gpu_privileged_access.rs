@@ -1,4 +1,4 @@
-use crate::ml::{VolumeSource, mounted_volumes, uses_gpu};
+use crate::ml::uses_gpu;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
@@ -6,10 +6,10 @@ use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
 ## What it does
-Flags GPU workloads that reach the GPU the wrong way: a `privileged: true` container, or a
-`hostPath` mount of `/dev/nvidia*`, `/dev/dri` or `/dev/kfd`, instead of requesting
-`nvidia.com/gpu` (or `amd.com/gpu`) from the device plugin. GPU infrastructure itself (device
-plugins, drivers, DCGM, the GPU operator) is not flagged.
+Flags GPU and accelerator workloads that run `privileged: true` instead of requesting
+`nvidia.com/gpu` (or `amd.com/gpu`, `google.com/tpu`) from the device plugin. GPU infrastructure
+itself (device plugins, drivers, DCGM, the GPU operator) is not flagged. Mounting the device
+nodes (`/dev/nvidia*`, `/dev/dri`, `/dev/kfd`) as `hostPath` volumes is `K8S025`'s finding.
 
 ## Why is this bad?
 Privileged mode hands the container every device and capability on the node — the usual first
@@ -39,10 +39,10 @@ pub static RULE: Rule = Rule {
         name: "gpu-privileged-access",
         severity: Severity::High,
         family: "ml-gpu",
-        summary: "GPU reached through privileged mode or /dev hostPaths instead of the device plugin",
+        summary: "GPU reached through privileged mode instead of the device plugin",
         controls: &[],
         techniques: &["AML.T0105", "T1611"],
-        fix: "request nvidia.com/gpu from the device plugin and drop privileged mode and /dev mounts",
+        fix: "request nvidia.com/gpu from the device plugin and drop privileged mode",
         doc: DOC,
     },
     check: Check::Pod(check),
@@ -73,15 +73,6 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
         if is_gpu_infrastructure(c.image().unwrap_or("")) {
             continue;
-        }
-        for mv in mounted_volumes(t, c) {
-            if let VolumeSource::HostPath(p) = mv.source
-                && ["/dev/nvidia", "/dev/dri", "/dev/kfd"]
-                    .iter()
-                    .any(|d| p.starts_with(d))
-            {
-                sink.container(t, c, mv.mount.pos, format!("mounts GPU device {p} from the host, bypassing the device plugin's allocation"));
-            }
         }
         if uses_gpu(c)
             && let Some(p) = c.security("privileged").filter(|n| Node::is_true(n))
