@@ -1,9 +1,9 @@
-//! `palisade scan` for Kubernetes manifests: load, run every rule, fill a [`Report`].
+//! `palisade scan` for Kubernetes manifests: run every rule over loaded manifests and fill a
+//! [`Report`] (the binary loads them with [`load::load`], beside the other analysers).
 
-use crate::load::{self, LoadOptions, Manifests};
+use crate::load::{self, Manifests};
 use crate::rules;
 use palisade_core::Report;
-use palisade_core::walk::Input;
 
 /// Scan already-loaded manifests with every Kubernetes rule.
 pub fn scan_manifests(m: Manifests) -> Report {
@@ -21,11 +21,6 @@ pub fn scan_manifests(m: Manifests) -> Report {
     };
     report.sources = m.files.into_iter().map(|f| (f.path, f.text)).collect();
     report
-}
-
-/// Load the manifests among `inputs` and scan them.
-pub fn scan(inputs: &[Input], opts: &LoadOptions) -> Report {
-    scan_manifests(load::load(inputs, opts))
 }
 
 /// Scan one in-memory document set (tests, admission, stdin).
