@@ -59,8 +59,7 @@ pub fn is_credential_name(name: &str) -> bool {
 pub fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
     v.len() < 4
-        || v.starts_with("$(")
-        || v.starts_with("${")
+        || v.starts_with('$') // $(VAR), ${VAR}, $VAR: a reference, not a value
         || v.starts_with("{{")
         || v.starts_with('<')
         || v.starts_with('/')
@@ -134,6 +133,37 @@ pub fn known_shape(value: &str) -> Option<&'static str> {
     None
 }
 
+/// What a `name = value` setting gives away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leak {
+    /// The value has a known credential shape (critical whatever the name).
+    Shape(&'static str),
+    /// The name says credential and the value is a literal, not a placeholder or reference.
+    Literal { high_entropy: bool },
+}
+
+/// Classify a setting (an env entry, `ENV`, `ARG`): the one decision every analyser makes.
+pub fn classify(name: &str, value: &str) -> Option<Leak> {
+    if let Some(shape) = known_shape(value) {
+        return Some(Leak::Shape(shape));
+    }
+    (is_credential_name(name) && !value.is_empty() && !is_placeholder(value)).then(|| {
+        Leak::Literal {
+            high_entropy: is_high_entropy(value),
+        }
+    })
+}
+
+impl Leak {
+    /// " (high-entropy value)" for a literal that looks random, else "".
+    pub fn entropy_note(self) -> &'static str {
+        match self {
+            Leak::Literal { high_entropy: true } => " (high-entropy value)",
+            _ => "",
+        }
+    }
+}
+
 /// Shannon entropy in bits per character.
 pub fn entropy(s: &str) -> f64 {
     let mut counts = [0usize; 256];
@@ -197,5 +227,17 @@ mod tests {
         assert!(is_high_entropy("9f8a7Bc2dE4f6A1b3C5d7E9f0a2B4c6D8e0F"));
         assert!(!is_high_entropy("meta-llama/Llama-3.1-8B-Instruct"));
         assert!(!is_high_entropy("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"));
+        assert_eq!(
+            classify("X", "AKIAIOSFODNN7EXAMPLE"),
+            Some(Leak::Shape("AWS access key ID"))
+        );
+        assert_eq!(
+            classify("DB_PASSWORD", "hunter22"),
+            Some(Leak::Literal {
+                high_entropy: false
+            })
+        );
+        assert_eq!(classify("DB_PASSWORD", "${DB_PASSWORD}"), None);
+        assert_eq!(classify("MODEL", "bert"), None);
     }
 }

@@ -1,7 +1,7 @@
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
-use palisade_core::secrets::{is_credential_name, is_high_entropy, is_placeholder, known_shape};
+use palisade_core::secrets::{Leak, classify, known_shape};
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
@@ -63,27 +63,29 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             let Some(value) = value_node.as_nonempty_str() else {
                 continue;
             };
-            if let Some(shape) = known_shape(value) {
-                if let Some(f) = sink.container(
-                    t,
-                    c,
-                    value_node.pos,
-                    format!("has a literal {shape} in env {name}"),
-                ) {
-                    f.severity = Severity::Critical;
+            match classify(name, value) {
+                Some(Leak::Shape(shape)) => {
+                    if let Some(f) = sink.container(
+                        t,
+                        c,
+                        value_node.pos,
+                        format!("has a literal {shape} in env {name}"),
+                    ) {
+                        f.severity = Severity::Critical;
+                    }
                 }
-            } else if is_credential_name(name) && !is_placeholder(value) {
-                let how = if is_high_entropy(value) {
-                    " (high-entropy value)"
-                } else {
-                    ""
-                };
-                sink.container(
-                    t,
-                    c,
-                    value_node.pos,
-                    format!("sets credential env {name} to a literal value{how}"),
-                );
+                Some(leak) => {
+                    sink.container(
+                        t,
+                        c,
+                        value_node.pos,
+                        format!(
+                            "sets credential env {name} to a literal value{}",
+                            leak.entropy_note()
+                        ),
+                    );
+                }
+                None => {}
             }
         }
         for key in ["command", "args"] {
