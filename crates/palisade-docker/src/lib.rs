@@ -2,7 +2,8 @@
 //!
 //! [`parse`] reads a Dockerfile the way BuildKit does and keeps the exact line of every
 //! instruction (and of every word of a continued one); [`stage`] resolves build stages, build
-//! arguments and what carries over between stages; [`rules`] holds one file per rule
+//! arguments and what carries over between stages; [`script`] reads the shell commands of
+//! `RUN` (once per file) and the words of any instruction; [`rules`] holds one file per rule
 //! (`DF001`…); [`scan`] turns inputs into a [`palisade_core::Report`].
 //!
 //! ```
@@ -14,6 +15,7 @@ pub mod load;
 pub mod parse;
 pub mod rules;
 pub mod scan;
+pub mod script;
 pub mod stage;
 
 pub use load::is_dockerfile_name;

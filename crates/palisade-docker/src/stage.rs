@@ -3,6 +3,7 @@
 //! re-declares), which stage builds on which, and what carries over between them.
 
 use crate::parse::{Dockerfile, Instruction, ParseError, key_values};
+use crate::script::{RunCommand, run_commands};
 use std::ops::Range;
 
 /// One build stage.
@@ -63,6 +64,8 @@ pub struct Build {
     pub stages: Vec<Stage>,
     /// Global build arguments (declared before the first `FROM`) and their defaults.
     pub global_args: Vec<(String, Option<String>)>,
+    /// Every simple command of every `RUN`, in file order, parsed once.
+    pub runs: Vec<RunCommand>,
 }
 
 impl Build {
@@ -109,11 +112,31 @@ impl Build {
         }
         file.errors.extend(errors);
         file.errors.sort_by_key(|e| (e.line, e.column));
+        let runs = stages
+            .iter()
+            .flat_map(|s| s.body.clone().map(move |i| (s.index, i)))
+            .flat_map(|(s, i)| run_commands(s, i, &file.instructions[i]))
+            .collect();
         Build {
             file,
             stages,
             global_args,
+            runs,
         }
+    }
+
+    /// Every instruction after a `FROM`, with its stage.
+    pub fn instructions(&self) -> impl Iterator<Item = (&Stage, &Instruction)> {
+        self.stages
+            .iter()
+            .flat_map(move |s| self.body(s).map(move |(_, i)| (s, i)))
+    }
+
+    /// Every `RUN` command with its stage and instruction.
+    pub fn run_commands(&self) -> impl Iterator<Item = (&Stage, &Instruction, &RunCommand)> {
+        self.runs
+            .iter()
+            .map(|r| (&self.stages[r.stage], &self.file.instructions[r.inst], r))
     }
 
     /// How messages name the final stage: "the image" for a single-stage build, else

@@ -1,6 +1,6 @@
 use super::{Rule, Sink};
+use crate::script::arg_words;
 use crate::stage::Build;
-use palisade_core::shell;
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
@@ -45,35 +45,25 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for (_, inst) in b.body(stage) {
-            if inst.keyword != "ADD" || inst.flag("checksum").is_some() {
+    for (stage, inst) in b.instructions() {
+        if inst.keyword != "ADD" || inst.flag("checksum").is_some() {
+            continue;
+        }
+        let words = arg_words(inst);
+        for w in &words[..words.len().saturating_sub(1)] {
+            let plain = w.text.starts_with("http://");
+            if !plain && !w.text.starts_with("https://") {
                 continue;
             }
-            let words: Vec<_> = shell::parse(inst.args())
-                .into_iter()
-                .flat_map(|c| c.words)
-                .collect();
-            let sources = &words[..words.len().saturating_sub(1)];
-            for w in sources {
-                let plain = w.text.starts_with("http://");
-                if plain || w.text.starts_with("https://") {
-                    let f = sink.inst(
-                        stage,
-                        inst,
-                        inst.args_offset + w.offset,
-                        format!(
-                            "ADD downloads {} without --checksum{}",
-                            w.text,
-                            if plain { " and over plain HTTP" } else { "" }
-                        ),
-                    );
-                    if let Some(f) = f
-                        && plain
-                    {
-                        f.severity = Severity::High;
-                    }
-                }
+            let how = if plain { " and over plain HTTP" } else { "" };
+            if let Some(f) = sink.inst(
+                stage,
+                inst,
+                w.offset,
+                format!("ADD downloads {} without --checksum{how}", w.text),
+            ) && plain
+            {
+                f.severity = Severity::High;
             }
         }
     }

@@ -1,7 +1,7 @@
-use super::{Rule, Sink, stage_scripts};
+use super::{Rule, Sink};
 use crate::parse::key_values;
 use crate::stage::Build;
-use palisade_core::secrets::{is_credential_name, is_high_entropy, is_placeholder, known_shape};
+use palisade_core::secrets::{Leak, classify, is_credential_name, known_shape};
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
@@ -57,73 +57,57 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for (_, inst) in b.body(stage) {
-            let is_env = inst.keyword == "ENV";
-            if !is_env && inst.keyword != "ARG" {
-                continue;
-            }
-            for (name, value, off) in key_values(inst.args(), is_env) {
-                let at = inst.args_offset + off;
-                let value = value.unwrap_or_default();
-                if let Some(shape) = known_shape(&value) {
-                    if let Some(f) = sink.inst(
-                        stage,
-                        inst,
-                        at,
-                        format!("{} {name} holds a literal {shape}", inst.keyword),
-                    ) {
-                        f.severity = Severity::Critical;
-                    }
-                    continue;
-                }
-                if !is_credential_name(&name) {
-                    continue;
-                }
-                if value.starts_with('$') && is_env {
-                    sink.inst(
-                        stage,
-                        inst,
-                        at,
-                        format!("ENV {name} copies a build argument into the image's environment, where every image reader sees it"),
-                    );
-                } else if !value.is_empty() && !is_placeholder(&value) {
-                    let how = if is_high_entropy(&value) {
-                        " (high-entropy value)"
-                    } else {
-                        ""
-                    };
-                    sink.inst(
-                        stage,
-                        inst,
-                        at,
-                        format!("{} {name} is set to a literal value{how}", inst.keyword),
-                    );
-                } else if !is_env
-                    && let Some(f) = sink.inst(
-                        stage,
-                        inst,
-                        inst.args_offset + off,
-                        format!("ARG {name} passes a credential as a build argument, which the image history records; use RUN --mount=type=secret"),
-                    )
-                {
-                    f.severity = Severity::Medium;
-                }
+    for (stage, inst) in b.instructions() {
+        let is_env = inst.keyword == "ENV";
+        if !is_env && inst.keyword != "ARG" {
+            continue;
+        }
+        let kw = &inst.keyword;
+        for (name, value, off) in key_values(inst.args(), is_env) {
+            let at = inst.args_offset + off;
+            let value = value.unwrap_or_default();
+            let (msg, severity) = match classify(&name, &value) {
+                Some(Leak::Shape(shape)) => (
+                    format!("{kw} {name} holds a literal {shape}"),
+                    Severity::Critical,
+                ),
+                Some(leak) => (
+                    format!(
+                        "{kw} {name} is set to a literal value{}",
+                        leak.entropy_note()
+                    ),
+                    Severity::High,
+                ),
+                None if !is_credential_name(&name) => continue,
+                None if is_env && value.starts_with('$') => (
+                    format!(
+                        "ENV {name} copies a build argument into the image's environment, where every image reader sees it"
+                    ),
+                    Severity::High,
+                ),
+                None if !is_env => (
+                    format!(
+                        "ARG {name} passes a credential as a build argument, which the image history records; use RUN --mount=type=secret"
+                    ),
+                    Severity::Medium,
+                ),
+                None => continue,
+            };
+            if let Some(f) = sink.inst(stage, inst, at, msg) {
+                f.severity = severity;
             }
         }
-        for script in stage_scripts(b, stage) {
-            for c in script.commands() {
-                for w in &c.words {
-                    if let Some(shape) = known_shape(&w.text)
-                        && let Some(f) = sink.at(
-                            stage,
-                            script.pos(w.offset),
-                            format!("RUN passes a literal {shape} on the command line"),
-                        )
-                    {
-                        f.severity = Severity::Critical;
-                    }
-                }
+    }
+    for (_, _, rc) in b.run_commands() {
+        for (k, w) in rc.command.words.iter().enumerate() {
+            if let Some(shape) = known_shape(&w.text)
+                && let Some(f) = sink.run(
+                    rc,
+                    k,
+                    format!("RUN passes a literal {shape} on the command line"),
+                )
+            {
+                f.severity = Severity::Critical;
             }
         }
     }

@@ -1,4 +1,4 @@
-use super::{Rule, Sink, stage_scripts};
+use super::{Rule, Sink};
 use crate::stage::Build;
 use palisade_core::shell::Op;
 use palisade_core::{RuleMeta, Severity};
@@ -66,38 +66,35 @@ fn fetches(s: &str) -> bool {
 }
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for script in stage_scripts(b, stage) {
-            let cmds = script.commands();
-            for (k, c) in cmds.iter().enumerate() {
-                let Some((_, prog)) = c.program() else {
-                    continue;
-                };
-                // curl … | sh
-                if DOWNLOADERS.contains(&prog)
-                    && c.then == Op::Pipe
-                    && let Some(next) = cmds.get(k + 1)
-                    && let Some((pi, runner)) = next.program()
-                    && is_interpreter(runner)
-                {
-                    sink.at(
-                        stage,
-                        script.pos(next.words[pi].offset),
-                        format!("pipes a {prog} download straight into {runner}"),
-                    );
-                    continue;
-                }
-                // bash -c "$(curl …)", sh <(curl …), source <(wget …)
-                if (is_interpreter(prog) || prog == "source" || prog == ".")
-                    && let Some(w) = c.words.iter().find(|w| fetches(&w.text))
-                {
-                    sink.at(
-                        stage,
-                        script.pos(w.offset),
-                        format!("runs a downloaded script with {prog} without verifying it"),
-                    );
-                }
-            }
+    let runs = &b.runs;
+    for (k, rc) in runs.iter().enumerate() {
+        let c = &rc.command;
+        let Some((_, prog)) = c.program() else {
+            continue;
+        };
+        // curl … | sh (the piped-to command is the next one of the same script)
+        if DOWNLOADERS.contains(&prog)
+            && c.then == Op::Pipe
+            && let Some(next) = runs.get(k + 1)
+            && let Some((pi, runner)) = next.command.program()
+            && is_interpreter(runner)
+        {
+            sink.run(
+                next,
+                pi,
+                format!("pipes a {prog} download straight into {runner}"),
+            );
+            continue;
+        }
+        // bash -c "$(curl …)", sh <(curl …), source <(wget …)
+        if (is_interpreter(prog) || prog == "source" || prog == ".")
+            && let Some(w) = c.words.iter().position(|w| fetches(&w.text))
+        {
+            sink.run(
+                rc,
+                w,
+                format!("runs a downloaded script with {prog} without verifying it"),
+            );
         }
     }
 }

@@ -1,6 +1,6 @@
 use super::{Rule, Sink, is_key_material};
+use crate::script::arg_words;
 use crate::stage::Build;
-use palisade_core::shell;
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
@@ -47,32 +47,23 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for (_, inst) in b.body(stage) {
-            if !matches!(inst.keyword.as_str(), "COPY" | "ADD") || inst.flag("from").is_some() {
-                continue;
-            }
-            let words: Vec<_> = match inst.form() {
-                crate::parse::Form::Exec(v) => v
-                    .into_iter()
-                    .map(|t| shell::Word { text: t, offset: 0 })
-                    .collect(),
-                crate::parse::Form::Shell(_) => shell::parse(inst.args())
-                    .into_iter()
-                    .flat_map(|c| c.words)
-                    .collect(),
-            };
-            // Heredoc sources (`COPY <<EOF /x`) are inline content, not files.
-            let sources = &words[..words.len().saturating_sub(1)];
-            for w in sources.iter().filter(|w| !w.text.starts_with("<<")) {
-                if let Some(what) = is_key_material(&w.text) {
-                    sink.inst(
-                        stage,
-                        inst,
-                        inst.args_offset + w.offset,
-                        format!("{} copies {} ({what}) into the image", inst.keyword, w.text),
-                    );
-                }
+    for (stage, inst) in b.instructions() {
+        if !matches!(inst.keyword.as_str(), "COPY" | "ADD") || inst.flag("from").is_some() {
+            continue;
+        }
+        let words = arg_words(inst);
+        // Heredoc sources (`COPY <<EOF /x`) are inline content, not files.
+        for w in words[..words.len().saturating_sub(1)]
+            .iter()
+            .filter(|w| !w.text.starts_with("<<"))
+        {
+            if let Some(what) = is_key_material(&w.text) {
+                sink.inst(
+                    stage,
+                    inst,
+                    w.offset,
+                    format!("{} copies {} ({what}) into the image", inst.keyword, w.text),
+                );
             }
         }
     }

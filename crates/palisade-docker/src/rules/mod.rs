@@ -1,6 +1,6 @@
 //! The Dockerfile rules, one per file (`DF001`…), and what they share: the [`Sink`] that
-//! locates and suppresses findings, the shell scripts of `RUN` instructions with their
-//! positions ([`scripts`]), and the start command of a stage ([`start_command`]).
+//! locates and suppresses findings, and the start command of a stage ([`start_command`]).
+//! `RUN` commands come from [`Build::run_commands`](crate::stage::Build::run_commands).
 
 mod add_remote_without_checksum;
 mod base_image_mutable_tag;
@@ -18,9 +18,9 @@ mod sudo_used;
 mod trust_remote_code;
 mod world_writable;
 
-use crate::parse::{Form, Instruction};
+use crate::parse::Instruction;
+use crate::script::{RunCommand, arg_words};
 use crate::stage::{Build, Stage};
-use palisade_core::shell::{self, Command};
 use palisade_core::suppress::InlineIndex;
 use palisade_core::{Finding, Location, RuleMeta};
 
@@ -102,6 +102,18 @@ impl<'a> Sink<'a> {
         self.findings.last_mut()
     }
 
+    /// Report at the `k`-th word of a `RUN` command.
+    pub fn run(
+        &mut self,
+        rc: &RunCommand,
+        k: usize,
+        message: impl Into<String>,
+    ) -> Option<&mut Finding> {
+        let build = self.build;
+        let pos = rc.word_pos(&build.file.instructions[rc.inst], k);
+        self.at(&build.stages[rc.stage], pos, message)
+    }
+
     /// Report at byte `offset` of an instruction's text.
     pub fn inst(
         &mut self,
@@ -112,112 +124,6 @@ impl<'a> Sink<'a> {
     ) -> Option<&mut Finding> {
         self.at(stage, inst.pos(offset), message)
     }
-}
-
-/// A shell script a `RUN` runs, with where it lies in the file.
-pub struct Script<'a> {
-    pub inst: &'a Instruction,
-    pub text: String,
-    /// Shell form: offset of the script in the instruction's text. Heredoc: None.
-    args_offset: Option<usize>,
-    /// Heredoc: first body line.
-    heredoc_line: usize,
-}
-
-impl Script<'_> {
-    /// Line and column of byte `offset` of the script.
-    pub fn pos(&self, offset: usize) -> (usize, usize) {
-        match self.args_offset {
-            Some(base) => self.inst.pos(base + offset),
-            None => {
-                let before = &self.text[..offset.min(self.text.len())];
-                let line = before.matches('\n').count();
-                let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                (self.heredoc_line + line, col)
-            }
-        }
-    }
-
-    /// The script's simple commands, each command's `sh -c` scripts included.
-    pub fn commands(&self) -> Vec<Command> {
-        let mut out = Vec::new();
-        for c in shell::parse(&self.text) {
-            let texts: Vec<&str> = c.texts().collect();
-            if let Some((k, inner)) = shell::shell_c_script(&texts) {
-                // Offsets inside the inner script are approximated by the -c word's offset.
-                let at = c.words[k].offset;
-                for mut ic in shell::parse(&inner) {
-                    for w in &mut ic.words {
-                        w.offset = at;
-                    }
-                    out.push(ic);
-                }
-            }
-            out.push(c);
-        }
-        out
-    }
-}
-
-/// The shell scripts of a `RUN` instruction: its shell-form command line, and each heredoc
-/// that a shell runs (`RUN <<EOF`, `RUN bash <<EOF`, or a body starting with a shell shebang).
-pub fn scripts(inst: &Instruction) -> Vec<Script<'_>> {
-    let mut out = Vec::new();
-    if inst.keyword != "RUN" {
-        return out;
-    }
-    match inst.form() {
-        Form::Exec(words) => {
-            let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-            if let Some((_, s)) = shell::shell_c_script(&refs) {
-                out.push(Script {
-                    inst,
-                    text: s,
-                    args_offset: Some(inst.args_offset),
-                    heredoc_line: 0,
-                });
-            }
-        }
-        Form::Shell(_) => {
-            let args = inst.args();
-            out.push(Script {
-                inst,
-                text: args.to_string(),
-                args_offset: Some(inst.args_offset),
-                heredoc_line: 0,
-            });
-            let runner = args.split_whitespace().next().unwrap_or("");
-            let shell_runner = runner.starts_with("<<")
-                || matches!(
-                    runner.rsplit('/').next().unwrap_or(""),
-                    "sh" | "bash" | "dash" | "ash" | "zsh"
-                );
-            for h in &inst.heredocs {
-                let shebang = h.body.lines().next().unwrap_or("");
-                let is_shell = if shebang.starts_with("#!") {
-                    ["sh", "bash", "dash", "ash", "zsh"].iter().any(|s| {
-                        shebang.ends_with(&format!("/{s}")) || shebang.ends_with(&format!(" {s}"))
-                    })
-                } else {
-                    shell_runner
-                };
-                if is_shell {
-                    out.push(Script {
-                        inst,
-                        text: h.body.clone(),
-                        args_offset: None,
-                        heredoc_line: h.line,
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Every `RUN` script of a stage's own instructions.
-pub fn stage_scripts<'b>(build: &'b Build, stage: &Stage) -> Vec<Script<'b>> {
-    build.body(stage).flat_map(|(_, i)| scripts(i)).collect()
 }
 
 /// One word of a start command, with the instruction it is written in and its offset there.
@@ -245,59 +151,17 @@ pub fn start_command<'b>(build: &'b Build, stage: &Stage) -> Vec<StartWord<'b>> 
             }
         }
     }
-    let mut out = Vec::new();
-    for inst in [entry, cmd].into_iter().flatten() {
-        out.extend(words_of(inst));
-    }
-    out
-}
-
-/// The words of a `CMD`/`ENTRYPOINT`, exec or shell form, with their offsets.
-fn words_of(inst: &Instruction) -> Vec<StartWord<'_>> {
-    match inst.form() {
-        Form::Exec(words) => {
-            let offsets = json_string_offsets(inst.args());
-            words
-                .into_iter()
-                .enumerate()
-                .map(|(k, text)| StartWord {
-                    text,
-                    inst,
-                    offset: inst.args_offset + offsets.get(k).copied().unwrap_or(0),
-                })
-                .collect()
-        }
-        Form::Shell(_) => shell::parse(inst.args())
-            .into_iter()
-            .flat_map(|c| c.words)
-            .map(|w| StartWord {
+    [entry, cmd]
+        .into_iter()
+        .flatten()
+        .flat_map(|inst| {
+            arg_words(inst).into_iter().map(move |w| StartWord {
                 text: w.text,
                 inst,
-                offset: inst.args_offset + w.offset,
+                offset: w.offset,
             })
-            .collect(),
-    }
-}
-
-/// Offsets of each string literal's opening quote in a JSON array text.
-fn json_string_offsets(s: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut in_str = false;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_str = false,
-                _ => {}
-            }
-        } else if c == '"' {
-            in_str = true;
-            out.push(i);
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// Whether a path names key material or a credentials file.

@@ -1,4 +1,4 @@
-use super::{Rule, Sink, stage_scripts};
+use super::{Rule, Sink};
 use crate::parse::key_values;
 use crate::stage::Build;
 use palisade_core::{RuleMeta, Severity};
@@ -181,55 +181,47 @@ fn env_bypass(name: &str, value: &str) -> Option<(&'static str, Severity)> {
 }
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for (_, inst) in b.body(stage) {
-            if !matches!(inst.keyword.as_str(), "ENV" | "ARG") {
-                continue;
-            }
-            for (name, value, off) in key_values(inst.args(), inst.keyword == "ENV") {
-                if let Some((what, sev)) = env_bypass(&name, value.as_deref().unwrap_or("x"))
-                    && let Some(f) = sink.inst(
-                        stage,
-                        inst,
-                        inst.args_offset + off,
-                        format!("{} {name} {what}", inst.keyword),
-                    )
-                {
-                    f.severity = sev;
-                }
+    for (stage, inst) in b
+        .instructions()
+        .filter(|(_, i)| matches!(i.keyword.as_str(), "ENV" | "ARG"))
+    {
+        for (name, value, off) in key_values(inst.args(), inst.keyword == "ENV") {
+            if let Some((what, sev)) = env_bypass(&name, value.as_deref().unwrap_or("x"))
+                && let Some(f) = sink.inst(
+                    stage,
+                    inst,
+                    inst.args_offset + off,
+                    format!("{} {name} {what}", inst.keyword),
+                )
+            {
+                f.severity = sev;
             }
         }
-        for script in stage_scripts(b, stage) {
-            for c in script.commands() {
-                let words: Vec<&str> = c.texts().collect();
-                for (k, w) in words.iter().enumerate() {
-                    if let Some((name, value)) = w.split_once('=')
-                        && palisade_core::shell::is_assignment(w)
-                        && let Some((what, sev)) = env_bypass(name, value)
-                        && let Some(f) = sink.at(
-                            stage,
-                            script.pos(c.words[k].offset),
-                            format!("{name} {what}"),
-                        )
-                    {
-                        f.severity = sev;
-                    }
-                }
-                let Some((p, prog)) = c.program() else {
-                    continue;
-                };
-                let prog = if prog.starts_with("python") && words.get(p + 1) == Some(&"-m") {
-                    words.get(p + 2).copied().unwrap_or(prog)
-                } else {
-                    prog
-                };
-                for k in p + 1..words.len() {
-                    if let Some((what, sev)) = bypass(prog, &words, k)
-                        && let Some(f) = sink.at(stage, script.pos(c.words[k].offset), what)
-                    {
-                        f.severity = sev;
-                    }
-                }
+    }
+    for (_, _, rc) in b.run_commands() {
+        let words: Vec<&str> = rc.command.texts().collect();
+        for (k, w) in words.iter().enumerate() {
+            if let Some((name, value)) = w.split_once('=')
+                && palisade_core::shell::is_assignment(w)
+                && let Some((what, sev)) = env_bypass(name, value)
+                && let Some(f) = sink.run(rc, k, format!("{name} {what}"))
+            {
+                f.severity = sev;
+            }
+        }
+        let Some((p, prog)) = rc.command.program() else {
+            continue;
+        };
+        let prog = if prog.starts_with("python") && words.get(p + 1) == Some(&"-m") {
+            words.get(p + 2).copied().unwrap_or(prog)
+        } else {
+            prog
+        };
+        for k in p + 1..words.len() {
+            if let Some((what, sev)) = bypass(prog, &words, k)
+                && let Some(f) = sink.run(rc, k, what)
+            {
+                f.severity = sev;
             }
         }
     }

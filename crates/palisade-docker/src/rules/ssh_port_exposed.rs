@@ -1,4 +1,5 @@
-use super::{Rule, Sink, stage_scripts};
+use super::{Rule, Sink};
+use crate::script::arg_words;
 use crate::stage::Build;
 use palisade_core::{RuleMeta, Severity};
 
@@ -54,45 +55,25 @@ fn covers_22(spec: &str) -> bool {
 }
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for (_, inst) in b.body(stage) {
-            if inst.keyword != "EXPOSE" {
-                continue;
-            }
-            let args = inst.args();
-            let mut at = 0;
-            for w in args.split_whitespace() {
-                let off = at + args[at..].find(w).unwrap_or(0);
-                at = off + w.len();
-                if covers_22(w) {
-                    sink.inst(
-                        stage,
-                        inst,
-                        inst.args_offset + off,
-                        format!("EXPOSE {w} publishes the SSH port"),
-                    );
-                }
-            }
+    for (stage, inst) in b.instructions().filter(|(_, i)| i.keyword == "EXPOSE") {
+        for w in arg_words(inst).iter().filter(|w| covers_22(&w.text)) {
+            sink.inst(
+                stage,
+                inst,
+                w.offset,
+                format!("EXPOSE {} publishes the SSH port", w.text),
+            );
         }
-        for script in stage_scripts(b, stage) {
-            for c in script.commands() {
-                let installs = c.texts().any(|w| matches!(w, "install" | "add"));
-                if !installs {
-                    continue;
-                }
-                if let Some(w) = c.words.iter().find(|w| {
-                    matches!(
-                        w.text.as_str(),
-                        "openssh-server" | "dropbear" | "ssh-server"
-                    )
-                }) {
-                    sink.at(
-                        stage,
-                        script.pos(w.offset),
-                        format!("installs an SSH server ({})", w.text),
-                    );
-                }
-            }
+    }
+    for (_, _, rc) in b.run_commands() {
+        let words = &rc.command.words;
+        if let Some(k) = rc.installed_packages().into_iter().find(|&k| {
+            matches!(
+                words[k].text.as_str(),
+                "openssh-server" | "dropbear" | "ssh-server"
+            )
+        }) {
+            sink.run(rc, k, format!("installs an SSH server ({})", words[k].text));
         }
     }
 }

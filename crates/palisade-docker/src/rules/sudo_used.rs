@@ -1,4 +1,4 @@
-use super::{Rule, Sink, stage_scripts};
+use super::{Rule, Sink};
 use crate::stage::Build;
 use palisade_core::{RuleMeta, Severity};
 
@@ -46,37 +46,22 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for script in stage_scripts(b, stage) {
-            for c in script.commands() {
-                let words: Vec<&str> = c.texts().collect();
-                let first = words
-                    .iter()
-                    .position(|w| !palisade_core::shell::is_assignment(w));
-                if let Some(k) = first
-                    && words[k].rsplit('/').next() == Some("sudo")
-                {
-                    sink.at(
-                        stage,
-                        script.pos(c.words[k].offset),
-                        "runs a command with sudo",
-                    );
-                    continue;
-                }
-                let installs = c.program().is_some_and(|(_, p)| {
-                    matches!(
-                        p,
-                        "apt-get" | "apt" | "yum" | "dnf" | "apk" | "microdnf" | "zypper"
-                    )
-                }) && words.iter().any(|w| matches!(*w, "install" | "add"));
-                if installs && let Some(k) = words.iter().position(|w| *w == "sudo") {
-                    sink.at(
-                        stage,
-                        script.pos(c.words[k].offset),
-                        "installs sudo into the image",
-                    );
-                }
-            }
+    for (_, _, rc) in b.run_commands() {
+        let c = &rc.command;
+        let first = c
+            .words
+            .iter()
+            .position(|w| !palisade_core::shell::is_assignment(&w.text));
+        if let Some(k) = first
+            && c.words[k].text.rsplit('/').next() == Some("sudo")
+        {
+            sink.run(rc, k, "runs a command with sudo");
+        } else if let Some(k) = rc
+            .installed_packages()
+            .into_iter()
+            .find(|&k| c.words[k].text == "sudo")
+        {
+            sink.run(rc, k, "installs sudo into the image");
         }
     }
 }

@@ -41,22 +41,3 @@ fn every_rule_matches_its_snapshot() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
-
-#[test]
-fn every_rule_has_its_doc_sections() {
-    for rule in all() {
-        for section in [
-            "## What it does",
-            "## Why is this bad?",
-            "## Example",
-            "## Use instead",
-            "## References",
-        ] {
-            assert!(
-                rule.meta.doc.contains(section),
-                "{} lacks {section}",
-                rule.meta.code
-            );
-        }
-    }
-}

@@ -1,4 +1,4 @@
-use super::{Rule, Sink, StageLaunch, stage_scripts};
+use super::{Rule, Sink, StageLaunch};
 use crate::stage::Build;
 use palisade_core::ml::{Launch, trust_remote_code};
 use palisade_core::{RuleMeta, Severity};
@@ -46,23 +46,19 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for script in stage_scripts(b, stage) {
-            for c in script.commands() {
-                let launch = Launch {
-                    argv: c.texts().map(str::to_string).collect(),
-                    ..Launch::default()
-                };
-                if let Some(opt) = trust_remote_code(&launch)
-                    && let Some(i) = opt.arg
-                {
-                    sink.at(
-                        stage,
-                        script.pos(c.words[i].offset),
-                        format!("RUN loads a model with {} at build time", opt.what),
-                    );
-                }
-            }
+    for (_, _, rc) in b.run_commands() {
+        let launch = Launch {
+            argv: rc.command.texts().map(str::to_string).collect(),
+            ..Launch::default()
+        };
+        if let Some(opt) = trust_remote_code(&launch)
+            && let Some(i) = opt.arg
+        {
+            sink.run(
+                rc,
+                i,
+                format!("RUN loads a model with {} at build time", opt.what),
+            );
         }
     }
     let Some(last) = b.final_stage() else {

@@ -1,4 +1,4 @@
-use super::{Rule, Sink, stage_scripts};
+use super::{Rule, Sink};
 use crate::stage::Build;
 use palisade_core::{RuleMeta, Severity};
 
@@ -64,47 +64,41 @@ pub(crate) fn world_writable(mode: &str) -> bool {
 }
 
 fn check(b: &Build, sink: &mut Sink) {
-    for stage in &b.stages {
-        for (_, inst) in b.body(stage) {
-            if let Some(f) = inst.flag("chmod")
-                && let Some(mode) = &f.value
-                && world_writable(mode)
-            {
-                sink.inst(
-                    stage,
-                    inst,
-                    f.offset,
-                    format!(
-                        "{} --chmod={mode} makes the copied files writable by everyone",
-                        inst.keyword
-                    ),
-                );
-            }
+    for (stage, inst) in b.instructions() {
+        if let Some(f) = inst.flag("chmod")
+            && let Some(mode) = &f.value
+            && world_writable(mode)
+        {
+            sink.inst(
+                stage,
+                inst,
+                f.offset,
+                format!(
+                    "{} --chmod={mode} makes the copied files writable by everyone",
+                    inst.keyword
+                ),
+            );
         }
-        for script in stage_scripts(b, stage) {
-            for c in script.commands() {
-                let Some((p, "chmod")) = c.program() else {
-                    continue;
-                };
-                let args: Vec<_> = c.words[p + 1..]
-                    .iter()
-                    .filter(|w| !w.text.starts_with('-'))
-                    .collect();
-                if let Some((mode, paths)) = args.split_first()
-                    && world_writable(&mode.text)
-                {
-                    let paths: Vec<&str> = paths.iter().map(|w| w.text.as_str()).collect();
-                    sink.at(
-                        stage,
-                        script.pos(mode.offset),
-                        format!(
-                            "chmod {} makes {} writable by everyone",
-                            mode.text,
-                            paths.join(" ")
-                        ),
-                    );
-                }
-            }
+    }
+    for (_, _, rc) in b.run_commands() {
+        let c = &rc.command;
+        let Some((p, "chmod")) = c.program() else {
+            continue;
+        };
+        let mut args = (p + 1..c.words.len()).filter(|&k| !c.words[k].text.starts_with('-'));
+        if let Some(mode) = args.next()
+            && world_writable(&c.words[mode].text)
+        {
+            let paths: Vec<&str> = args.map(|k| c.words[k].text.as_str()).collect();
+            sink.run(
+                rc,
+                mode,
+                format!(
+                    "chmod {} makes {} writable by everyone",
+                    c.words[mode].text,
+                    paths.join(" ")
+                ),
+            );
         }
     }
 }
