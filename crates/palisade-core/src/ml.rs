@@ -105,29 +105,37 @@ impl Server {
     }
 }
 
-/// How a process is started: its image, its full command line and its environment.
+/// How a process is started: its image, its full command line and its environment. It owns
+/// its text, so an analyser can build it once per container and keep it.
 #[derive(Debug, Default, Clone)]
-pub struct Launch<'a> {
-    pub image: Option<&'a str>,
+pub struct Launch {
+    pub image: Option<String>,
     /// Every word of the command line (command then arguments). A `sh -c SCRIPT` is read as
     /// the words of SCRIPT's commands.
     pub argv: Vec<String>,
-    pub env: Vec<(&'a str, &'a str)>,
+    pub env: Vec<(String, String)>,
 }
 
-impl<'a> Launch<'a> {
+impl Launch {
     /// A launch from an exec-form argument list; `sh -c` scripts are split into their words.
-    pub fn new(image: Option<&'a str>, argv: &[&str], env: Vec<(&'a str, &'a str)>) -> Self {
+    pub fn new(image: Option<&str>, argv: &[&str], env: Vec<(&str, &str)>) -> Self {
         Launch {
-            image,
+            image: image.map(str::to_string),
             argv: flatten(argv),
-            env,
+            env: env
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
     /// The value of an environment variable.
-    pub fn env(&self, name: &str) -> Option<&'a str> {
-        self.env.iter().rev().find(|(n, _)| *n == name).map(|e| e.1)
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|e| e.1.as_str())
     }
 
     /// The value of `--flag=value`, `--flag value` (any of `names`), with the index of the word.
@@ -262,6 +270,7 @@ pub fn identify(l: &Launch) -> Option<Server> {
     let own_command = l.argv.first().is_none_or(|w| w.starts_with('-'));
     let repo = l
         .image
+        .as_deref()
         .map(|i| repository(parse_image(i).0).to_ascii_lowercase())?;
     let by_image = identify_image(&repo)?;
     if own_command || runs_image_tool(&l.argv, by_image) {
@@ -524,7 +533,7 @@ pub fn trust_remote_code(l: &Launch) -> Option<InsecureOption> {
 mod tests {
     use super::*;
 
-    fn launch<'a>(image: Option<&'a str>, argv: &[&str]) -> Launch<'a> {
+    fn launch(image: Option<&str>, argv: &[&str]) -> Launch {
         Launch::new(image, argv, vec![])
     }
 

@@ -7,16 +7,25 @@ use crate::yaml::{Node, Pos};
 use palisade_core::ml::{self, Launch, Server};
 use palisade_core::shell;
 
-/// How a container starts: the `ml` launch plus the position of each argv word.
-pub struct ContainerLaunch<'c> {
-    pub launch: Launch<'c>,
+/// How a container starts: the `ml` launch plus the position of each argv word. Built once
+/// per container ([`Container::launch`]) and shared by every rule.
+#[derive(Debug)]
+pub struct ContainerLaunch {
+    pub launch: Launch,
     pub argv_pos: Vec<Pos>,
-    /// Position of each env entry's value (or its name when it has none), by name.
-    env_pos: Vec<(&'c str, Pos)>,
+    /// Position of each env entry's value (or of the entry when it has no value), by name.
+    env_pos: Vec<(String, Pos)>,
 }
 
-impl<'c> ContainerLaunch<'c> {
-    pub fn of(c: &'c Container) -> Self {
+impl Container<'_> {
+    /// How this container starts (computed on first use).
+    pub fn launch(&self) -> &ContainerLaunch {
+        self.launch.get_or_init(|| ContainerLaunch::of(self))
+    }
+}
+
+impl ContainerLaunch {
+    fn of(c: &Container) -> Self {
         let mut words: Vec<&str> = Vec::new();
         let mut pos: Vec<Pos> = Vec::new();
         for key in ["command", "args"] {
@@ -47,18 +56,17 @@ impl<'c> ContainerLaunch<'c> {
             match e.get("value") {
                 Some(v) => {
                     env.push((name, v.as_str().unwrap_or("")));
-                    env_pos.push((name, v.pos));
+                    env_pos.push((name.to_string(), v.pos));
                 }
                 // A value from a Secret or ConfigMap: set, but not known here.
                 None => {
                     env.push((name, "$(ref)"));
-                    env_pos.push((name, e.pos));
+                    env_pos.push((name.to_string(), e.pos));
                 }
             }
         }
-        let launch = Launch::new(c.image(), &words, env);
         ContainerLaunch {
-            launch,
+            launch: Launch::new(c.image(), &words, env),
             argv_pos,
             env_pos,
         }
@@ -96,15 +104,14 @@ pub fn server_of(t: &PodTemplate, c: &Container, l: &Launch) -> Option<Server> {
 }
 
 /// Every container of a template that runs a known ML server, with how it starts.
-pub fn servers<'t>(t: &'t PodTemplate) -> Vec<(&'t Container<'t>, Server, ContainerLaunch<'t>)> {
-    let mut out = Vec::new();
-    for c in &t.containers {
-        let cl = ContainerLaunch::of(c);
-        if let Some(s) = server_of(t, c, &cl.launch) {
-            out.push((c, s, cl));
-        }
-    }
-    out
+pub fn servers<'t>(t: &'t PodTemplate) -> Vec<(&'t Container<'t>, Server, &'t ContainerLaunch)> {
+    t.containers
+        .iter()
+        .filter_map(|c| {
+            let cl = c.launch();
+            server_of(t, c, &cl.launch).map(|s| (c, s, cl))
+        })
+        .collect()
 }
 
 /// The ports a container declares: (containerPort, name, the port entry).

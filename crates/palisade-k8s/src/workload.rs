@@ -34,6 +34,8 @@ pub struct Container<'a> {
     pub name: String,
     pub kind: ContainerKind,
     pub node: Cow<'a, Node>,
+    /// How it starts, built on first use by [`Container::launch`](crate::ml).
+    pub(crate) launch: std::cell::OnceCell<crate::ml::ContainerLaunch>,
 }
 
 impl Container<'_> {
@@ -149,6 +151,7 @@ fn containers_of(spec: &Node) -> Vec<Container<'_>> {
                     .to_string(),
                 kind,
                 node: Cow::Borrowed(c),
+                launch: Default::default(),
             });
         }
     }
@@ -323,6 +326,7 @@ fn kserve_component<'a>(
                 name: "kserve-container".to_string(),
                 kind: ContainerKind::Regular,
                 node: Cow::Owned(merged),
+                launch: Default::default(),
             },
         );
         if let Some(rt) = runtime {

@@ -63,11 +63,11 @@ fn check(b: &Build, sink: &mut Sink) {
         return;
     };
     let sl = StageLaunch::of(b, last);
-    let launch = sl.launch();
-    let Some(server) = identify(&launch) else {
+    let launch = &sl.launch;
+    let Some(server) = identify(launch) else {
         return;
     };
-    for opt in insecure_options(server, &launch, true) {
+    for opt in insecure_options(server, launch, true) {
         let at = sl
             .locate(b, &opt)
             .unwrap_or_else(|| b.file.instructions[last.from].pos(0));

@@ -236,33 +236,29 @@ pub(crate) fn base_shown(s: &Stage) -> String {
     }
 }
 
-/// How the final stage's container starts, as an ML launch: base image, start command, `ENV`.
+/// How the final stage's container starts, as an ML launch: base image, start command, `ENV`,
+/// with where each word and variable is written.
 pub(crate) struct StageLaunch<'b> {
-    pub words: Vec<StartWord<'b>>,
-    pub env: Vec<(String, String, usize, usize)>,
-    pub image: Option<String>,
+    words: Vec<StartWord<'b>>,
+    /// (name, value, instruction index, offset of the value).
+    env: Vec<(String, String, usize, usize)>,
+    pub launch: palisade_core::ml::Launch,
 }
 
 impl<'b> StageLaunch<'b> {
     pub fn of(b: &'b Build, stage: &Stage) -> Self {
         let root = b.root_base(stage);
-        StageLaunch {
-            words: start_command(b, stage),
-            env: b.env(stage),
+        let words = start_command(b, stage);
+        let env = b.env(stage);
+        let launch = palisade_core::ml::Launch {
             image: root.has_external_base().then(|| root.base.clone()),
-        }
-    }
-
-    pub fn launch(&self) -> palisade_core::ml::Launch<'_> {
-        palisade_core::ml::Launch {
-            image: self.image.as_deref(),
-            argv: self.words.iter().map(|w| w.text.clone()).collect(),
-            env: self
-                .env
+            argv: words.iter().map(|w| w.text.clone()).collect(),
+            env: env
                 .iter()
-                .map(|(n, v, _, _)| (n.as_str(), v.as_str()))
+                .map(|(n, v, _, _)| (n.clone(), v.clone()))
                 .collect(),
-        }
+        };
+        StageLaunch { words, env, launch }
     }
 
     /// Where an option found by the `ml` module is written: its word, or its `ENV`.

@@ -65,7 +65,7 @@ fn check(b: &Build, sink: &mut Sink) {
         return;
     };
     let sl = StageLaunch::of(b, last);
-    if let Some(opt) = trust_remote_code(&sl.launch()) {
+    if let Some(opt) = trust_remote_code(&sl.launch) {
         let at = sl
             .locate(b, &opt)
             .unwrap_or_else(|| b.file.instructions[last.from].pos(0));

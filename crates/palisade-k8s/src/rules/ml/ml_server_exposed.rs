@@ -208,7 +208,7 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
             continue;
         }
         for (c, server, cl) in servers(t) {
-            if let Some((severity, note)) = severity_of(server, &cl) {
+            if let Some((severity, note)) = severity_of(server, cl) {
                 targets.push(Target {
                     t,
                     c,

@@ -1,4 +1,4 @@
-use crate::ml::{ContainerLaunch, names_model_source};
+use crate::ml::names_model_source;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
@@ -146,7 +146,7 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         }
     }
     for c in &t.containers {
-        let cl = ContainerLaunch::of(c);
+        let cl = c.launch();
         let argv = &cl.launch.argv;
         for (i, w) in argv.iter().enumerate() {
             let Some((url, internal)) = plain_http(w) else {

@@ -1,4 +1,3 @@
-use crate::ml::ContainerLaunch;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
@@ -92,7 +91,7 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
         }
     }
     for c in &t.containers {
-        let cl = ContainerLaunch::of(c);
+        let cl = c.launch();
         let argv = &cl.launch.argv;
         let model = flag_value(
             argv,

@@ -1,5 +1,5 @@
 use crate::load::Manifests;
-use crate::ml::{ContainerLaunch, VolumeSource, holds_models, mounted_volumes};
+use crate::ml::{VolumeSource, holds_models, mounted_volumes};
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use palisade_core::{RuleMeta, Severity};
@@ -76,7 +76,7 @@ fn check(_: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
         }
         let ns = t.resource.effective_namespace().to_string();
         for (ci, c) in t.containers.iter().enumerate() {
-            let cl = ContainerLaunch::of(c);
+            let cl = c.launch();
             for mv in mounted_volumes(t, c) {
                 if !holds_models(&mv, &cl.launch.argv) {
                     continue;

@@ -1,4 +1,4 @@
-use crate::ml::{ContainerLaunch, VolumeSource, holds_models, mounted_volumes, servers};
+use crate::ml::{VolumeSource, holds_models, mounted_volumes, servers};
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use palisade_core::ml::Server;
@@ -68,7 +68,7 @@ fn check(t: &PodTemplate, sink: &mut Sink) {
             .containers
             .iter()
             .take(1)
-            .map(|c| (c, None, ContainerLaunch::of(c)))
+            .map(|c| (c, None, c.launch()))
             .collect();
     }
     for (c, server, cl) in targets {

@@ -1,5 +1,5 @@
 use crate::load::Manifests;
-use crate::ml::{ContainerLaunch, VolumeSource, holds_models, mounted_volumes};
+use crate::ml::{VolumeSource, holds_models, mounted_volumes};
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use crate::yaml::Node;
@@ -77,7 +77,7 @@ fn folder<'m>(m: &'m Manifests, t: &PodTemplate) -> &'m str {
 fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
     for (ti, t) in templates.iter().enumerate() {
         for c in &t.containers {
-            let cl = ContainerLaunch::of(c);
+            let cl = c.launch();
             for mv in mounted_volumes(t, c) {
                 let VolumeSource::HostPath(path) = mv.source else {
                     continue;

@@ -1,4 +1,3 @@
-use crate::ml::ContainerLaunch;
 use crate::rules::{Check, Rule, Sink};
 use crate::workload::PodTemplate;
 use palisade_core::ml::trust_remote_code;
@@ -47,7 +46,7 @@ pub static RULE: Rule = Rule {
 
 fn check(t: &PodTemplate, sink: &mut Sink) {
     for c in &t.containers {
-        let cl = ContainerLaunch::of(c);
+        let cl = c.launch();
         if let Some(opt) = trust_remote_code(&cl.launch) {
             let via = opt
                 .env
