@@ -40,3 +40,26 @@ fn every_ml_rule_matches_its_snapshot() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// K8S112 pairs model weights on a hostPath with a privileged pod of the same deployment unit
+/// (same folder, or the same namespace written on both), not with any privileged pod anywhere
+/// in a scanned tree: on the real-world corpus a RayCluster from one project was taken for the
+/// neighbour of another project's TorchServe.
+#[test]
+fn weights_on_host_need_a_privileged_neighbour() {
+    let serving = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ts}\nspec:\n  template:\n    spec:\n      containers:\n      - name: ts\n        image: pytorch/torchserve:0.11.0-cpu\n        volumeMounts: [{name: m, mountPath: /models, readOnly: true}]\n      volumes: [{name: m, hostPath: {path: /mnt/models}}]\n";
+    let privileged = "apiVersion: v1\nkind: Pod\nmetadata: {name: dbg}\nspec:\n  containers:\n  - {name: d, image: busybox:1.36, securityContext: {privileged: true}}\n";
+    let k8s112 = |a: &str, b: &str| {
+        let mut m = palisade_k8s::load::Manifests::default();
+        palisade_k8s::load::load_text(&mut m, a.into(), serving.into());
+        palisade_k8s::load::load_text(&mut m, b.into(), privileged.into());
+        let report = palisade_k8s::scan::scan_manifests(m);
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "K8S112")
+            .count()
+    };
+    assert_eq!(k8s112("app/serving.yaml", "app/debug.yaml"), 1);
+    assert_eq!(k8s112("projA/serving.yaml", "projB/debug.yaml"), 0);
+}
