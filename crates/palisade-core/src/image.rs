@@ -35,11 +35,6 @@ pub fn repository(name: &str) -> &str {
     name.strip_prefix("library/").unwrap_or(name)
 }
 
-/// The last path segment of a repository (`nvidia/cuda` → `cuda`).
-pub fn short_name(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,7 +65,6 @@ mod tests {
         );
         assert_eq!(repository("localhost:5000/m"), "m");
         assert_eq!(repository("rayproject/ray"), "rayproject/ray");
-        assert_eq!(short_name("nvidia/cuda"), "cuda");
         assert!(is_reference("ghcr.io/a/b:1@sha256:ab"));
         assert!(!is_reference("<jupyter-pytorch>"));
         assert!(!is_reference("${BASE}"));

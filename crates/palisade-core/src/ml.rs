@@ -95,14 +95,6 @@ impl Server {
             _ => &["AML.T0040", "AML.T0024", "AML.T0034", "T1133"],
         }
     }
-
-    /// Whether anyone who reaches it can run code or change models (not only query them).
-    pub fn is_control_plane(self) -> bool {
-        matches!(
-            self,
-            Server::Jupyter | Server::RayHead | Server::Mlflow | Server::TorchServe
-        )
-    }
 }
 
 /// How a process is started: its image, its full command line and its environment. It owns

@@ -55,8 +55,6 @@ pub struct Instruction {
     /// Offset in `text` where the arguments (after keyword and flags) start.
     pub args_offset: usize,
     pub heredocs: Vec<Heredoc>,
-    /// For `ONBUILD X`, the keyword X.
-    pub onbuild: Option<String>,
     /// (offset in `text`, physical line, column) for each physical piece of `text`.
     segments: Vec<(usize, usize, usize)>,
 }
@@ -70,17 +68,6 @@ impl Instruction {
     /// Physical line of the keyword.
     pub fn line(&self) -> usize {
         self.segments[0].1
-    }
-
-    /// Last physical line of the instruction (heredocs included).
-    pub fn end_line(&self) -> usize {
-        let last = self.segments.last().map_or(0, |s| s.1);
-        self.heredocs
-            .iter()
-            .map(|h| h.line + h.body.lines().count())
-            .max()
-            .unwrap_or(last)
-            .max(last)
     }
 
     /// Line and column (1-based) of byte `offset` in `text`.
@@ -313,14 +300,8 @@ pub fn parse(source: &str) -> Dockerfile {
             flags: Vec::new(),
             args_offset: kw_end,
             heredocs: Vec::new(),
-            onbuild: None,
             segments,
         };
-        if inst.keyword == "ONBUILD" {
-            let a = inst.args().trim_start();
-            let end = a.find(char::is_whitespace).unwrap_or(a.len());
-            inst.onbuild = Some(a[..end].to_ascii_uppercase());
-        }
         read_flags(&mut inst);
         // Heredocs: their bodies follow the instruction line.
         if matches!(inst.keyword.as_str(), "RUN" | "COPY" | "ADD")
