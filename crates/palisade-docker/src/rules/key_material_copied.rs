@@ -1,4 +1,4 @@
-use super::{Rule, Sink, is_key_material};
+use super::{Rule, Sink};
 use crate::script::arg_words;
 use crate::stage::Build;
 use palisade_core::{RuleMeta, Severity};
@@ -45,6 +45,57 @@ pub static RULE: Rule = Rule {
     },
     check,
 };
+
+/// Whether a path names key material or a credentials file.
+fn is_key_material(path: &str) -> Option<&'static str> {
+    let p = path.trim_end_matches('/');
+    let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
+    let lower = p.to_ascii_lowercase();
+    if name == ".env"
+        || name.starts_with(".env.")
+            && !name.ends_with(".example")
+            && !name.ends_with(".sample")
+            && !name.ends_with(".template")
+    {
+        return Some("an environment file (.env)");
+    }
+    if matches!(
+        name.as_str(),
+        "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" | ".ssh"
+    ) {
+        return Some("an SSH private key");
+    }
+    if name.ends_with(".pem")
+        || name.ends_with(".key")
+        || name.ends_with(".p12")
+        || name.ends_with(".pfx")
+        || name.ends_with(".jks")
+    {
+        return Some("a private key or certificate bundle");
+    }
+    if lower.ends_with(".aws/credentials")
+        || name == ".aws"
+        || name == "application_default_credentials.json"
+        || name == "credentials.json"
+        || name.starts_with("service-account") && name.ends_with(".json")
+        || name.starts_with("service_account") && name.ends_with(".json")
+        || name == "gcp-key.json"
+        || lower.ends_with(".azure/credentials")
+    {
+        return Some("cloud credentials");
+    }
+    if matches!(
+        name.as_str(),
+        ".netrc" | ".npmrc" | ".pypirc" | ".git-credentials" | "kubeconfig" | ".dockercfg"
+    ) || lower.ends_with(".kube/config")
+        || lower.ends_with(".docker/config.json")
+        || lower.ends_with(".huggingface/token")
+        || lower.ends_with("huggingface/token")
+    {
+        return Some("a credentials file");
+    }
+    None
+}
 
 fn check(b: &Build, sink: &mut Sink) {
     for (stage, inst) in b.instructions() {

@@ -164,57 +164,6 @@ pub fn start_command<'b>(build: &'b Build, stage: &Stage) -> Vec<StartWord<'b>> 
         .collect()
 }
 
-/// Whether a path names key material or a credentials file.
-pub(crate) fn is_key_material(path: &str) -> Option<&'static str> {
-    let p = path.trim_end_matches('/');
-    let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
-    let lower = p.to_ascii_lowercase();
-    if name == ".env"
-        || name.starts_with(".env.")
-            && !name.ends_with(".example")
-            && !name.ends_with(".sample")
-            && !name.ends_with(".template")
-    {
-        return Some("an environment file (.env)");
-    }
-    if matches!(
-        name.as_str(),
-        "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" | ".ssh"
-    ) {
-        return Some("an SSH private key");
-    }
-    if name.ends_with(".pem")
-        || name.ends_with(".key")
-        || name.ends_with(".p12")
-        || name.ends_with(".pfx")
-        || name.ends_with(".jks")
-    {
-        return Some("a private key or certificate bundle");
-    }
-    if lower.ends_with(".aws/credentials")
-        || name == ".aws"
-        || name == "application_default_credentials.json"
-        || name == "credentials.json"
-        || name.starts_with("service-account") && name.ends_with(".json")
-        || name.starts_with("service_account") && name.ends_with(".json")
-        || name == "gcp-key.json"
-        || lower.ends_with(".azure/credentials")
-    {
-        return Some("cloud credentials");
-    }
-    if matches!(
-        name.as_str(),
-        ".netrc" | ".npmrc" | ".pypirc" | ".git-credentials" | "kubeconfig" | ".dockercfg"
-    ) || lower.ends_with(".kube/config")
-        || lower.ends_with(".docker/config.json")
-        || lower.ends_with(".huggingface/token")
-        || lower.ends_with("huggingface/token")
-    {
-        return Some("a credentials file");
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests;
 
