@@ -22,12 +22,7 @@ impl Selector {
     pub fn parse(node: &Node) -> Result<Selector, String> {
         let mut requirements = Vec::new();
         if let Some(ml) = node.get("matchLabels") {
-            for (k, v) in ml.entries() {
-                requirements.push(Requirement::In(
-                    k.as_str().unwrap_or("").to_string(),
-                    vec![v.as_str().unwrap_or("").to_string()],
-                ));
-            }
+            requirements = Selector::from_map(ml).requirements;
         }
         for e in node.get("matchExpressions").map(Node::items).unwrap_or(&[]) {
             let key = e
@@ -52,6 +47,26 @@ impl Selector {
             });
         }
         Ok(Selector { requirements })
+    }
+
+    /// An equality-based selector written as a plain map (a Service's or ReplicationController's
+    /// `spec.selector`): every key must have its value.
+    pub fn from_map(node: &Node) -> Selector {
+        Selector {
+            requirements: node
+                .entries()
+                .map(|(k, v)| {
+                    Requirement::In(
+                        k.as_str().unwrap_or("").to_string(),
+                        vec![v.as_str().unwrap_or("").to_string()],
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
     }
 
     pub fn matches(&self, labels: &[(String, String)]) -> bool {

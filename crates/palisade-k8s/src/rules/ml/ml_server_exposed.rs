@@ -1,6 +1,7 @@
 use crate::load::{Manifests, Resource};
 use crate::ml::{ContainerLaunch, declared_ports, servers, serves_port};
 use crate::rules::{Check, Rule, Sink};
+use crate::selector::Selector;
 use crate::workload::{Container, PodTemplate};
 use crate::yaml::{Node, Pos};
 use palisade_core::ml::{Server, has_api_key, insecure_options};
@@ -119,26 +120,15 @@ fn target_port(svc_port: &Node, c: &Container) -> Option<u16> {
     }
 }
 
-/// A Service's plain `selector` selects the template's pods (same namespace).
+/// A Service's `selector` selects the template's pods (same namespace). A Service without one
+/// selects no pods (its endpoints are managed by hand).
 fn selects(svc: &Resource, t: &PodTemplate) -> bool {
-    if svc.effective_namespace() != t.resource.effective_namespace() {
-        return false;
-    }
-    let Some(sel) = svc.root.path(&["spec", "selector"]) else {
-        return false;
-    };
-    let labels = t.labels();
-    let mut any = false;
-    for (k, v) in sel.entries() {
-        any = true;
-        let (Some(k), Some(v)) = (k.as_str(), v.as_str()) else {
-            return false;
-        };
-        if !labels.iter().any(|(lk, lv)| lk == k && lv == v) {
-            return false;
-        }
-    }
-    any
+    svc.effective_namespace() == t.resource.effective_namespace()
+        && svc
+            .root
+            .path(&["spec", "selector"])
+            .map(Selector::from_map)
+            .is_some_and(|s| !s.is_empty() && s.matches(&t.labels()))
 }
 
 /// The Service ports (with the container port they reach) that lead to the target's server.
