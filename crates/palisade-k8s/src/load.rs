@@ -244,7 +244,7 @@ pub fn load_text(m: &mut Manifests, display: String, text: String) {
             .push(InputError::new(display.clone(), msg).at(e.line, e.column));
     }
     for doc in parsed.documents {
-        add_object(m, doc.root, 0);
+        add_object(m, doc.root, 0, None);
     }
     m.files.push(SourceFile {
         path: display,
@@ -252,24 +252,27 @@ pub fn load_text(m: &mut Manifests, display: String, text: String) {
     });
 }
 
-fn add_object(m: &mut Manifests, root: Node, depth: usize) {
+/// Add one object. Items of a typed list (`PodList`, as `kubectl get -o json` writes it) may
+/// omit their kind and apiVersion: they are the list's item kind (`inherited`).
+fn add_object(m: &mut Manifests, root: Node, depth: usize, inherited: Option<(&str, &str)>) {
     if root.is_null() || !root.is_map() {
         return; // empty document, or not a Kubernetes object
     }
-    let kind = root
-        .get("kind")
-        .and_then(Node::as_str)
-        .unwrap_or("")
-        .to_string();
-    let api_version = root
-        .get("apiVersion")
-        .and_then(Node::as_str)
-        .unwrap_or("")
-        .to_string();
+    let field = |key: &str, default: Option<&str>| {
+        root.get(key)
+            .and_then(Node::as_nonempty_str)
+            .or(default)
+            .unwrap_or("")
+            .to_string()
+    };
+    let kind = field("kind", inherited.map(|i| i.0));
+    let api_version = field("apiVersion", inherited.map(|i| i.1));
     if kind.is_empty() || api_version.is_empty() {
         return; // values files, kustomization patches without a kind, other config
     }
     if kind.ends_with("List") && depth == 0 {
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+        let inherited = item_kind.map(|k| (k, api_version.as_str()));
         // Move the items out of the list rather than copying them.
         if let NodeKind::Map(entries) = root.kind {
             for (key, value) in entries.into_vec() {
@@ -277,7 +280,7 @@ fn add_object(m: &mut Manifests, root: Node, depth: usize) {
                     && let NodeKind::Seq(items) = value.kind
                 {
                     for item in items.into_vec() {
-                        add_object(m, item, depth + 1);
+                        add_object(m, item, depth + 1, inherited);
                     }
                 }
             }
@@ -325,6 +328,16 @@ mod tests {
         let ids: Vec<String> = m.resources.iter().map(Resource::id).collect();
         assert_eq!(ids, vec!["Pod/ml/a", "Service/s"]);
         assert_eq!(m.resources[0].pos().line, 4);
+    }
+
+    #[test]
+    fn typed_list_items_inherit_their_kind() {
+        let m = load_str(
+            "{\"kind\": \"PodList\", \"apiVersion\": \"v1\", \"items\": [{\"metadata\": {\"name\": \"p\"}}]}",
+        );
+        let ids: Vec<String> = m.resources.iter().map(Resource::id).collect();
+        assert_eq!(ids, vec!["Pod/p"]);
+        assert_eq!(m.resources[0].api_version, "v1");
     }
 
     #[test]

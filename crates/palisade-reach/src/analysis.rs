@@ -1,0 +1,553 @@
+//! The connectivity itself, as Kubernetes defines it: a connection needs egress allowed at the
+//! source and ingress allowed at the destination; policies add up; a pod that no policy selects
+//! in a direction is open in that direction; named ports resolve against the destination pod.
+//!
+//! Peer matching is one function, [`Network::admits`]. A full matrix first caches each rule's
+//! admitted pods as a bitset ([`Network::index_peers`]) and enumerates, per destination, only
+//! the sources some rule admits; a focused query (`--to`/`--from`) checks the few pairs it needs
+//! directly, so its cost follows policies × selected workloads, not all pairs.
+
+use crate::bitset::BitSet;
+use crate::ipblock::{IpBlock, IpRange, Segments};
+use crate::policy::{self, Direction, Peer, Policy, PolicyError, Rule};
+use crate::ports::{Conns, Protocol};
+use crate::topology::{self, Topology};
+use palisade_k8s::load::Manifests;
+use palisade_k8s::selector::Selector;
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
+
+/// Namespaces the supported ingress controllers run in (nginx, OpenShift router), by the
+/// labels they carry: a rule admits the ingress controller when a peer selects all pods of a
+/// namespace like these.
+const INGRESS_CONTROLLER_NAMESPACES: &[&[(&str, &str)]] = &[
+    &[(topology::NAMESPACE_NAME_LABEL, "ingress-nginx")],
+    &[
+        (topology::NAMESPACE_NAME_LABEL, "openshift-ingress-operator"),
+        ("namespace.name", "openshift-ingress-operator"),
+        ("openshift.io/cluster-monitoring", "true"),
+        ("network.openshift.io/policy-group", "ingress"),
+    ],
+];
+
+/// A rule: (direction, policy index, rule index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId {
+    pub dir: Direction,
+    pub policy: usize,
+    pub rule: usize,
+}
+
+/// The other end of a connection, seen from a pod.
+#[derive(Debug, Clone, Copy)]
+pub enum Remote {
+    Endpoint(usize),
+    Outside(IpRange),
+    IngressController,
+}
+
+/// One end of a connection in a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Node {
+    Workload(usize),
+    Outside(IpRange),
+    IngressController,
+}
+
+/// Why one side (egress at the source, ingress at the destination) allows what it allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideWhy {
+    /// No policy selects the pod in this direction.
+    pub open: bool,
+    /// Policies that select it in this direction.
+    pub policies: BTreeSet<usize>,
+    /// Rules among theirs that admit the other end.
+    pub rules: BTreeSet<RuleId>,
+}
+
+impl SideWhy {
+    fn merge(&mut self, o: &SideWhy) {
+        self.open |= o.open;
+        self.policies.extend(&o.policies);
+        self.rules.extend(&o.rules);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub src: Node,
+    pub dst: Node,
+    pub conns: Conns,
+    pub egress: SideWhy,
+    pub ingress: SideWhy,
+}
+
+/// Which end a query keeps.
+#[derive(Debug, Clone)]
+pub enum Focus {
+    /// Pods whose labels match.
+    Labels(Selector),
+    /// Workloads by `ns/name`, `ns/*` or `ns/name[Kind]`.
+    Workload {
+        namespace: String,
+        name: Option<String>,
+        kind: Option<String>,
+    },
+    /// Addresses outside the cluster.
+    Outside,
+}
+
+impl Focus {
+    /// `app=model-server`, `tier in (a,b)`, `!canary`, `ml/model-server`, `ml/*`,
+    /// `ml/model[Deployment]`, or `outside`.
+    pub fn parse(s: &str) -> Result<Focus, String> {
+        let s = s.trim();
+        if matches!(s, "outside" | "external" | "internet") {
+            return Ok(Focus::Outside);
+        }
+        if let Some((ns, rest)) = s.split_once('/')
+            && !s.contains('=')
+        {
+            let (name, kind) = match rest.split_once('[') {
+                Some((n, k)) => (n, Some(k.trim_end_matches(']').to_string())),
+                None => (rest, None),
+            };
+            return Ok(Focus::Workload {
+                namespace: ns.to_string(),
+                name: (name != "*" && !name.is_empty()).then(|| name.to_string()),
+                kind,
+            });
+        }
+        crate::selector_text::parse(s).map(Focus::Labels)
+    }
+}
+
+pub struct Network {
+    pub topo: Topology,
+    pub policies: Vec<Policy>,
+    pub errors: Vec<PolicyError>,
+    /// Per endpoint, the rules that govern its ingress (None: no policy selects it).
+    ingress_of: Vec<Option<Vec<RuleId>>>,
+    egress_of: Vec<Option<Vec<RuleId>>>,
+    /// Per endpoint, the policies selecting it (ingress, egress).
+    selected_by: Vec<(Vec<usize>, Vec<usize>)>,
+    /// The outside, partitioned by the ipBlocks of ingress rules and of egress rules.
+    pub segments_in: Segments,
+    pub segments_out: Segments,
+    by_namespace: HashMap<String, Vec<usize>>,
+    /// Per (direction, policy, rule): the endpoints it admits, once computed.
+    peer_cache: HashMap<RuleId, OnceCell<BitSet>>,
+}
+
+impl Network {
+    pub fn build(m: &Manifests) -> Network {
+        let topo = Topology::build(m);
+        let mut errors = Vec::new();
+        let policies: Vec<Policy> = m
+            .resources
+            .iter()
+            .filter(|r| r.kind == "NetworkPolicy" && r.group() == "networking.k8s.io")
+            .map(|r| policy::read(r, &mut errors))
+            .collect();
+        Network::new(topo, policies, errors)
+    }
+
+    pub fn new(topo: Topology, policies: Vec<Policy>, errors: Vec<PolicyError>) -> Network {
+        let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in topo.endpoints.iter().enumerate() {
+            by_namespace.entry(e.namespace.clone()).or_default().push(i);
+        }
+        let n = topo.endpoints.len();
+        let mut ingress_of: Vec<Option<Vec<RuleId>>> = vec![None; n];
+        let mut egress_of: Vec<Option<Vec<RuleId>>> = vec![None; n];
+        let mut selected_by = vec![(Vec::new(), Vec::new()); n];
+        let mut peer_cache = HashMap::new();
+        for (pi, p) in policies.iter().enumerate() {
+            for dir in [Direction::Ingress, Direction::Egress] {
+                for (ri, _) in p.rules(dir).unwrap_or(&[]).iter().enumerate() {
+                    peer_cache.insert(
+                        RuleId {
+                            dir,
+                            policy: pi,
+                            rule: ri,
+                        },
+                        OnceCell::new(),
+                    );
+                }
+            }
+            for &e in by_namespace.get(&p.namespace).map(Vec::as_slice).unwrap_or(&[]) {
+                if !p.pod_selector.matches(&topo.endpoints[e].labels) {
+                    continue;
+                }
+                for (dir, of) in [
+                    (Direction::Ingress, &mut ingress_of),
+                    (Direction::Egress, &mut egress_of),
+                ] {
+                    if let Some(rules) = p.rules(dir) {
+                        let list = of[e].get_or_insert_with(Vec::new);
+                        list.extend((0..rules.len()).map(|rule| RuleId {
+                            dir,
+                            policy: pi,
+                            rule,
+                        }));
+                        match dir {
+                            Direction::Ingress => selected_by[e].0.push(pi),
+                            Direction::Egress => selected_by[e].1.push(pi),
+                        }
+                    }
+                }
+            }
+        }
+        let blocks = |dir: Direction| -> Vec<IpBlock> {
+            policies
+                .iter()
+                .flat_map(|p| p.rules(dir).unwrap_or(&[]))
+                .flat_map(|r| r.peers.iter().flatten())
+                .filter_map(|peer| match peer {
+                    Peer::Ip(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let segments_in = Segments::new(&blocks(Direction::Ingress));
+        let segments_out = Segments::new(&blocks(Direction::Egress));
+        Network {
+            topo,
+            policies,
+            errors,
+            ingress_of,
+            egress_of,
+            selected_by,
+            segments_in,
+            segments_out,
+            by_namespace,
+            peer_cache,
+        }
+    }
+
+    pub fn rule(&self, id: RuleId) -> &Rule {
+        &self.policies[id.policy].rules(id.dir).expect("rule id of a real rule")[id.rule]
+    }
+
+    fn namespace_matches(&self, sel: &Selector, ns: &str) -> bool {
+        sel.matches(self.topo.namespace_labels(ns))
+    }
+
+    /// Whether a peer of a policy in `policy_ns` admits endpoint `e`.
+    fn peer_admits(&self, peer: &Peer, policy_ns: &str, e: usize) -> bool {
+        let ep = &self.topo.endpoints[e];
+        match peer {
+            Peer::Pods { namespaces, pods } => {
+                let ns_ok = match namespaces {
+                    None => ep.namespace == policy_ns,
+                    Some(sel) => self.namespace_matches(sel, &ep.namespace),
+                };
+                ns_ok && pods.as_ref().is_none_or(|s| s.matches(&ep.labels))
+            }
+            Peer::Ip(_) | Peer::Invalid => false,
+        }
+    }
+
+    /// Whether a rule admits the remote end. The one definition of peer matching.
+    pub fn admits(&self, id: RuleId, remote: Remote) -> bool {
+        let rule = self.rule(id);
+        let Some(peers) = &rule.peers else {
+            return true;
+        };
+        match remote {
+            Remote::Endpoint(e) => {
+                if let Some(set) = self.peer_cache.get(&id).and_then(OnceCell::get) {
+                    return set.contains(e);
+                }
+                let ns = &self.policies[id.policy].namespace;
+                peers.iter().any(|p| self.peer_admits(p, ns, e))
+            }
+            Remote::Outside(r) => peers
+                .iter()
+                .any(|p| matches!(p, Peer::Ip(b) if b.contains(&r))),
+            Remote::IngressController => peers.iter().any(|p| match p {
+                Peer::Pods {
+                    namespaces: Some(ns),
+                    pods,
+                } => {
+                    pods.as_ref().is_none_or(Selector::is_empty)
+                        && INGRESS_CONTROLLER_NAMESPACES.iter().any(|labels| {
+                            let labels: Vec<(String, String)> = labels
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect();
+                            ns.matches(&labels)
+                        })
+                }
+                _ => false,
+            }),
+        }
+    }
+
+    /// Compute every rule's admitted endpoints once (for a full matrix).
+    pub fn index_peers(&self) {
+        let n = self.topo.endpoints.len();
+        for (id, cell) in &self.peer_cache {
+            cell.get_or_init(|| {
+                let rule = self.rule(*id);
+                let Some(peers) = &rule.peers else {
+                    return BitSet::full(n);
+                };
+                let ns = &self.policies[id.policy].namespace;
+                let mut set = BitSet::new(n);
+                for p in peers {
+                    let candidates: Box<dyn Iterator<Item = usize>> = match p {
+                        Peer::Pods {
+                            namespaces: None, ..
+                        } => Box::new(
+                            self.by_namespace
+                                .get(ns)
+                                .into_iter()
+                                .flatten()
+                                .copied(),
+                        ),
+                        Peer::Pods {
+                            namespaces: Some(sel),
+                            ..
+                        } => Box::new(
+                            self.by_namespace
+                                .iter()
+                                .filter(|(k, _)| self.namespace_matches(sel, k))
+                                .flat_map(|(_, v)| v.iter().copied()),
+                        ),
+                        _ => Box::new(std::iter::empty()),
+                    };
+                    for e in candidates {
+                        if self.peer_admits(p, ns, e) {
+                            set.insert(e);
+                        }
+                    }
+                }
+                set
+            });
+        }
+    }
+
+    /// What one side allows: egress at `local` towards `remote`, or ingress at `local` from it.
+    /// `dst_named` are the destination pod's named ports (where named ports resolve).
+    pub fn side(
+        &self,
+        dir: Direction,
+        local: usize,
+        remote: Remote,
+        dst_named: &[(String, Protocol, u16)],
+    ) -> (Conns, SideWhy) {
+        let of = match dir {
+            Direction::Ingress => &self.ingress_of[local],
+            Direction::Egress => &self.egress_of[local],
+        };
+        let Some(rules) = of else {
+            return (
+                Conns::all(),
+                SideWhy {
+                    open: true,
+                    ..SideWhy::default()
+                },
+            );
+        };
+        let mut why = SideWhy {
+            policies: match dir {
+                Direction::Ingress => &self.selected_by[local].0,
+                Direction::Egress => &self.selected_by[local].1,
+            }
+            .iter()
+            .copied()
+            .collect(),
+            ..SideWhy::default()
+        };
+        let mut conns = Conns::none();
+        for &id in rules {
+            if !self.admits(id, remote) {
+                continue;
+            }
+            let rule = self.rule(id);
+            let allowed = match &rule.ports {
+                None => Conns::all(),
+                Some(ports) => ports.iter().fold(Conns::none(), |acc, p| {
+                    acc.union(&Conns::of(p.protocol, p.resolve(dst_named)))
+                }),
+            };
+            if !allowed.is_empty() {
+                conns.add(&allowed);
+                why.rules.insert(id);
+            }
+        }
+        (conns, why)
+    }
+
+    fn named(&self, e: usize) -> &[(String, Protocol, u16)] {
+        &self.topo.endpoints[e].named_ports
+    }
+
+    /// Connections from endpoint `s` to endpoint `d`.
+    pub fn between(&self, s: usize, d: usize) -> (Conns, SideWhy, SideWhy) {
+        let named = self.named(d);
+        let (eg, egw) = self.side(Direction::Egress, s, Remote::Endpoint(d), named);
+        if eg.is_empty() {
+            return (eg, egw, SideWhy::default());
+        }
+        let (ing, ingw) = self.side(Direction::Ingress, d, Remote::Endpoint(s), named);
+        (eg.intersect(&ing), egw, ingw)
+    }
+
+    fn endpoint_matches(&self, f: &Focus, e: usize) -> bool {
+        let ep = &self.topo.endpoints[e];
+        let w = &self.topo.workloads[ep.workload];
+        match f {
+            Focus::Labels(sel) => sel.matches(&ep.labels),
+            Focus::Workload {
+                namespace,
+                name,
+                kind,
+            } => {
+                &w.namespace == namespace
+                    && name.as_ref().is_none_or(|n| n == &w.name)
+                    && kind.as_ref().is_none_or(|k| k == &w.kind)
+            }
+            Focus::Outside => false,
+        }
+    }
+
+    /// The connectivity, optionally focused on sources and/or destinations. With
+    /// `keep_denied`, workload pairs with no connection are returned too (for `--explain`).
+    pub fn connectivity(
+        &self,
+        from: Option<&Focus>,
+        to: Option<&Focus>,
+        keep_denied: bool,
+    ) -> Vec<Edge> {
+        let n = self.topo.endpoints.len();
+        let pick = |f: Option<&Focus>| -> Vec<usize> {
+            (0..n)
+                .filter(|&e| f.is_none_or(|f| self.endpoint_matches(f, e)))
+                .collect()
+        };
+        let srcs = pick(from);
+        let dsts = pick(to);
+        let outside_src = from.is_none_or(|f| matches!(f, Focus::Outside));
+        let outside_dst = to.is_none_or(|f| matches!(f, Focus::Outside));
+        let focused = from.is_some() || to.is_some();
+
+        let mut acc: HashMap<(Node, Node), Edge> = HashMap::new();
+        let mut put = |src: Node, dst: Node, conns: Conns, eg: SideWhy, ing: SideWhy| {
+            if conns.is_empty() && !keep_denied {
+                return;
+            }
+            let e = acc.entry((src, dst)).or_insert_with(|| Edge {
+                src,
+                dst,
+                conns: Conns::none(),
+                egress: SideWhy::default(),
+                ingress: SideWhy::default(),
+            });
+            e.conns.add(&conns);
+            e.egress.merge(&eg);
+            e.ingress.merge(&ing);
+        };
+        let wl = |e: usize| self.topo.endpoints[e].workload;
+
+        if focused {
+            let src_set: BitSet = {
+                let mut b = BitSet::new(n);
+                srcs.iter().for_each(|&s| b.insert(s));
+                b
+            };
+            for &d in &dsts {
+                for s in src_set.iter() {
+                    if wl(s) == wl(d) {
+                        continue;
+                    }
+                    let (c, eg, ing) = self.between(s, d);
+                    put(Node::Workload(wl(s)), Node::Workload(wl(d)), c, eg, ing);
+                }
+            }
+        } else {
+            self.index_peers();
+            for d in 0..n {
+                let candidates = match &self.ingress_of[d] {
+                    None => BitSet::full(n),
+                    Some(rules) => {
+                        let mut b = BitSet::new(n);
+                        for id in rules {
+                            if let Some(set) = self.peer_cache.get(id).and_then(OnceCell::get) {
+                                b.union_with(set);
+                            }
+                        }
+                        b
+                    }
+                };
+                for s in candidates.iter() {
+                    if wl(s) == wl(d) {
+                        continue;
+                    }
+                    let (c, eg, ing) = self.between(s, d);
+                    put(Node::Workload(wl(s)), Node::Workload(wl(d)), c, eg, ing);
+                }
+            }
+        }
+
+        if outside_src {
+            for &d in &dsts {
+                for seg in &self.segments_in.ranges {
+                    let (c, ing) =
+                        self.side(Direction::Ingress, d, Remote::Outside(*seg), self.named(d));
+                    if !c.is_empty() {
+                        put(Node::Outside(*seg), Node::Workload(wl(d)), c, open(), ing);
+                    }
+                }
+            }
+        }
+        if outside_dst {
+            for &s in &srcs {
+                for seg in &self.segments_out.ranges {
+                    let (c, eg) = self.side(Direction::Egress, s, Remote::Outside(*seg), &[]);
+                    if !c.is_empty() {
+                        put(Node::Workload(wl(s)), Node::Outside(*seg), c, eg, open());
+                    }
+                }
+            }
+        }
+        if from.is_none() {
+            for &d in &dsts {
+                let offered = topology::ingress_ports(&self.topo, d);
+                if offered.is_empty() {
+                    continue;
+                }
+                let (c, ing) = self.side(
+                    Direction::Ingress,
+                    d,
+                    Remote::IngressController,
+                    self.named(d),
+                );
+                let c = c.intersect(&offered);
+                if !c.is_empty() {
+                    put(Node::IngressController, Node::Workload(wl(d)), c, open(), ing);
+                }
+            }
+        }
+        let mut edges: Vec<Edge> = acc.into_values().collect();
+        edges.sort_by(|a, b| (a.src, a.dst).cmp(&(b.src, b.dst)));
+        edges
+    }
+
+    /// Name of a result end, netpol-analyzer style.
+    pub fn node_name(&self, n: Node) -> String {
+        match n {
+            Node::Workload(w) => self.topo.workloads[w].id(),
+            Node::Outside(r) => format!("{r}[External]"),
+            Node::IngressController => "{ingress-controller}".to_string(),
+        }
+    }
+}
+
+fn open() -> SideWhy {
+    SideWhy {
+        open: true,
+        ..SideWhy::default()
+    }
+}

@@ -1,0 +1,17 @@
+//! `palisade reach`: who can reach which workload, on which ports, and why — computed from
+//! NetworkPolicies exactly as Kubernetes defines them.
+//!
+//! * [`topology`] — namespaces, workloads and their pods, Ingress/Route backends;
+//! * [`policy`] — NetworkPolicy objects read into rules, with malformed parts reported;
+//! * [`ports`] — protocol/port sets; [`ipblock`] — CIDRs and the outside's partition;
+//! * [`analysis`] — the connectivity (full matrix or focused) with the rules behind each edge;
+//! * [`output`] — text, JSON and netpol-analyzer's connlist format.
+
+pub mod analysis;
+pub mod bitset;
+pub mod ipblock;
+pub mod policy;
+pub mod ports;
+pub mod selector_text;
+pub mod topology;
+pub mod output;
