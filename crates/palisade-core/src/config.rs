@@ -10,6 +10,12 @@
 //! resources = ["Deployment/ml/*"] # optional: only these resources
 //! reason = "legacy image writes to /tmp; replaced in Q3"
 //! expires = "2027-03-31"        # optional: after this date the entry stops applying
+//!
+//! [[reach.assert]]              # connectivity that must hold (see `palisade reach`)
+//! name = "only the frontend reaches the model server"
+//! to = "app=model-server"
+//! only_from = ["app=frontend"]
+//! ports = "TCP 8501"
 //! ```
 
 use crate::{Finding, Severity};
@@ -26,6 +32,35 @@ struct RawConfig {
     max_file_size: Option<u64>,
     #[serde(default)]
     ignore: Vec<RawIgnore>,
+    #[serde(default)]
+    reach: RawReach,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReach {
+    #[serde(default, rename = "assert")]
+    assertions: Vec<ReachAssertion>,
+}
+
+/// A connectivity assertion (`[[reach.assert]]`), checked by `palisade scan` through
+/// `palisade-reach`, which reads the selectors. Between the sources (`from`, default: anything,
+/// the outside included) and the destinations (`to`, default: anything), nothing may flow
+/// unless a clause allows it: `only_from`/`only_to` name who may, `not_from`/`not_to` who may
+/// not, `ports` what the allowed ones may use.
+#[derive(Debug, Deserialize, Clone, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReachAssertion {
+    pub name: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub only_from: Option<Vec<String>>,
+    pub only_to: Option<Vec<String>>,
+    #[serde(default)]
+    pub not_from: Vec<String>,
+    #[serde(default)]
+    pub not_to: Vec<String>,
+    pub ports: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +121,8 @@ pub struct Config {
     pub ignores: Vec<IgnoreEntry>,
     /// Problems worth telling the user (expired entries) that do not stop the scan.
     pub warnings: Vec<String>,
+    /// `[[reach.assert]]` entries, in file order.
+    pub reach_assertions: Vec<ReachAssertion>,
 }
 
 /// A glob that matches the pattern anywhere below the scanned roots, too: `deploy/**` matches
@@ -134,6 +171,7 @@ impl Config {
             max_file_size: raw.max_file_size,
             ignores: Vec::new(),
             warnings: Vec::new(),
+            reach_assertions: raw.reach.assertions,
         };
         for (i, ig) in raw.ignore.into_iter().enumerate() {
             let what = format!("{origin}: [[ignore]] #{} ({})", i + 1, ig.rules.join(","));

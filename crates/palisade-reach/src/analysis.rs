@@ -175,7 +175,11 @@ impl Network {
                     );
                 }
             }
-            for &e in by_namespace.get(&p.namespace).map(Vec::as_slice).unwrap_or(&[]) {
+            for &e in by_namespace
+                .get(&p.namespace)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
                 if !p.pod_selector.matches(&topo.endpoints[e].labels) {
                     continue;
                 }
@@ -225,8 +229,25 @@ impl Network {
         }
     }
 
+    /// The connections a rule's ports admit towards a destination with these named ports.
+    pub fn rule_conns(&self, id: RuleId, dst_named: &[(String, Protocol, u16)]) -> Conns {
+        match &self.rule(id).ports {
+            None => Conns::all(),
+            Some(ports) => ports.iter().fold(Conns::none(), |acc, p| {
+                acc.union(&Conns::of(p.protocol, p.resolve(dst_named)))
+            }),
+        }
+    }
+
+    /// The rules governing an endpoint's ingress; None when no policy selects it.
+    pub fn ingress_rules(&self, e: usize) -> Option<&[RuleId]> {
+        self.ingress_of[e].as_deref()
+    }
+
     pub fn rule(&self, id: RuleId) -> &Rule {
-        &self.policies[id.policy].rules(id.dir).expect("rule id of a real rule")[id.rule]
+        &self.policies[id.policy]
+            .rules(id.dir)
+            .expect("rule id of a real rule")[id.rule]
     }
 
     fn namespace_matches(&self, sel: &Selector, ns: &str) -> bool {
@@ -299,13 +320,7 @@ impl Network {
                     let candidates: Box<dyn Iterator<Item = usize>> = match p {
                         Peer::Pods {
                             namespaces: None, ..
-                        } => Box::new(
-                            self.by_namespace
-                                .get(ns)
-                                .into_iter()
-                                .flatten()
-                                .copied(),
-                        ),
+                        } => Box::new(self.by_namespace.get(ns).into_iter().flatten().copied()),
                         Peer::Pods {
                             namespaces: Some(sel),
                             ..
@@ -365,13 +380,7 @@ impl Network {
             if !self.admits(id, remote) {
                 continue;
             }
-            let rule = self.rule(id);
-            let allowed = match &rule.ports {
-                None => Conns::all(),
-                Some(ports) => ports.iter().fold(Conns::none(), |acc, p| {
-                    acc.union(&Conns::of(p.protocol, p.resolve(dst_named)))
-                }),
-            };
+            let allowed = self.rule_conns(id, dst_named);
             if !allowed.is_empty() {
                 conns.add(&allowed);
                 why.rules.insert(id);
@@ -393,6 +402,18 @@ impl Network {
         }
         let (ing, ingw) = self.side(Direction::Ingress, d, Remote::Endpoint(s), named);
         (eg.intersect(&ing), egw, ingw)
+    }
+
+    /// Whether a result end matches a focus: a workload when any of its pods does; the
+    /// outside and the ingress controller (which relays outside traffic) match `outside`.
+    pub fn node_matches(&self, f: &Focus, n: Node) -> bool {
+        match n {
+            Node::Workload(w) => self.topo.workloads[w]
+                .endpoints
+                .iter()
+                .any(|&e| self.endpoint_matches(f, e)),
+            Node::Outside(_) | Node::IngressController => matches!(f, Focus::Outside),
+        }
     }
 
     fn endpoint_matches(&self, f: &Focus, e: usize) -> bool {
@@ -512,7 +533,7 @@ impl Network {
                 }
             }
         }
-        if from.is_none() {
+        if outside_src {
             for &d in &dsts {
                 let offered = topology::ingress_ports(&self.topo, d);
                 if offered.is_empty() {
@@ -526,12 +547,18 @@ impl Network {
                 );
                 let c = c.intersect(&offered);
                 if !c.is_empty() {
-                    put(Node::IngressController, Node::Workload(wl(d)), c, open(), ing);
+                    put(
+                        Node::IngressController,
+                        Node::Workload(wl(d)),
+                        c,
+                        open(),
+                        ing,
+                    );
                 }
             }
         }
         let mut edges: Vec<Edge> = acc.into_values().collect();
-        edges.sort_by(|a, b| (a.src, a.dst).cmp(&(b.src, b.dst)));
+        edges.sort_by_cached_key(|e| (self.node_name(e.src), self.node_name(e.dst)));
         edges
     }
 

@@ -190,7 +190,10 @@ mod tests {
 
     #[test]
     fn segments_follow_every_boundary() {
-        let b = block("0.0.0.0/0", &["10.0.0.0/8", "172.21.0.0/16", "172.30.0.0/16"]);
+        let b = block(
+            "0.0.0.0/0",
+            &["10.0.0.0/8", "172.21.0.0/16", "172.30.0.0/16"],
+        );
         let s = Segments::new([&b]);
         let shown: Vec<String> = s.ranges.iter().map(ToString::to_string).collect();
         assert_eq!(

@@ -8,10 +8,14 @@
 //! * [`output`] — text, JSON and netpol-analyzer's connlist format.
 
 pub mod analysis;
+pub mod assertions;
 pub mod bitset;
+pub mod generate;
 pub mod ipblock;
+pub mod output;
 pub mod policy;
 pub mod ports;
+pub mod rules;
+pub mod scan;
 pub mod selector_text;
 pub mod topology;
-pub mod output;

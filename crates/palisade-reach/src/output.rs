@@ -37,11 +37,7 @@ pub fn side_reason(net: &Network, dir: Direction, why: &SideWhy, who: &str) -> S
         Direction::Egress => "egress",
     };
     if why.rules.is_empty() {
-        let names: Vec<String> = why
-            .policies
-            .iter()
-            .map(|p| net.policies[*p].id())
-            .collect();
+        let names: Vec<String> = why.policies.iter().map(|p| net.policies[*p].id()).collect();
         return format!(
             "{} denied: {} select{} {who} and no {key} rule admits this peer and port",
             dir.as_str(),
@@ -54,7 +50,7 @@ pub fn side_reason(net: &Network, dir: Direction, why: &SideWhy, who: &str) -> S
         .iter()
         .map(|r| {
             let p = &net.policies[r.policy];
-            format!("{} spec.{key}[{}]", p.id(), r.rule)
+            format!("NetworkPolicy {} spec.{key}[{}]", p.id(), r.rule)
         })
         .collect();
     format!("{} allowed by {}", dir.as_str(), rules.join(", "))

@@ -226,7 +226,9 @@ fn peer(n: &Node, key: &str, peers_key: &str, err: &mut impl FnMut(Pos, String))
     if pods.is_none() && namespaces.is_none() && ip.is_none() {
         err(
             n.pos,
-            format!("empty peer in {here}: a peer needs podSelector, namespaceSelector or ipBlock; it admits nothing here (the API server rejects it)"),
+            format!(
+                "empty peer in {here}: a peer needs podSelector, namespaceSelector or ipBlock; it admits nothing here (the API server rejects it)"
+            ),
         );
         return Peer::Invalid;
     }
@@ -234,14 +236,19 @@ fn peer(n: &Node, key: &str, peers_key: &str, err: &mut impl FnMut(Pos, String))
         if pods.is_some() || namespaces.is_some() {
             err(
                 n.pos,
-                format!("peer in {here} mixes ipBlock with a selector, which the API server rejects; it admits nothing here"),
+                format!(
+                    "peer in {here} mixes ipBlock with a selector, which the API server rejects; it admits nothing here"
+                ),
             );
             return Peer::Invalid;
         }
         return match ip_block(ip) {
             Ok(b) => Peer::Ip(b),
             Err(e) => {
-                err(ip.pos, format!("ipBlock in {here}: {e}; it admits nothing here"));
+                err(
+                    ip.pos,
+                    format!("ipBlock in {here}: {e}; it admits nothing here"),
+                );
                 Peer::Invalid
             }
         };
@@ -270,9 +277,7 @@ fn ip_block(n: &Node) -> Result<IpBlock, String> {
         let text = e.as_str().unwrap_or("");
         let r = IpRange::parse_cidr(text)?;
         if !cidr.contains(&r) || r == cidr {
-            return Err(format!(
-                "except '{text}' is not strictly inside the cidr"
-            ));
+            return Err(format!("except '{text}' is not strictly inside the cidr"));
         }
         except.push(r);
     }
@@ -300,7 +305,10 @@ fn port(n: &Node, err: &mut impl FnMut(Pos, String)) -> Option<PortSpec> {
     let port = match n.get("port").filter(|p| !p.is_null()) {
         None => {
             if let Some(e) = end {
-                err(e.pos, "endPort without port; this port admits nothing".into());
+                err(
+                    e.pos,
+                    "endPort without port; this port admits nothing".into(),
+                );
                 return None;
             }
             PortRef::Any
@@ -308,7 +316,10 @@ fn port(n: &Node, err: &mut impl FnMut(Pos, String)) -> Option<PortSpec> {
         Some(p) => match p.as_i64() {
             Some(v) => {
                 let Some(lo) = valid_port(v) else {
-                    err(p.pos, format!("port {v} is outside 1-65535; it admits nothing"));
+                    err(
+                        p.pos,
+                        format!("port {v} is outside 1-65535; it admits nothing"),
+                    );
                     return None;
                 };
                 let hi = match end {
@@ -334,7 +345,9 @@ fn port(n: &Node, err: &mut impl FnMut(Pos, String)) -> Option<PortSpec> {
                 if let Some(e) = end {
                     err(
                         e.pos,
-                        format!("endPort with the named port '{name}' (the API server rejects it); this port admits nothing"),
+                        format!(
+                            "endPort with the named port '{name}' (the API server rejects it); this port admits nothing"
+                        ),
                     );
                     return None;
                 }
@@ -342,7 +355,10 @@ fn port(n: &Node, err: &mut impl FnMut(Pos, String)) -> Option<PortSpec> {
                     match valid_port(v) {
                         Some(v) => PortRef::Range(v, v),
                         None => {
-                            err(p.pos, format!("port {v} is outside 1-65535; it admits nothing"));
+                            err(
+                                p.pos,
+                                format!("port {v} is outside 1-65535; it admits nothing"),
+                            );
                             return None;
                         }
                     }

@@ -236,7 +236,9 @@ mod tests {
     fn union_merges_adjacent_and_overlapping_ranges() {
         let a = PortSet::range(80, 80).union(&PortSet::range(81, 90));
         assert_eq!(a.ranges(), &[(80, 90)]);
-        let b = a.union(&PortSet::range(100, 200)).union(&PortSet::range(85, 120));
+        let b = a
+            .union(&PortSet::range(100, 200))
+            .union(&PortSet::range(85, 120));
         assert_eq!(b.ranges(), &[(80, 200)]);
         assert!(PortSet::range(1, 65535).is_all());
     }

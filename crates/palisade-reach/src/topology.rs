@@ -25,7 +25,8 @@ pub struct Workload {
     pub namespace: String,
     pub name: String,
     pub kind: String,
-    /// Where it is defined (its first resource).
+    /// Where it is defined: its first resource (index into the manifests' resources).
+    pub resource: usize,
     pub pos: Pos,
     pub endpoints: Vec<usize>,
     /// The ML servers its containers run (`core::ml::Server` names), if any.
@@ -91,7 +92,7 @@ impl Topology {
                 t.namespaces.insert(r.name.clone(), labels);
             }
         }
-        for r in &m.resources {
+        for (ri, r) in m.resources.iter().enumerate() {
             if is_template_only(r) {
                 continue;
             }
@@ -104,6 +105,7 @@ impl Topology {
                         namespace: ns.clone(),
                         name,
                         kind,
+                        resource: ri,
                         pos: r.pos(),
                         endpoints: Vec::new(),
                         ml_servers: Vec::new(),
@@ -391,7 +393,11 @@ fn ingress_targets(m: &Manifests, t: &Topology) -> Vec<IngressTarget> {
                     }
                 };
                 let mut tos: Vec<&Node> = spec.get("to").into_iter().collect();
-                tos.extend(spec.get("alternateBackends").map(Node::items).unwrap_or(&[]));
+                tos.extend(
+                    spec.get("alternateBackends")
+                        .map(Node::items)
+                        .unwrap_or(&[]),
+                );
                 for to in tos {
                     if let Some(name) = to.get("name").and_then(Node::as_str) {
                         let pick = match &pick {
@@ -447,7 +453,11 @@ fn ingress_targets(m: &Manifests, t: &Topology) -> Vec<IngressTarget> {
 /// The ports an ingress controller is sent to on an endpoint.
 pub fn ingress_ports(t: &Topology, endpoint: usize) -> crate::ports::Conns {
     let mut c = crate::ports::Conns::none();
-    for it in t.ingress_targets.iter().filter(|it| it.endpoint == endpoint) {
+    for it in t
+        .ingress_targets
+        .iter()
+        .filter(|it| it.endpoint == endpoint)
+    {
         c.add(&crate::ports::Conns::of(
             it.protocol,
             PortSet::range(it.port, it.port),

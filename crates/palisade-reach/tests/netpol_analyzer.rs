@@ -9,8 +9,8 @@
 
 use palisade_k8s::load::{LoadOptions, load};
 use palisade_reach::analysis::Network;
-use palisade_reach::output;
 use palisade_reach::ipblock::IpRange;
+use palisade_reach::output;
 use palisade_reach::ports::Conns;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

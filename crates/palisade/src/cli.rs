@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Scan Kubernetes manifests (files, directories, or `-` for stdin) for security findings
     Scan(ScanArgs),
+    /// Who can reach which workload, on which ports, and why (from NetworkPolicies)
+    Reach(ReachArgs),
     /// List every rule
     Rules {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -57,6 +59,47 @@ pub struct ScanArgs {
     /// Colour in text output: auto (on a terminal unless NO_COLOR is set), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Selectors: a label selector as kubectl takes it (app=model-server, tier!=gpu, env in (a,b), !canary), a workload (ml/model-server, ml/model-server[Deployment], ml/*), or `outside`.\n\nExamples:\n  palisade reach deploy/                                 every allowed connection\n  palisade reach deploy/ --to app=model-server --explain who can reach the model server, and why\n  palisade reach deploy/ --format connlist               netpol-analyzer's line format\n  palisade reach deploy/ --generate --allow 'app=frontend -> app=model-server : TCP 8501'"
+)]
+pub struct ReachArgs {
+    /// Files or directories with the manifests and NetworkPolicies; `-` reads standard input
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Output format: text, json, or connlist (netpol-analyzer's `src => dst : conns` lines)
+    #[arg(long, short = 'f', value_enum, default_value_t = ReachFormat::Text)]
+    pub format: ReachFormat,
+    /// Only connections to workloads matching SELECTOR
+    #[arg(long, value_name = "SELECTOR")]
+    pub to: Option<String>,
+    /// Only connections from workloads matching SELECTOR
+    #[arg(long, value_name = "SELECTOR")]
+    pub from: Option<String>,
+    /// Name the policy rules that allow each connection, or what denies it (denied pairs are listed when --to/--from focus the query)
+    #[arg(long)]
+    pub explain: bool,
+    /// Write least-privilege NetworkPolicies for the --allow intent (default deny, the allowed edges, DNS egress) and prove them
+    #[arg(long)]
+    pub generate: bool,
+    /// An allowed edge for --generate: 'FROM -> TO' or 'FROM -> TO : TCP 8501' (repeatable)
+    #[arg(long, value_name = "EDGE", requires = "generate")]
+    pub allow: Vec<String>,
+    /// Write the output to FILE instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Do not exit 2 when a manifest or policy could not be read (it is still reported)
+    #[arg(long)]
+    pub ignore_errors: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReachFormat {
+    Text,
+    Json,
+    Connlist,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,12 +16,15 @@ pub const EXIT_ERROR: u8 = 2;
 fn all_rules() -> Vec<&'static RuleMeta> {
     let k8s = palisade_k8s::rules::all().into_iter().map(|r| &r.meta);
     let docker = palisade_docker::rules::all().into_iter().map(|r| &r.meta);
-    k8s.chain(docker).collect()
+    k8s.chain(palisade_reach::rules::all())
+        .chain(docker)
+        .collect()
 }
 
 pub fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Scan(args) => scan(args),
+        Command::Reach(args) => crate::reach::reach(args),
         Command::Rules { format } => {
             list_rules(format);
             Ok(EXIT_OK)
@@ -110,7 +113,8 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
 
     let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
-    let mut report = crate::scan::scan(&walk.inputs, cfg.max_file_size);
+    let asserts = palisade_reach::assertions::compile(&cfg.reach_assertions)?;
+    let mut report = crate::scan::scan(&walk.inputs, cfg.max_file_size, &asserts);
     report.errors.extend(walk.errors);
 
     let before = report.findings.len();

@@ -2,13 +2,16 @@
 //!
 //! Dockerfiles go to `palisade-docker` by file name; everything else to `palisade-k8s`, which
 //! hands back the explicit inputs (and stdin) that are not manifests. Those are Dockerfiles when
-//! their first instruction is `FROM`/`ARG`, and otherwise reported under `skipped`.
+//! their first instruction is `FROM`/`ARG`, and otherwise reported under `skipped`. The
+//! manifests also go to `palisade-reach` (ML servers left open by NetworkPolicies, the
+//! `[[reach.assert]]` assertions, malformed policies).
 
 use palisade_core::walk::Input;
 use palisade_core::{InputError, Report};
 use palisade_docker::load::looks_like_dockerfile;
+use palisade_reach::assertions::Assertion;
 
-pub fn scan(inputs: &[Input], max_file_size: Option<u64>) -> Report {
+pub fn scan(inputs: &[Input], max_file_size: Option<u64>, asserts: &[Assertion]) -> Report {
     let (docker, other): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(
         |i| matches!(i, Input::File { path, .. } if palisade_docker::is_dockerfile_name(path)),
     );
@@ -28,7 +31,12 @@ pub fn scan(inputs: &[Input], max_file_size: Option<u64>) -> Report {
             ));
         }
     }
+    let reach = palisade_reach::scan::scan(&manifests, asserts);
     let mut report = palisade_k8s::scan::scan_manifests(manifests);
+    report.findings.extend(reach.findings);
+    report.suppressed += reach.suppressed;
+    report.errors.extend(reach.errors);
+    report.rules.extend(palisade_reach::rules::all());
     report.merge(palisade_docker::scan::scan_dockerfiles(dockerfiles));
     report
 }

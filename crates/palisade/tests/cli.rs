@@ -98,7 +98,7 @@ fn hardened_example_scans_clean() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("No findings in 5 files, 7 resources."),
+        stdout.contains("No findings in 6 files, 13 resources."),
         "{stdout}"
     );
 }
@@ -533,7 +533,7 @@ fn output_file() {
     assert!(out.stdout.is_empty());
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    assert_eq!(v["summary"]["files"], 5);
+    assert_eq!(v["summary"]["files"], 6);
 }
 
 /// A JSON report's findings as snapshot lines: `path:line:column rule severity [resource]

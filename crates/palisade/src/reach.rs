@@ -1,0 +1,102 @@
+//! `palisade reach`: load manifests, compute the connectivity, print it (or generate policies).
+
+use crate::cli::{ReachArgs, ReachFormat};
+use crate::commands::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use palisade_core::walk::discover;
+use palisade_k8s::load::{LoadOptions, Manifests, load};
+use palisade_reach::analysis::{Focus, Network};
+use palisade_reach::{generate, output};
+use std::io::Write;
+
+fn report_errors(m: &Manifests, net: &Network) -> usize {
+    let mut n = 0;
+    for e in m
+        .errors
+        .iter()
+        .chain(palisade_reach::scan::input_errors(net, m).iter())
+    {
+        let at = match (e.line, e.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", e.path),
+            (Some(l), None) => format!("{}:{l}", e.path),
+            _ => e.path.clone(),
+        };
+        eprintln!("palisade: error: {at}: {}", e.message);
+        n += 1;
+    }
+    n
+}
+
+fn write_out(args: &ReachArgs, text: &str) -> Result<(), String> {
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            // A closed pipe (`palisade reach . | head`) is not an error worth a panic.
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+pub fn reach(args: ReachArgs) -> Result<u8, String> {
+    let focus = |s: &Option<String>, what: &str| -> Result<Option<Focus>, String> {
+        s.as_deref()
+            .map(|s| Focus::parse(s).map_err(|e| format!("--{what}: {e}")))
+            .transpose()
+    };
+    let from = focus(&args.from, "from")?;
+    let to = focus(&args.to, "to")?;
+    let walk = discover(&args.paths, &|_| false);
+    let mut m = load(&walk.inputs, &LoadOptions::default());
+    m.errors.extend(walk.errors);
+    let net = Network::build(&m);
+    let errors = report_errors(&m, &net);
+    if net.topo.workloads.is_empty() {
+        eprintln!(
+            "palisade: warning: no workloads found in {}",
+            args.paths.join(" ")
+        );
+    }
+
+    if args.generate {
+        let intent = generate::Intent::parse(&args.allow)?;
+        let generated = generate::generate(&net, &intent)?;
+        write_out(&args, &generated.yaml)?;
+        let proof = generate::prove(&m, &generated.yaml, &intent)?;
+        eprint!("{}", proof.summary);
+        return Ok(if !proof.holds {
+            EXIT_FINDINGS
+        } else if errors > 0 && !args.ignore_errors {
+            EXIT_ERROR
+        } else {
+            EXIT_OK
+        });
+    }
+
+    let focused = from.is_some() || to.is_some();
+    let edges = net.connectivity(from.as_ref(), to.as_ref(), args.explain && focused);
+    let text = match args.format {
+        ReachFormat::Connlist => output::connlist(&net, &edges),
+        ReachFormat::Text => output::text(&net, &edges, args.explain),
+        ReachFormat::Json => {
+            let mut v = output::json(&net, &edges, args.explain);
+            v["errors"] = serde_json::to_value(
+                m.errors
+                    .iter()
+                    .chain(palisade_reach::scan::input_errors(&net, &m).iter())
+                    .collect::<Vec<_>>(),
+            )
+            .expect("errors serialise");
+            let mut s = serde_json::to_string_pretty(&v).expect("json");
+            s.push('\n');
+            s
+        }
+    };
+    write_out(&args, &text)?;
+    Ok(if errors > 0 && !args.ignore_errors {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    })
+}
