@@ -36,6 +36,8 @@ pub struct RuleId {
     pub dir: Direction,
     pub policy: usize,
     pub rule: usize,
+    /// Its index among all rules (for the per-rule caches).
+    slot: usize,
 }
 
 /// The other end of a connection, seen from a pod.
@@ -80,6 +82,26 @@ pub struct Edge {
     pub conns: Conns,
     pub egress: SideWhy,
     pub ingress: SideWhy,
+}
+
+/// What a query returns beside the allowed connections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    /// Workload pairs with no connection too.
+    pub denied: bool,
+    /// The policies and rules behind each side.
+    pub why: bool,
+}
+
+impl Want {
+    pub const WHY: Want = Want {
+        denied: false,
+        why: true,
+    };
+    pub const ALL: Want = Want {
+        denied: true,
+        why: true,
+    };
 }
 
 /// Which end a query keeps.
@@ -136,7 +158,12 @@ pub struct Network {
     pub segments_out: Segments,
     by_namespace: HashMap<String, Vec<usize>>,
     /// Per (direction, policy, rule): the endpoints it admits, once computed.
-    peer_cache: HashMap<RuleId, OnceCell<BitSet>>,
+    peer_cache: Vec<OnceCell<BitSet>>,
+    /// Per rule: the connections its ports admit, when no named port makes them depend on
+    /// the destination.
+    fixed_conns: Vec<Option<Conns>>,
+    /// Per policy and direction: its rules' ids.
+    rule_ids: Vec<[Vec<RuleId>; 2]>,
 }
 
 impl Network {
@@ -161,20 +188,24 @@ impl Network {
         let mut ingress_of: Vec<Option<Vec<RuleId>>> = vec![None; n];
         let mut egress_of: Vec<Option<Vec<RuleId>>> = vec![None; n];
         let mut selected_by = vec![(Vec::new(), Vec::new()); n];
-        let mut peer_cache = HashMap::new();
+        let mut peer_cache = Vec::new();
+        let mut fixed_conns = Vec::new();
+        let mut rule_ids = Vec::with_capacity(policies.len());
         for (pi, p) in policies.iter().enumerate() {
+            let mut ids: [Vec<RuleId>; 2] = Default::default();
             for dir in [Direction::Ingress, Direction::Egress] {
-                for (ri, _) in p.rules(dir).unwrap_or(&[]).iter().enumerate() {
-                    peer_cache.insert(
-                        RuleId {
-                            dir,
-                            policy: pi,
-                            rule: ri,
-                        },
-                        OnceCell::new(),
-                    );
+                for (ri, r) in p.rules(dir).unwrap_or(&[]).iter().enumerate() {
+                    ids[dir as usize].push(RuleId {
+                        dir,
+                        policy: pi,
+                        rule: ri,
+                        slot: peer_cache.len(),
+                    });
+                    peer_cache.push(OnceCell::new());
+                    fixed_conns.push((!r.has_named_port()).then(|| rule_ports(r, &[])));
                 }
             }
+            rule_ids.push(ids);
             for &e in by_namespace
                 .get(&p.namespace)
                 .map(Vec::as_slice)
@@ -187,13 +218,9 @@ impl Network {
                     (Direction::Ingress, &mut ingress_of),
                     (Direction::Egress, &mut egress_of),
                 ] {
-                    if let Some(rules) = p.rules(dir) {
+                    if p.rules(dir).is_some() {
                         let list = of[e].get_or_insert_with(Vec::new);
-                        list.extend((0..rules.len()).map(|rule| RuleId {
-                            dir,
-                            policy: pi,
-                            rule,
-                        }));
+                        list.extend(&rule_ids[pi][dir as usize]);
                         match dir {
                             Direction::Ingress => selected_by[e].0.push(pi),
                             Direction::Egress => selected_by[e].1.push(pi),
@@ -226,16 +253,16 @@ impl Network {
             segments_out,
             by_namespace,
             peer_cache,
+            fixed_conns,
+            rule_ids,
         }
     }
 
     /// The connections a rule's ports admit towards a destination with these named ports.
     pub fn rule_conns(&self, id: RuleId, dst_named: &[(String, Protocol, u16)]) -> Conns {
-        match &self.rule(id).ports {
-            None => Conns::all(),
-            Some(ports) => ports.iter().fold(Conns::none(), |acc, p| {
-                acc.union(&Conns::of(p.protocol, p.resolve(dst_named)))
-            }),
+        match &self.fixed_conns[id.slot] {
+            Some(c) => c.clone(),
+            None => rule_ports(self.rule(id), dst_named),
         }
     }
 
@@ -277,7 +304,7 @@ impl Network {
         };
         match remote {
             Remote::Endpoint(e) => {
-                if let Some(set) = self.peer_cache.get(&id).and_then(OnceCell::get) {
+                if let Some(set) = self.peer_cache[id.slot].get() {
                     return set.contains(e);
                 }
                 let ns = &self.policies[id.policy].namespace;
@@ -308,8 +335,8 @@ impl Network {
     /// Compute every rule's admitted endpoints once (for a full matrix).
     pub fn index_peers(&self) {
         let n = self.topo.endpoints.len();
-        for (id, cell) in &self.peer_cache {
-            cell.get_or_init(|| {
+        for id in self.rule_ids.iter().flatten().flatten() {
+            self.peer_cache[id.slot].get_or_init(|| {
                 let rule = self.rule(*id);
                 let Some(peers) = &rule.peers else {
                     return BitSet::full(n);
@@ -317,23 +344,24 @@ impl Network {
                 let ns = &self.policies[id.policy].namespace;
                 let mut set = BitSet::new(n);
                 for p in peers {
-                    let candidates: Box<dyn Iterator<Item = usize>> = match p {
-                        Peer::Pods {
-                            namespaces: None, ..
-                        } => Box::new(self.by_namespace.get(ns).into_iter().flatten().copied()),
-                        Peer::Pods {
-                            namespaces: Some(sel),
-                            ..
-                        } => Box::new(
-                            self.by_namespace
-                                .iter()
-                                .filter(|(k, _)| self.namespace_matches(sel, k))
-                                .flat_map(|(_, v)| v.iter().copied()),
-                        ),
-                        _ => Box::new(std::iter::empty()),
+                    let Peer::Pods { namespaces, pods } = p else {
+                        continue;
                     };
-                    for e in candidates {
-                        if self.peer_admits(p, ns, e) {
+                    // The namespaces the peer admits, then the pods there its selector admits.
+                    let in_namespaces: Vec<&Vec<usize>> = match namespaces {
+                        None => self.by_namespace.get(ns).into_iter().collect(),
+                        Some(sel) => self
+                            .by_namespace
+                            .iter()
+                            .filter(|(k, _)| self.namespace_matches(sel, k))
+                            .map(|(_, v)| v)
+                            .collect(),
+                    };
+                    for &e in in_namespaces.into_iter().flatten() {
+                        if pods
+                            .as_ref()
+                            .is_none_or(|s| s.matches(&self.topo.endpoints[e].labels))
+                        {
                             set.insert(e);
                         }
                     }
@@ -351,6 +379,7 @@ impl Network {
         local: usize,
         remote: Remote,
         dst_named: &[(String, Protocol, u16)],
+        want_why: bool,
     ) -> (Conns, SideWhy) {
         let of = match dir {
             Direction::Ingress => &self.ingress_of[local],
@@ -365,16 +394,16 @@ impl Network {
                 },
             );
         };
-        let mut why = SideWhy {
-            policies: match dir {
+        let mut why = SideWhy::default();
+        if want_why {
+            why.policies = match dir {
                 Direction::Ingress => &self.selected_by[local].0,
                 Direction::Egress => &self.selected_by[local].1,
             }
             .iter()
             .copied()
-            .collect(),
-            ..SideWhy::default()
-        };
+            .collect();
+        }
         let mut conns = Conns::none();
         for &id in rules {
             if !self.admits(id, remote) {
@@ -383,7 +412,9 @@ impl Network {
             let allowed = self.rule_conns(id, dst_named);
             if !allowed.is_empty() {
                 conns.add(&allowed);
-                why.rules.insert(id);
+                if want_why {
+                    why.rules.insert(id);
+                }
             }
         }
         (conns, why)
@@ -394,13 +425,13 @@ impl Network {
     }
 
     /// Connections from endpoint `s` to endpoint `d`.
-    pub fn between(&self, s: usize, d: usize) -> (Conns, SideWhy, SideWhy) {
+    pub fn between(&self, s: usize, d: usize, why: bool) -> (Conns, SideWhy, SideWhy) {
         let named = self.named(d);
-        let (eg, egw) = self.side(Direction::Egress, s, Remote::Endpoint(d), named);
-        if eg.is_empty() {
+        let (eg, egw) = self.side(Direction::Egress, s, Remote::Endpoint(d), named, why);
+        if eg.is_empty() && !why {
             return (eg, egw, SideWhy::default());
         }
-        let (ing, ingw) = self.side(Direction::Ingress, d, Remote::Endpoint(s), named);
+        let (ing, ingw) = self.side(Direction::Ingress, d, Remote::Endpoint(s), named, why);
         (eg.intersect(&ing), egw, ingw)
     }
 
@@ -434,14 +465,30 @@ impl Network {
         }
     }
 
-    /// The connectivity, optionally focused on sources and/or destinations. With
-    /// `keep_denied`, workload pairs with no connection are returned too (for `--explain`).
-    pub fn connectivity(
-        &self,
-        from: Option<&Focus>,
-        to: Option<&Focus>,
-        keep_denied: bool,
-    ) -> Vec<Edge> {
+    /// Whether rules admit the outside at all (an ipBlock or no peer list): when none of an
+    /// isolated pod's rules does, no outside range needs checking.
+    fn admits_outside(&self, rules: &[RuleId]) -> bool {
+        rules.iter().any(|&id| {
+            self.rule(id)
+                .peers
+                .as_ref()
+                .is_none_or(|ps| ps.iter().any(|p| matches!(p, Peer::Ip(_))))
+        })
+    }
+
+    fn outside_possible(&self, dir: Direction, e: usize) -> bool {
+        let of = match dir {
+            Direction::Ingress => &self.ingress_of[e],
+            Direction::Egress => &self.egress_of[e],
+        };
+        of.as_deref().is_none_or(|rules| self.admits_outside(rules))
+    }
+
+    /// The connectivity, optionally focused on sources and/or destinations. `want.denied`
+    /// returns workload pairs with no connection too (for `--explain`); `want.why` fills each
+    /// edge's reasons.
+    pub fn connectivity(&self, from: Option<&Focus>, to: Option<&Focus>, want: Want) -> Vec<Edge> {
+        let keep_denied = want.denied;
         let n = self.topo.endpoints.len();
         let pick = |f: Option<&Focus>| -> Vec<usize> {
             (0..n)
@@ -473,6 +520,11 @@ impl Network {
         let wl = |e: usize| self.topo.endpoints[e].workload;
 
         if focused {
+            // Many pairs: one pass over the rules to index their peers is cheaper than
+            // matching selectors pair by pair.
+            if srcs.len().saturating_mul(dsts.len()) > 4 * n.max(1) * 16 {
+                self.index_peers();
+            }
             let src_set: BitSet = {
                 let mut b = BitSet::new(n);
                 srcs.iter().for_each(|&s| b.insert(s));
@@ -483,7 +535,7 @@ impl Network {
                     if wl(s) == wl(d) {
                         continue;
                     }
-                    let (c, eg, ing) = self.between(s, d);
+                    let (c, eg, ing) = self.between(s, d, want.why);
                     put(Node::Workload(wl(s)), Node::Workload(wl(d)), c, eg, ing);
                 }
             }
@@ -495,7 +547,7 @@ impl Network {
                     Some(rules) => {
                         let mut b = BitSet::new(n);
                         for id in rules {
-                            if let Some(set) = self.peer_cache.get(id).and_then(OnceCell::get) {
+                            if let Some(set) = self.peer_cache[id.slot].get() {
                                 b.union_with(set);
                             }
                         }
@@ -506,17 +558,25 @@ impl Network {
                     if wl(s) == wl(d) {
                         continue;
                     }
-                    let (c, eg, ing) = self.between(s, d);
+                    let (c, eg, ing) = self.between(s, d, want.why);
                     put(Node::Workload(wl(s)), Node::Workload(wl(d)), c, eg, ing);
                 }
             }
         }
 
         if outside_src {
-            for &d in &dsts {
+            for &d in dsts
+                .iter()
+                .filter(|&&d| self.outside_possible(Direction::Ingress, d))
+            {
                 for seg in &self.segments_in.ranges {
-                    let (c, ing) =
-                        self.side(Direction::Ingress, d, Remote::Outside(*seg), self.named(d));
+                    let (c, ing) = self.side(
+                        Direction::Ingress,
+                        d,
+                        Remote::Outside(*seg),
+                        self.named(d),
+                        want.why,
+                    );
                     if !c.is_empty() {
                         put(Node::Outside(*seg), Node::Workload(wl(d)), c, open(), ing);
                     }
@@ -524,9 +584,13 @@ impl Network {
             }
         }
         if outside_dst {
-            for &s in &srcs {
+            for &s in srcs
+                .iter()
+                .filter(|&&s| self.outside_possible(Direction::Egress, s))
+            {
                 for seg in &self.segments_out.ranges {
-                    let (c, eg) = self.side(Direction::Egress, s, Remote::Outside(*seg), &[]);
+                    let (c, eg) =
+                        self.side(Direction::Egress, s, Remote::Outside(*seg), &[], want.why);
                     if !c.is_empty() {
                         put(Node::Workload(wl(s)), Node::Outside(*seg), c, eg, open());
                     }
@@ -544,6 +608,7 @@ impl Network {
                     d,
                     Remote::IngressController,
                     self.named(d),
+                    want.why,
                 );
                 let c = c.intersect(&offered);
                 if !c.is_empty() {
@@ -569,6 +634,15 @@ impl Network {
             Node::Outside(r) => format!("{r}[External]"),
             Node::IngressController => "{ingress-controller}".to_string(),
         }
+    }
+}
+
+fn rule_ports(rule: &Rule, dst_named: &[(String, Protocol, u16)]) -> Conns {
+    match &rule.ports {
+        None => Conns::all(),
+        Some(ports) => ports.iter().fold(Conns::none(), |acc, p| {
+            acc.union(&Conns::of(p.protocol, p.resolve(dst_named)))
+        }),
     }
 }
 

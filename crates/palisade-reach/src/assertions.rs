@@ -2,7 +2,7 @@
 //! computed connectivity. Each allowed connection in an assertion's scope that no clause
 //! permits is a [`Violation`]; `palisade scan` reports each as a finding.
 
-use crate::analysis::{Edge, Focus, Network, Node};
+use crate::analysis::{Edge, Focus, Network, Node, Want};
 use crate::policy::Direction;
 use crate::ports::Conns;
 use palisade_core::config::ReachAssertion;
@@ -147,7 +147,7 @@ impl Assertion {
 pub fn check(net: &Network, assertions: &[Assertion]) -> Vec<Violation> {
     let mut out = Vec::new();
     for (i, a) in assertions.iter().enumerate() {
-        for edge in net.connectivity(a.from.as_ref(), a.to.as_ref(), false) {
+        for edge in net.connectivity(a.from.as_ref(), a.to.as_ref(), Want::WHY) {
             if let Some(what) = a.judge(net, &edge) {
                 out.push(Violation {
                     assertion: i,

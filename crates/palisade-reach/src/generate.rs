@@ -3,7 +3,7 @@
 //! exactly the allowed edges — then a proof: the generated YAML is read back with the original
 //! manifests and the connectivity recomputed, so what is printed is what was checked.
 
-use crate::analysis::{Focus, Network, Node};
+use crate::analysis::{Focus, Network, Node, Want};
 use crate::ports::{Conns, Protocol};
 use crate::topology::{Labels, NAMESPACE_NAME_LABEL};
 use palisade_k8s::load::{Manifests, load_text};
@@ -332,7 +332,7 @@ pub fn prove(m: &Manifests, yaml: &str, intent: &Intent) -> Result<Proof, String
     );
     let mut dst_focuses = Vec::new();
     for e in &intent.edges {
-        let edges = net.connectivity(Some(&e.from), Some(&e.to), true);
+        let edges = net.connectivity(Some(&e.from), Some(&e.to), Want::ALL);
         let mut ok = !edges.is_empty();
         for edge in &edges {
             let want = edge_ports(
@@ -364,7 +364,7 @@ pub fn prove(m: &Manifests, yaml: &str, intent: &Intent) -> Result<Proof, String
     }
     // Nothing outside the intent reaches its destinations.
     for e in &dst_focuses {
-        for edge in net.connectivity(None, Some(&e.to), false) {
+        for edge in net.connectivity(None, Some(&e.to), Want::WHY) {
             let intended = intent
                 .edges
                 .iter()

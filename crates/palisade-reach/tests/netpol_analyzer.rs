@@ -8,7 +8,7 @@
 //! that gains support fails the test until it is moved out of the list.
 
 use palisade_k8s::load::{LoadOptions, load};
-use palisade_reach::analysis::Network;
+use palisade_reach::analysis::{Network, Want};
 use palisade_reach::ipblock::IpRange;
 use palisade_reach::output;
 use palisade_reach::ports::Conns;
@@ -190,7 +190,7 @@ fn netpol_analyzer_cases() {
             continue;
         }
         let net = Network::build(&m);
-        let edges = net.connectivity(None, None, false);
+        let edges = net.connectivity(None, None, Want::default());
         let mut got = Conn::default();
         for e in &edges {
             add(

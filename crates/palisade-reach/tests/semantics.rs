@@ -2,7 +2,7 @@
 //! `palisade reach`.
 
 use palisade_k8s::load::{Manifests, load_text};
-use palisade_reach::analysis::{Focus, Network};
+use palisade_reach::analysis::{Focus, Network, Want};
 use palisade_reach::assertions;
 use palisade_reach::generate::{self, Intent};
 use palisade_reach::output;
@@ -29,7 +29,7 @@ fn pairs(yaml: &str) -> Vec<String> {
     let m = manifests(yaml);
     let net = Network::build(&m);
     assert!(net.errors.is_empty(), "{:?}", net.errors);
-    let edges = net.connectivity(None, None, false);
+    let edges = net.connectivity(None, None, Want::default());
     output::connlist(&net, &edges)
         .lines()
         .filter(|l| !l.contains("[External]"))
@@ -188,7 +188,11 @@ fn malformed_peers_are_errors_with_lines_and_admit_nothing() {
         "{msgs:?}"
     );
     // Not a silent allow: the model is selected and no rule admits anyone.
-    let edges = net.connectivity(None, Some(&Focus::parse("app=model").unwrap()), false);
+    let edges = net.connectivity(
+        None,
+        Some(&Focus::parse("app=model").unwrap()),
+        Want::default(),
+    );
     assert!(edges.is_empty(), "{}", output::connlist(&net, &edges));
 }
 
@@ -200,7 +204,7 @@ fn ip_blocks_match_only_the_outside() {
         );
     let m = manifests(&y);
     let net = Network::build(&m);
-    let lines: Vec<String> = output::connlist(&net, &net.connectivity(None, None, false))
+    let lines: Vec<String> = output::connlist(&net, &net.connectivity(None, None, Want::default()))
         .lines()
         .filter(|l| l.ends_with("=> ml/model[Pod] : TCP 8080") || l.contains("=> ml/model"))
         .map(str::to_string)
@@ -231,7 +235,7 @@ fn focused_queries_agree_with_the_full_matrix() {
         );
         let m = palisade_k8s::load::load(&walk.inputs, &Default::default());
         let net = Network::build(&m);
-        let full = output::connlist(&net, &net.connectivity(None, None, false));
+        let full = output::connlist(&net, &net.connectivity(None, None, Want::default()));
         for w in &net.topo.workloads {
             let f = Focus::parse(&format!("{}/{}[{}]", w.namespace, w.name, w.kind)).unwrap();
             let id = w.id();
@@ -243,14 +247,16 @@ fn focused_queries_agree_with_the_full_matrix() {
                         .is_some_and(|d| d.starts_with(&format!("{id} :")))
                 })
                 .collect();
-            let focused = output::connlist(&net, &net.connectivity(None, Some(&f), false));
+            let focused =
+                output::connlist(&net, &net.connectivity(None, Some(&f), Want::default()));
             let got: Vec<&str> = focused.lines().collect();
             assert_eq!(got, want, "{case}: --to {id}");
             let want: Vec<&str> = full
                 .lines()
                 .filter(|l| l.starts_with(&format!("{id} =>")))
                 .collect();
-            let focused = output::connlist(&net, &net.connectivity(Some(&f), None, false));
+            let focused =
+                output::connlist(&net, &net.connectivity(Some(&f), None, Want::default()));
             let got: Vec<&str> = focused.lines().collect();
             assert_eq!(got, want, "{case}: --from {id}");
         }
@@ -334,7 +340,11 @@ fn generated_policies_are_proven_and_over_permissive_ones_are_caught() {
     assert!(net2.errors.is_empty());
     let into: Vec<String> = output::connlist(
         &net2,
-        &net2.connectivity(None, Some(&Focus::parse("app=model").unwrap()), false),
+        &net2.connectivity(
+            None,
+            Some(&Focus::parse("app=model").unwrap()),
+            Want::default(),
+        ),
     )
     .lines()
     .map(str::to_string)

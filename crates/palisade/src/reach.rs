@@ -4,7 +4,7 @@ use crate::cli::{ReachArgs, ReachFormat};
 use crate::commands::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
 use palisade_core::walk::discover;
 use palisade_k8s::load::{LoadOptions, Manifests, load};
-use palisade_reach::analysis::{Focus, Network};
+use palisade_reach::analysis::{Focus, Network, Want};
 use palisade_reach::{generate, output};
 use std::io::Write;
 
@@ -47,10 +47,13 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
     };
     let from = focus(&args.from, "from")?;
     let to = focus(&args.to, "to")?;
+    let t0 = std::time::Instant::now();
     let walk = discover(&args.paths, &|_| false);
     let mut m = load(&walk.inputs, &LoadOptions::default());
     m.errors.extend(walk.errors);
+    let t1 = t0.elapsed();
     let net = Network::build(&m);
+    let t2 = t0.elapsed();
     let errors = report_errors(&m, &net);
     if net.topo.workloads.is_empty() {
         eprintln!(
@@ -75,7 +78,11 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
     }
 
     let focused = from.is_some() || to.is_some();
-    let edges = net.connectivity(from.as_ref(), to.as_ref(), args.explain && focused);
+    let want = Want {
+        denied: args.explain && focused,
+        why: args.explain || args.format == ReachFormat::Json,
+    };
+    let edges = net.connectivity(from.as_ref(), to.as_ref(), want);
     let text = match args.format {
         ReachFormat::Connlist => output::connlist(&net, &edges),
         ReachFormat::Text => output::text(&net, &edges, args.explain),
@@ -94,6 +101,13 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
         }
     };
     write_out(&args, &text)?;
+    if std::env::var_os("PALISADE_TIMING").is_some() {
+        eprintln!(
+            "load {t1:?} build {:?} query+render {:?}",
+            t2 - t1,
+            t0.elapsed() - t2
+        );
+    }
     Ok(if errors > 0 && !args.ignore_errors {
         EXIT_ERROR
     } else {
