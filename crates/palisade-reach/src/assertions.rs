@@ -3,7 +3,6 @@
 //! permits is a [`Violation`]; `palisade scan` reports each as a finding.
 
 use crate::analysis::{Edge, Focus, Network, Node, Want};
-use crate::policy::Direction;
 use crate::ports::Conns;
 use palisade_core::config::ReachAssertion;
 
@@ -163,23 +162,7 @@ pub fn check(net: &Network, assertions: &[Assertion]) -> Vec<Violation> {
 /// The sentence a finding carries for a violation.
 pub fn describe(net: &Network, assertions: &[Assertion], v: &Violation) -> String {
     let e = &v.edge;
-    let mut why = Vec::new();
-    if let Node::Workload(_) = e.src {
-        why.push(crate::output::side_reason(
-            net,
-            Direction::Egress,
-            &e.egress,
-            &net.node_name(e.src),
-        ));
-    }
-    if let Node::Workload(_) = e.dst {
-        why.push(crate::output::side_reason(
-            net,
-            Direction::Ingress,
-            &e.ingress,
-            &net.node_name(e.dst),
-        ));
-    }
+    let why = crate::output::reasons(net, e);
     format!(
         "assertion '{}' fails: {} reaches {} on {}; {} ({})",
         assertions[v.assertion].name,

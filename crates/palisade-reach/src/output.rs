@@ -56,7 +56,9 @@ pub fn side_reason(net: &Network, dir: Direction, why: &SideWhy, who: &str) -> S
     format!("{} allowed by {}", dir.as_str(), rules.join(", "))
 }
 
-fn reasons(net: &Network, e: &Edge) -> Vec<String> {
+/// Both sides' reasons for an edge (egress at a workload source, ingress at a workload
+/// destination).
+pub fn reasons(net: &Network, e: &Edge) -> Vec<String> {
     let mut out = Vec::new();
     if let Node::Workload(_) = e.src {
         out.push(side_reason(

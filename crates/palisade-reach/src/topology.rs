@@ -301,6 +301,7 @@ fn service_ports(svc: &Resource) -> Vec<ServicePort<'_>> {
 }
 
 /// Which service ports a backend reference picks.
+#[derive(Clone, Copy)]
 enum PortPick<'a> {
     All,
     /// An Ingress backend's `port.number` / `port.name` (the Service's port).
@@ -400,11 +401,6 @@ fn ingress_targets(m: &Manifests, t: &Topology) -> Vec<IngressTarget> {
                 );
                 for to in tos {
                     if let Some(name) = to.get("name").and_then(Node::as_str) {
-                        let pick = match &pick {
-                            PortPick::All => PortPick::All,
-                            PortPick::RouteTarget(a, b) => PortPick::RouteTarget(*a, *b),
-                            PortPick::ServicePort(a, b) => PortPick::ServicePort(*a, *b),
-                        };
                         backends.push((name, pick));
                     }
                 }
