@@ -20,5 +20,6 @@ pub mod ml;
 pub mod rules;
 pub mod scan;
 pub mod selector;
+pub mod service;
 pub mod workload;
 pub mod yaml;

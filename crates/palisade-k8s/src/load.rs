@@ -73,6 +73,14 @@ impl Resource {
         self.root.pos
     }
 
+    /// `metadata.labels`.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        self.root
+            .path(&["metadata", "labels"])
+            .map(Node::string_pairs)
+            .unwrap_or_default()
+    }
+
     /// An annotation's value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.root

@@ -96,18 +96,10 @@ impl<'a> PodTemplate<'a> {
 
     /// The labels pods from this template carry.
     pub fn labels(&self) -> Vec<(String, String)> {
-        let from = |n: Option<&Node>| -> Vec<(String, String)> {
-            n.map(|l| {
-                l.entries()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default()
-        };
         match self.meta {
-            Some(m) => from(m.get("labels")),
+            Some(m) => m.get("labels").map(Node::string_pairs).unwrap_or_default(),
             // A bare Pod's labels are the resource's.
-            None => from(self.resource.root.path(&["metadata", "labels"])),
+            None => self.resource.labels(),
         }
     }
 

@@ -170,6 +170,14 @@ impl Node {
         slice.iter().map(|(k, v)| (k, v))
     }
 
+    /// A mapping's string entries as owned pairs (labels, annotations, selectors); entries
+    /// whose key or value is not a scalar are left out.
+    pub fn string_pairs(&self) -> Vec<(String, String)> {
+        self.entries()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+            .collect()
+    }
+
     /// Number of nodes in this subtree.
     fn size(&self) -> usize {
         match &self.kind {

@@ -599,7 +599,7 @@ impl Network {
         }
         if outside_src {
             for &d in &dsts {
-                let offered = topology::ingress_ports(&self.topo, d);
+                let offered = &self.topo.ingress_ports[d];
                 if offered.is_empty() {
                     continue;
                 }
@@ -610,7 +610,7 @@ impl Network {
                     self.named(d),
                     want.why,
                 );
-                let c = c.intersect(&offered);
+                let c = c.intersect(offered);
                 if !c.is_empty() {
                     put(
                         Node::IngressController,

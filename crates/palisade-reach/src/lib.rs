@@ -1,7 +1,7 @@
 //! `palisade reach`: who can reach which workload, on which ports, and why — computed from
 //! NetworkPolicies exactly as Kubernetes defines them.
 //!
-//! * [`topology`] — namespaces, workloads and their pods, Ingress/Route backends;
+//! * [`topology`] — namespaces, workloads and their pods, what Ingress, routes and Routes send to;
 //! * [`policy`] — NetworkPolicy objects read into rules, with malformed parts reported;
 //! * [`ports`] — protocol/port sets; [`ipblock`] — CIDRs and the outside's partition;
 //! * [`analysis`] — the connectivity (full matrix or focused) with the rules behind each edge;

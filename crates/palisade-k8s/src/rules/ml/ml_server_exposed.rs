@@ -1,7 +1,7 @@
 use crate::load::{Manifests, Resource};
 use crate::ml::{ContainerLaunch, declared_ports, servers, serves_port};
 use crate::rules::{Check, Rule, Sink};
-use crate::selector::Selector;
+use crate::service::{self, BackendPort};
 use crate::workload::{Container, PodTemplate};
 use crate::yaml::{Node, Pos};
 use palisade_core::ml::{Server, has_api_key, insecure_options};
@@ -100,61 +100,26 @@ fn severity_of(server: Server, cl: &ContainerLaunch) -> Option<(Severity, &'stat
     })
 }
 
-/// Resolve a Service port's `targetPort` against the container: the container port it reaches.
-fn target_port(svc_port: &Node, c: &Container) -> Option<u16> {
-    match svc_port.get("targetPort") {
-        Some(tp) => match tp.as_i64() {
-            Some(n) => u16::try_from(n).ok(),
-            None => {
-                let name = tp.as_str()?;
-                declared_ports(c)
-                    .into_iter()
-                    .find(|(_, n, _)| *n == Some(name))
-                    .map(|(p, _, _)| p)
-            }
-        },
-        None => svc_port
-            .get("port")
-            .and_then(Node::as_i64)
-            .and_then(|n| u16::try_from(n).ok()),
-    }
-}
-
-/// A Service's `selector` selects the template's pods (same namespace). A Service without one
-/// selects no pods (its endpoints are managed by hand).
-fn selects(svc: &Resource, t: &PodTemplate) -> bool {
-    svc.effective_namespace() == t.resource.effective_namespace()
-        && svc
-            .root
-            .path(&["spec", "selector"])
-            .map(Selector::from_map)
-            .is_some_and(|s| !s.is_empty() && s.matches(&t.labels()))
-}
-
-/// The Service ports (with the container port they reach) that lead to the target's server.
-fn service_ports<'s>(
-    svc: &'s Resource,
-    tg: &Target,
-    only_port: Option<&Node>,
-) -> Vec<(&'s Node, u16)> {
-    if svc.kind != "Service" || svc.group() != "" || !selects(svc, tg.t) {
+/// The Service ports (with the container port they reach) that lead to the target's server,
+/// among those `port` picks.
+fn service_ports<'s>(svc: &'s Resource, tg: &Target, port: BackendPort) -> Vec<(&'s Node, u16)> {
+    let selects = svc.effective_namespace() == tg.t.resource.effective_namespace()
+        && service::selector(svc).is_some_and(|s| s.matches(&tg.t.labels()));
+    if !selects {
         return Vec::new();
     }
-    svc.root
-        .path(&["spec", "ports"])
-        .map(Node::items)
-        .unwrap_or(&[])
-        .iter()
-        .filter(|p| match only_port {
-            None => true,
-            Some(want) => match want.as_i64() {
-                Some(n) => p.get("port").and_then(Node::as_i64) == Some(n),
-                None => p.get("name").and_then(Node::as_str) == want.as_str(),
-            },
-        })
-        .filter_map(|p| {
-            let cp = target_port(p, tg.c)?;
-            serves_port(tg.server, tg.c, cp).then_some((p, cp))
+    let declared = declared_ports(tg.c);
+    service::ports(svc)
+        .into_iter()
+        .filter(|sp| port.picks(sp))
+        .filter_map(|sp| {
+            let cp = sp.container_port(|name| {
+                declared
+                    .iter()
+                    .find(|(_, n, _)| *n == Some(name))
+                    .map(|(p, _, _)| *p)
+            })?;
+            serves_port(tg.server, tg.c, cp).then_some((sp.node, cp))
         })
         .collect()
 }
@@ -260,7 +225,7 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
                 .root
                 .path(&["spec", "loadBalancerSourceRanges"])
                 .is_some_and(|n| !n.items().is_empty());
-            for (p, cp) in service_ports(svc, tg, None) {
+            for (p, cp) in service_ports(svc, tg, BackendPort::Any) {
                 let sev = if restricted {
                     Severity::Medium
                 } else {
@@ -291,18 +256,18 @@ fn check(m: &Manifests, templates: &[PodTemplate], sink: &mut Sink) {
             if ing.effective_namespace() != t.resource.effective_namespace() {
                 continue;
             }
-            for (backend, svc_name, port) in route_backends(ing) {
+            for backend in service::backends(ing) {
                 for svc in m
                     .resources
                     .iter()
-                    .filter(|s| s.name == svc_name && s.kind == "Service")
+                    .filter(|s| s.name == backend.service && s.kind == "Service")
                 {
-                    for (_, cp) in service_ports(svc, tg, port) {
+                    for (_, cp) in service_ports(svc, tg, backend.port) {
                         report(
                             sink,
                             tg,
                             ing,
-                            backend.pos,
+                            backend.node.pos,
                             format!(
                                 "{} is published by {} {} through Service {} on {}",
                                 what(tg),
@@ -399,51 +364,4 @@ fn ray_head_spec(r: &Resource) -> Option<&Node> {
         "RayJob" => spec.path(&["rayClusterSpec", "headGroupSpec"]),
         _ => None,
     }
-}
-
-/// (backend node, service name, service port) of an Ingress or HTTPRoute.
-fn route_backends(r: &Resource) -> Vec<(&Node, &str, Option<&Node>)> {
-    let mut out = Vec::new();
-    let Some(spec) = r.spec() else {
-        return out;
-    };
-    match (r.kind.as_str(), r.group()) {
-        ("Ingress", "networking.k8s.io" | "extensions") => {
-            let mut backends: Vec<&Node> = Vec::new();
-            backends.extend(spec.get("defaultBackend").or_else(|| spec.get("backend")));
-            for rule in spec.get("rules").map(Node::items).unwrap_or(&[]) {
-                for p in rule
-                    .path(&["http", "paths"])
-                    .map(Node::items)
-                    .unwrap_or(&[])
-                {
-                    backends.extend(p.get("backend"));
-                }
-            }
-            for b in backends {
-                if let Some(name) = b.path(&["service", "name"]).and_then(Node::as_str) {
-                    let port = b
-                        .path(&["service", "port", "number"])
-                        .or_else(|| b.path(&["service", "port", "name"]));
-                    out.push((b, name, port));
-                } else if let Some(name) = b.get("serviceName").and_then(Node::as_str) {
-                    out.push((b, name, b.get("servicePort")));
-                }
-            }
-        }
-        ("HTTPRoute" | "GRPCRoute", "gateway.networking.k8s.io") => {
-            for rule in spec.get("rules").map(Node::items).unwrap_or(&[]) {
-                for b in rule.get("backendRefs").map(Node::items).unwrap_or(&[]) {
-                    let kind = b.get("kind").and_then(Node::as_str).unwrap_or("Service");
-                    if kind == "Service"
-                        && let Some(name) = b.get("name").and_then(Node::as_str)
-                    {
-                        out.push((b, name, b.get("port")));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    out
 }

@@ -47,17 +47,7 @@ pub static RULE: Rule = Rule {
 
 fn tenant(t: &PodTemplate) -> Option<String> {
     let mut labels = t.labels();
-    labels.extend(
-        t.resource
-            .root
-            .path(&["metadata", "labels"])
-            .map(|l| {
-                l.entries()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default(),
-    );
+    labels.extend(t.resource.labels());
     labels
         .into_iter()
         .find(|(k, _)| k == "tenant" || k == "team" || k.ends_with("/tenant"))
