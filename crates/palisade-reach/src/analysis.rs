@@ -8,10 +8,10 @@
 //! directly, so its cost follows policies × selected workloads, not all pairs.
 
 use crate::bitset::BitSet;
-use crate::ipblock::{IpBlock, IpRange, Segments};
+use crate::ipblock::{IpRange, Segments};
 use crate::policy::{self, Direction, Peer, Policy, PolicyError, Rule};
 use crate::ports::{Conns, Protocol};
-use crate::topology::{self, Topology};
+use crate::topology::{self, Labels, Topology};
 use palisade_k8s::load::Manifests;
 use palisade_k8s::selector::Selector;
 use std::cell::OnceCell;
@@ -29,6 +29,10 @@ const INGRESS_CONTROLLER_NAMESPACES: &[&[(&str, &str)]] = &[
         ("network.openshift.io/policy-group", "ingress"),
     ],
 ];
+
+/// A focused query indexes every rule's peers (a pass over all rules and endpoints) when it
+/// has more pairs than this many per endpoint; below, matching pair by pair is cheaper.
+const INDEX_PAIRS_PER_ENDPOINT: usize = 64;
 
 /// A rule: (direction, policy index, rule index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,8 +131,17 @@ impl Focus {
         if matches!(s, "outside" | "external" | "internet") {
             return Ok(Focus::Outside);
         }
+        // A namespace is a DNS label (no dots); a label key's prefix is a DNS subdomain
+        // (`app.kubernetes.io/name`), so `ml/x` is a workload and `app.kubernetes.io/x` a key.
+        let is_namespace = |ns: &str| {
+            !ns.is_empty()
+                && ns
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
         if let Some((ns, rest)) = s.split_once('/')
-            && !s.contains('=')
+            && is_namespace(ns)
+            && !rest.contains(['=', ' ', ','])
         {
             let (name, kind) = match rest.split_once('[') {
                 Some((n, k)) => (n, Some(k.trim_end_matches(']').to_string())),
@@ -144,15 +157,21 @@ impl Focus {
     }
 }
 
+/// The policies that select an endpoint in one direction, and their rules.
+#[derive(Debug, Clone, Default)]
+struct Governed {
+    policies: Vec<usize>,
+    rules: Vec<RuleId>,
+}
+
 pub struct Network {
     pub topo: Topology,
     pub policies: Vec<Policy>,
     pub errors: Vec<PolicyError>,
-    /// Per endpoint, the rules that govern its ingress (None: no policy selects it).
-    ingress_of: Vec<Option<Vec<RuleId>>>,
-    egress_of: Vec<Option<Vec<RuleId>>>,
-    /// Per endpoint, the policies selecting it (ingress, egress).
-    selected_by: Vec<(Vec<usize>, Vec<usize>)>,
+    /// Per direction, per endpoint: what governs it (None: no policy selects it, so it is open).
+    governed: [Vec<Option<Governed>>; 2],
+    /// The labels of the namespaces ingress controllers run in.
+    ingress_controller_namespaces: Vec<Labels>,
     /// The outside, partitioned by the ipBlocks of ingress rules and of egress rules.
     pub segments_in: Segments,
     pub segments_out: Segments,
@@ -168,15 +187,9 @@ pub struct Network {
 
 impl Network {
     pub fn build(m: &Manifests) -> Network {
-        let topo = Topology::build(m);
         let mut errors = Vec::new();
-        let policies: Vec<Policy> = m
-            .resources
-            .iter()
-            .filter(|r| r.kind == "NetworkPolicy" && r.group() == "networking.k8s.io")
-            .map(|r| policy::read(r, &mut errors))
-            .collect();
-        Network::new(topo, policies, errors)
+        let policies = policy::read_all(m, &mut errors);
+        Network::new(Topology::build(m), policies, errors)
     }
 
     pub fn new(topo: Topology, policies: Vec<Policy>, errors: Vec<PolicyError>) -> Network {
@@ -185,9 +198,7 @@ impl Network {
             by_namespace.entry(e.namespace.clone()).or_default().push(i);
         }
         let n = topo.endpoints.len();
-        let mut ingress_of: Vec<Option<Vec<RuleId>>> = vec![None; n];
-        let mut egress_of: Vec<Option<Vec<RuleId>>> = vec![None; n];
-        let mut selected_by = vec![(Vec::new(), Vec::new()); n];
+        let mut governed: [Vec<Option<Governed>>; 2] = [vec![None; n], vec![None; n]];
         let mut peer_cache = Vec::new();
         let mut fixed_conns = Vec::new();
         let mut rule_ids = Vec::with_capacity(policies.len());
@@ -214,41 +225,42 @@ impl Network {
                 if !p.pod_selector.matches(&topo.endpoints[e].labels) {
                     continue;
                 }
-                for (dir, of) in [
-                    (Direction::Ingress, &mut ingress_of),
-                    (Direction::Egress, &mut egress_of),
-                ] {
+                for dir in [Direction::Ingress, Direction::Egress] {
                     if p.rules(dir).is_some() {
-                        let list = of[e].get_or_insert_with(Vec::new);
-                        list.extend(&rule_ids[pi][dir as usize]);
-                        match dir {
-                            Direction::Ingress => selected_by[e].0.push(pi),
-                            Direction::Egress => selected_by[e].1.push(pi),
-                        }
+                        let g = governed[dir as usize][e].get_or_insert_with(Governed::default);
+                        g.policies.push(pi);
+                        g.rules.extend(&rule_ids[pi][dir as usize]);
                     }
                 }
             }
         }
-        let blocks = |dir: Direction| -> Vec<IpBlock> {
+        let blocks = |dir: Direction| {
             policies
                 .iter()
-                .flat_map(|p| p.rules(dir).unwrap_or(&[]))
+                .flat_map(move |p| p.rules(dir).unwrap_or(&[]))
                 .flat_map(|r| r.peers.iter().flatten())
                 .filter_map(|peer| match peer {
-                    Peer::Ip(b) => Some(b.clone()),
+                    Peer::Ip(b) => Some(b),
                     _ => None,
                 })
-                .collect()
         };
-        let segments_in = Segments::new(&blocks(Direction::Ingress));
-        let segments_out = Segments::new(&blocks(Direction::Egress));
+        let segments_in = Segments::new(blocks(Direction::Ingress));
+        let segments_out = Segments::new(blocks(Direction::Egress));
+        let ingress_controller_namespaces = INGRESS_CONTROLLER_NAMESPACES
+            .iter()
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect();
         Network {
             topo,
             policies,
             errors,
-            ingress_of,
-            egress_of,
-            selected_by,
+            governed,
+            ingress_controller_namespaces,
             segments_in,
             segments_out,
             by_namespace,
@@ -266,9 +278,14 @@ impl Network {
         }
     }
 
+    fn governed(&self, dir: Direction, e: usize) -> Option<&Governed> {
+        self.governed[dir as usize][e].as_ref()
+    }
+
     /// The rules governing an endpoint's ingress; None when no policy selects it.
     pub fn ingress_rules(&self, e: usize) -> Option<&[RuleId]> {
-        self.ingress_of[e].as_deref()
+        self.governed(Direction::Ingress, e)
+            .map(|g| g.rules.as_slice())
     }
 
     pub fn rule(&self, id: RuleId) -> &Rule {
@@ -277,8 +294,18 @@ impl Network {
             .expect("rule id of a real rule")[id.rule]
     }
 
-    fn namespace_matches(&self, sel: &Selector, ns: &str) -> bool {
-        sel.matches(self.topo.namespace_labels(ns))
+    /// Whether a pod peer (of a policy in `policy_ns`) admits pods of namespace `ns`: the
+    /// policy's own namespace without a namespace selector, else those the selector matches.
+    fn peer_namespace(&self, namespaces: &Option<Selector>, policy_ns: &str, ns: &str) -> bool {
+        match namespaces {
+            None => ns == policy_ns,
+            Some(sel) => sel.matches(self.topo.namespace_labels(ns)),
+        }
+    }
+
+    /// Whether a pod peer's selector admits endpoint `e` (in an admitted namespace).
+    fn peer_pods(pods: &Option<Selector>, labels: &[(String, String)]) -> bool {
+        pods.as_ref().is_none_or(|s| s.matches(labels))
     }
 
     /// Whether a peer of a policy in `policy_ns` admits endpoint `e`.
@@ -286,11 +313,8 @@ impl Network {
         let ep = &self.topo.endpoints[e];
         match peer {
             Peer::Pods { namespaces, pods } => {
-                let ns_ok = match namespaces {
-                    None => ep.namespace == policy_ns,
-                    Some(sel) => self.namespace_matches(sel, &ep.namespace),
-                };
-                ns_ok && pods.as_ref().is_none_or(|s| s.matches(&ep.labels))
+                self.peer_namespace(namespaces, policy_ns, &ep.namespace)
+                    && Self::peer_pods(pods, &ep.labels)
             }
             Peer::Ip(_) | Peer::Invalid => false,
         }
@@ -319,13 +343,10 @@ impl Network {
                     pods,
                 } => {
                     pods.as_ref().is_none_or(Selector::is_empty)
-                        && INGRESS_CONTROLLER_NAMESPACES.iter().any(|labels| {
-                            let labels: Vec<(String, String)> = labels
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_string()))
-                                .collect();
-                            ns.matches(&labels)
-                        })
+                        && self
+                            .ingress_controller_namespaces
+                            .iter()
+                            .any(|labels| ns.matches(labels))
                 }
                 _ => false,
             }),
@@ -347,22 +368,17 @@ impl Network {
                     let Peer::Pods { namespaces, pods } = p else {
                         continue;
                     };
-                    // The namespaces the peer admits, then the pods there its selector admits.
-                    let in_namespaces: Vec<&Vec<usize>> = match namespaces {
-                        None => self.by_namespace.get(ns).into_iter().collect(),
-                        Some(sel) => self
-                            .by_namespace
-                            .iter()
-                            .filter(|(k, _)| self.namespace_matches(sel, k))
-                            .map(|(_, v)| v)
-                            .collect(),
-                    };
-                    for &e in in_namespaces.into_iter().flatten() {
-                        if pods
-                            .as_ref()
-                            .is_none_or(|s| s.matches(&self.topo.endpoints[e].labels))
-                        {
-                            set.insert(e);
+                    // peer_admits, a namespace at a time: the namespaces the peer admits,
+                    // then the pods there its selector admits.
+                    for (_, eps) in self
+                        .by_namespace
+                        .iter()
+                        .filter(|(k, _)| self.peer_namespace(namespaces, ns, k))
+                    {
+                        for &e in eps {
+                            if Self::peer_pods(pods, &self.topo.endpoints[e].labels) {
+                                set.insert(e);
+                            }
                         }
                     }
                 }
@@ -381,11 +397,7 @@ impl Network {
         dst_named: &[(String, Protocol, u16)],
         want_why: bool,
     ) -> (Conns, SideWhy) {
-        let of = match dir {
-            Direction::Ingress => &self.ingress_of[local],
-            Direction::Egress => &self.egress_of[local],
-        };
-        let Some(rules) = of else {
+        let Some(g) = self.governed(dir, local) else {
             return (
                 Conns::all(),
                 SideWhy {
@@ -396,16 +408,10 @@ impl Network {
         };
         let mut why = SideWhy::default();
         if want_why {
-            why.policies = match dir {
-                Direction::Ingress => &self.selected_by[local].0,
-                Direction::Egress => &self.selected_by[local].1,
-            }
-            .iter()
-            .copied()
-            .collect();
+            why.policies = g.policies.iter().copied().collect();
         }
         let mut conns = Conns::none();
-        for &id in rules {
+        for &id in &g.rules {
             if !self.admits(id, remote) {
                 continue;
             }
@@ -477,11 +483,8 @@ impl Network {
     }
 
     fn outside_possible(&self, dir: Direction, e: usize) -> bool {
-        let of = match dir {
-            Direction::Ingress => &self.ingress_of[e],
-            Direction::Egress => &self.egress_of[e],
-        };
-        of.as_deref().is_none_or(|rules| self.admits_outside(rules))
+        self.governed(dir, e)
+            .is_none_or(|g| self.admits_outside(&g.rules))
     }
 
     /// The connectivity, optionally focused on sources and/or destinations. `want.denied`
@@ -522,16 +525,11 @@ impl Network {
         if focused {
             // Many pairs: one pass over the rules to index their peers is cheaper than
             // matching selectors pair by pair.
-            if srcs.len().saturating_mul(dsts.len()) > 4 * n.max(1) * 16 {
+            if srcs.len().saturating_mul(dsts.len()) > INDEX_PAIRS_PER_ENDPOINT * n {
                 self.index_peers();
             }
-            let src_set: BitSet = {
-                let mut b = BitSet::new(n);
-                srcs.iter().for_each(|&s| b.insert(s));
-                b
-            };
             for &d in &dsts {
-                for s in src_set.iter() {
+                for &s in &srcs {
                     if wl(s) == wl(d) {
                         continue;
                     }
@@ -542,11 +540,11 @@ impl Network {
         } else {
             self.index_peers();
             for d in 0..n {
-                let candidates = match &self.ingress_of[d] {
+                let candidates = match self.governed(Direction::Ingress, d) {
                     None => BitSet::full(n),
-                    Some(rules) => {
+                    Some(g) => {
                         let mut b = BitSet::new(n);
-                        for id in rules {
+                        for id in &g.rules {
                             if let Some(set) = self.peer_cache[id.slot].get() {
                                 b.union_with(set);
                             }

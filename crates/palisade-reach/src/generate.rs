@@ -1,9 +1,11 @@
 //! `palisade reach --generate`: least-privilege NetworkPolicies for a stated intent — default
 //! deny (ingress and egress) for every namespace the intent touches, DNS egress to kube-dns, and
-//! exactly the allowed edges — then a proof: the generated YAML is read back with the original
-//! manifests and the connectivity recomputed, so what is printed is what was checked.
+//! exactly the allowed edges — then a proof: the generated YAML is parsed back into policies,
+//! added to the manifests' own, and the connectivity recomputed, so what is printed is what was
+//! checked.
 
 use crate::analysis::{Focus, Network, Node, Want};
+use crate::policy;
 use crate::ports::{Conns, Protocol};
 use crate::topology::{Labels, NAMESPACE_NAME_LABEL};
 use palisade_k8s::load::{Manifests, load_text};
@@ -311,26 +313,33 @@ pub struct Proof {
 
 /// Read the generated policies back beside the manifests and check that exactly the intent
 /// holds: each allowed edge gets its ports, and nothing else reaches the intent's destinations.
-pub fn prove(m: &Manifests, yaml: &str, intent: &Intent) -> Result<Proof, String> {
-    let mut with = Manifests::default();
-    for f in &m.files {
-        load_text(&mut with, f.path.clone(), f.text.to_string());
-    }
-    load_text(&mut with, "<generated>".into(), yaml.to_string());
-    if let Some(e) = with.errors.iter().find(|e| e.path == "<generated>") {
+pub fn prove(before: &Network, yaml: &str, intent: &Intent) -> Result<Proof, String> {
+    let mut generated = Manifests::default();
+    load_text(&mut generated, "<generated>".into(), yaml.to_string());
+    let mut errors = Vec::new();
+    let read_back = policy::read_all(&generated, &mut errors);
+    if let Some(e) = generated.errors.first() {
         return Err(format!(
             "generated policies do not read back: {}",
             e.message
         ));
     }
-    let net = Network::build(&with);
+    if let Some(e) = errors.first() {
+        return Err(format!(
+            "generated policies do not read back: {}",
+            e.message
+        ));
+    }
+    // The manifests' workloads and policies as they were, plus the generated ones as read.
+    let mut policies = before.policies.clone();
+    policies.extend(read_back);
+    let net = Network::new(before.topo.clone(), policies, Vec::new());
     let mut s = String::new();
     let mut holds = true;
     let _ = writeln!(
         s,
         "proof (the generated policies read back with the manifests):"
     );
-    let mut dst_focuses = Vec::new();
     for e in &intent.edges {
         let edges = net.connectivity(Some(&e.from), Some(&e.to), Want::ALL);
         let mut ok = !edges.is_empty();
@@ -360,10 +369,9 @@ pub fn prove(m: &Manifests, yaml: &str, intent: &Intent) -> Result<Proof, String
         }
         let _ = writeln!(s, "  {} {}", if ok { "ok  " } else { "FAIL" }, e.text);
         holds &= ok;
-        dst_focuses.push(e);
     }
     // Nothing outside the intent reaches its destinations.
-    for e in &dst_focuses {
+    for e in &intent.edges {
         for edge in net.connectivity(None, Some(&e.to), Want::WHY) {
             let intended = intent
                 .edges

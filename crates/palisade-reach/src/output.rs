@@ -32,10 +32,7 @@ pub fn side_reason(net: &Network, dir: Direction, why: &SideWhy, who: &str) -> S
     if why.open {
         return format!("no NetworkPolicy selects {who} for {} (open)", dir.as_str());
     }
-    let key = match dir {
-        Direction::Ingress => "ingress",
-        Direction::Egress => "egress",
-    };
+    let key = dir.as_str();
     if why.rules.is_empty() {
         let names: Vec<String> = why.policies.iter().map(|p| net.policies[*p].id()).collect();
         return format!(

@@ -8,7 +8,7 @@
 
 use crate::ipblock::{IpBlock, IpRange};
 use crate::ports::{PortSet, Protocol};
-use palisade_k8s::load::Resource;
+use palisade_k8s::load::{Manifests, Resource};
 use palisade_k8s::selector::Selector;
 use palisade_k8s::yaml::{Node, Pos};
 
@@ -111,11 +111,19 @@ pub struct PolicyError {
     pub message: String,
 }
 
+/// Every `networking.k8s.io` NetworkPolicy in the manifests.
+pub fn read_all(m: &Manifests, errors: &mut Vec<PolicyError>) -> Vec<Policy> {
+    m.resources
+        .iter()
+        .filter(|r| r.kind == "NetworkPolicy" && r.group() == "networking.k8s.io")
+        .map(|r| read(r, errors))
+        .collect()
+}
+
 /// Read a `networking.k8s.io` NetworkPolicy. Errors are collected; the policy is kept with the
 /// broken parts admitting nothing.
 pub fn read(r: &Resource, errors: &mut Vec<PolicyError>) -> Policy {
-    let name = r.name.clone();
-    let namespace = r.effective_namespace().to_string();
+    let (namespace, name) = (r.effective_namespace(), r.name.as_str());
     let mut err = |pos: Pos, msg: String| {
         errors.push(PolicyError {
             pos,
@@ -162,15 +170,16 @@ pub fn read(r: &Resource, errors: &mut Vec<PolicyError>) -> Policy {
     let egress = does_egress.then(|| read_rules("egress", "to"));
     Policy {
         pos: r.pos(),
-        namespace: r.effective_namespace().to_string(),
-        name: r.name.clone(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
         pod_selector,
         ingress,
         egress,
     }
 }
 
-/// A selector that matches nothing (stands in for one that failed to parse).
+/// A selector that matches nothing: a policy whose podSelector fails to parse is one the API
+/// server rejects, so it applies to no pod (it neither isolates nor admits anything).
 fn nothing_selector() -> Selector {
     Selector {
         requirements: vec![palisade_k8s::selector::Requirement::In(

@@ -52,7 +52,7 @@ pub struct Endpoint {
     pub ports: Vec<(Protocol, u16)>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Topology {
     pub namespaces: BTreeMap<String, Labels>,
     pub workloads: Vec<Workload>,

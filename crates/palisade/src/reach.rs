@@ -2,28 +2,30 @@
 
 use crate::cli::{ReachArgs, ReachFormat};
 use crate::commands::{EXIT_ERROR, EXIT_FINDINGS, EXIT_OK};
+use palisade_core::InputError;
 use palisade_core::walk::discover;
 use palisade_k8s::load::{LoadOptions, Manifests, load};
 use palisade_reach::analysis::{Focus, Network, Want};
 use palisade_reach::{generate, output};
 use std::io::Write;
 
-fn report_errors(m: &Manifests, net: &Network) -> usize {
-    let mut n = 0;
-    for e in m
+/// Every problem with the inputs: unreadable files and malformed policies, each on stderr.
+fn input_errors(m: &Manifests, net: &Network) -> Vec<InputError> {
+    let all: Vec<InputError> = m
         .errors
         .iter()
-        .chain(palisade_reach::scan::input_errors(net, m).iter())
-    {
+        .cloned()
+        .chain(palisade_reach::scan::input_errors(net, m))
+        .collect();
+    for e in &all {
         let at = match (e.line, e.column) {
             (Some(l), Some(c)) => format!("{}:{l}:{c}", e.path),
             (Some(l), None) => format!("{}:{l}", e.path),
             _ => e.path.clone(),
         };
         eprintln!("palisade: error: {at}: {}", e.message);
-        n += 1;
     }
-    n
+    all
 }
 
 fn write_out(args: &ReachArgs, text: &str) -> Result<(), String> {
@@ -54,7 +56,7 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
     let t1 = t0.elapsed();
     let net = Network::build(&m);
     let t2 = t0.elapsed();
-    let errors = report_errors(&m, &net);
+    let errors = input_errors(&m, &net);
     if net.topo.workloads.is_empty() {
         eprintln!(
             "palisade: warning: no workloads found in {}",
@@ -66,11 +68,11 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
         let intent = generate::Intent::parse(&args.allow)?;
         let generated = generate::generate(&net, &intent)?;
         write_out(&args, &generated.yaml)?;
-        let proof = generate::prove(&m, &generated.yaml, &intent)?;
+        let proof = generate::prove(&net, &generated.yaml, &intent)?;
         eprint!("{}", proof.summary);
         return Ok(if !proof.holds {
             EXIT_FINDINGS
-        } else if errors > 0 && !args.ignore_errors {
+        } else if !errors.is_empty() && !args.ignore_errors {
             EXIT_ERROR
         } else {
             EXIT_OK
@@ -88,13 +90,7 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
         ReachFormat::Text => output::text(&net, &edges, args.explain),
         ReachFormat::Json => {
             let mut v = output::json(&net, &edges, args.explain);
-            v["errors"] = serde_json::to_value(
-                m.errors
-                    .iter()
-                    .chain(palisade_reach::scan::input_errors(&net, &m).iter())
-                    .collect::<Vec<_>>(),
-            )
-            .expect("errors serialise");
+            v["errors"] = serde_json::to_value(&errors).expect("errors serialise");
             let mut s = serde_json::to_string_pretty(&v).expect("json");
             s.push('\n');
             s
@@ -108,7 +104,7 @@ pub fn reach(args: ReachArgs) -> Result<u8, String> {
             t0.elapsed() - t2
         );
     }
-    Ok(if errors > 0 && !args.ignore_errors {
+    Ok(if !errors.is_empty() && !args.ignore_errors {
         EXIT_ERROR
     } else {
         EXIT_OK
