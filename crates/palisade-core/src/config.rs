@@ -16,6 +16,9 @@
 //! to = "app=model-server"
 //! only_from = ["app=frontend"]
 //! ports = "TCP 8501"
+//!
+//! [model]                       # `palisade model scan` and model files in `palisade scan`
+//! allow = ["mypackage.models.<Class>"]  # globals your pickles may use (see MDL002)
 //! ```
 
 use crate::{Finding, Severity};
@@ -34,6 +37,15 @@ struct RawConfig {
     ignore: Vec<RawIgnore>,
     #[serde(default)]
     reach: RawReach,
+    #[serde(default)]
+    model: RawModel,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -123,6 +135,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// `[[reach.assert]]` entries, in file order.
     pub reach_assertions: Vec<ReachAssertion>,
+    /// `[model] allow`: dotted-path patterns added to the model-scan allowlist.
+    pub model_allow: Vec<String>,
 }
 
 /// A glob that matches the pattern anywhere below the scanned roots, too: `deploy/**` matches
@@ -172,6 +186,7 @@ impl Config {
             ignores: Vec::new(),
             warnings: Vec::new(),
             reach_assertions: raw.reach.assertions,
+            model_allow: raw.model.allow,
         };
         for (i, ig) in raw.ignore.into_iter().enumerate() {
             let what = format!("{origin}: [[ignore]] #{} ({})", i + 1, ig.rules.join(","));

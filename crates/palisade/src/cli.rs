@@ -21,6 +21,11 @@ pub enum Command {
     Scan(ScanArgs),
     /// Who can reach which workload, on which ports, and why (from NetworkPolicies)
     Reach(ReachArgs),
+    /// Model files: find the ones that run code when loaded
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// List every rule
     Rules {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -31,6 +36,16 @@ pub enum Command {
         /// Rule code (K8S001) or name (privileged-container)
         rule: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Analyse model files (pickle, PyTorch, joblib, NumPy, safetensors, and the zip, tar and
+    /// compressed files they travel in) without loading them
+    #[command(
+        after_help = "Formats are recognised by content, whatever the file is called. Nothing is unpickled or imported.\n\nExamples:\n  palisade model scan model.pt\n  palisade model scan models/ --format json\n  palisade model scan checkpoint.bin --fail-on high"
+    )]
+    Scan(ScanArgs),
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,6 +1,6 @@
 //! What each subcommand does.
 
-use crate::cli::{Cli, ColorChoice, Command, Format, ListFormat, ScanArgs};
+use crate::cli::{Cli, ColorChoice, Command, Format, ListFormat, ModelCommand, ScanArgs};
 use palisade_core::config::{Config, today_utc};
 use palisade_core::report::{json, sarif, text};
 use palisade_core::suppress::Baseline;
@@ -18,6 +18,7 @@ fn all_rules() -> Vec<&'static RuleMeta> {
     let docker = palisade_docker::rules::all().into_iter().map(|r| &r.meta);
     k8s.chain(palisade_reach::rules::all())
         .chain(docker)
+        .chain(palisade_model::rules::all())
         .collect()
 }
 
@@ -25,6 +26,9 @@ pub fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Scan(args) => scan(args),
         Command::Reach(args) => crate::reach::reach(args),
+        Command::Model {
+            command: ModelCommand::Scan(args),
+        } => model_scan(args),
         Command::Rules { format } => {
             list_rules(format);
             Ok(EXIT_OK)
@@ -104,19 +108,51 @@ fn load_config(args: &ScanArgs) -> Result<Config, String> {
     Ok(cfg)
 }
 
+/// The model-scan options `palisade.toml` asks for.
+fn model_options(cfg: &Config) -> palisade_model::scan::Options {
+    palisade_model::scan::Options {
+        policy: palisade_model::policy::Policy::with_allowed(&cfg.model_allow),
+        ..Default::default()
+    }
+}
+
 fn scan(args: ScanArgs) -> Result<u8, String> {
     let cfg = load_config(&args)?;
+    let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
+    let asserts = palisade_reach::assertions::compile(&cfg.reach_assertions)?;
+    let mut report = crate::scan::scan(
+        &walk.inputs,
+        cfg.max_file_size,
+        &asserts,
+        &model_options(&cfg),
+    );
+    report.errors.extend(walk.errors);
+    finish(&args, &cfg, report, None)
+}
+
+/// `palisade model scan`: every input is a candidate model file.
+fn model_scan(args: ScanArgs) -> Result<u8, String> {
+    let cfg = load_config(&args)?;
+    let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
+    let result = palisade_model::scan::scan(&walk.inputs, &model_options(&cfg));
+    let mut report = result.report;
+    report.errors.extend(walk.errors);
+    finish(&args, &cfg, report, Some(&result.artifacts))
+}
+
+/// Apply ignores and the baseline, render, and pick the exit code. `models` adds the model
+/// scan's per-file verdicts (a `models` list in JSON, a table in text).
+fn finish(
+    args: &ScanArgs,
+    cfg: &Config,
+    mut report: palisade_core::Report,
+    models: Option<&[palisade_model::scan::Artifact]>,
+) -> Result<u8, String> {
     let fail_on = match &args.fail_on {
         Some(s) => s.parse::<Severity>()?,
         None => cfg.fail_on.unwrap_or(Severity::Low),
     };
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
-
-    let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
-    let asserts = palisade_reach::assertions::compile(&cfg.reach_assertions)?;
-    let mut report = crate::scan::scan(&walk.inputs, cfg.max_file_size, &asserts);
-    report.errors.extend(walk.errors);
-
     let before = report.findings.len();
     report
         .findings
@@ -134,12 +170,16 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
         }
     };
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
-        match args.format {
-            Format::Text => {
+        match (args.format, models) {
+            (Format::Text, _) => {
+                if let Some(m) = models {
+                    w.write_all(crate::model::artifact_table(m, &report, color).as_bytes())?;
+                }
                 w.write_all(text::render(&report, &text::TextOptions { color }).as_bytes())
             }
-            Format::Json => json::write(&report, w),
-            Format::Sarif => sarif::write(&report, w),
+            (Format::Json, Some(m)) => crate::model::write_json(&report, m, w),
+            (Format::Json, None) => json::write(&report, w),
+            (Format::Sarif, _) => sarif::write(&report, w),
         }?;
         w.flush()
     };

@@ -1,8 +1,9 @@
 //! The `palisade` binary: command-line parsing, wiring and exit codes. The work happens in the
-//! library crates (`palisade-core`, `palisade-k8s`, `palisade-docker`, `palisade-reach`).
+//! library crates (`palisade-core`, `palisade-k8s`, `palisade-docker`, `palisade-reach`, `palisade-model`).
 
 mod cli;
 mod commands;
+mod model;
 mod reach;
 mod scan;
 

@@ -4,15 +4,26 @@
 //! hands back the explicit inputs (and stdin) that are not manifests. Those are Dockerfiles when
 //! their first instruction is `FROM`/`ARG`, and otherwise reported under `skipped`. The
 //! manifests also go to `palisade-reach` (ML servers left open by NetworkPolicies, the
-//! `[[reach.assert]]` assertions, malformed policies).
+//! `[[reach.assert]]` assertions, malformed policies). Model files (recognised by content:
+//! pickles, PyTorch checkpoints, joblib, NumPy, safetensors, and archives holding them) go to
+//! `palisade-model` first, whatever their name.
 
 use palisade_core::walk::Input;
 use palisade_core::{InputError, Report};
 use palisade_docker::load::looks_like_dockerfile;
 use palisade_reach::assertions::Assertion;
 
-pub fn scan(inputs: &[Input], max_file_size: Option<u64>, asserts: &[Assertion]) -> Report {
-    let (docker, other): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(
+pub fn scan(
+    inputs: &[Input],
+    max_file_size: Option<u64>,
+    asserts: &[Assertion],
+    model: &palisade_model::scan::Options,
+) -> Report {
+    let (models, rest): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(|i| {
+        matches!(i, Input::File { path, .. }
+            if !palisade_docker::is_dockerfile_name(path) && palisade_model::scan::is_model_file(path))
+    });
+    let (docker, other): (Vec<Input>, Vec<Input>) = rest.into_iter().partition(
         |i| matches!(i, Input::File { path, .. } if palisade_docker::is_dockerfile_name(path)),
     );
     let mut opts = palisade_k8s::load::LoadOptions::default();
@@ -38,5 +49,7 @@ pub fn scan(inputs: &[Input], max_file_size: Option<u64>, asserts: &[Assertion])
     report.errors.extend(reach.errors);
     report.rules.extend(palisade_reach::rules::all());
     report.merge(palisade_docker::scan::scan_dockerfiles(dockerfiles));
+    let models = palisade_model::scan::scan(&models, model);
+    report.merge(models.report);
     report
 }

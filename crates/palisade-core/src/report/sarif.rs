@@ -45,6 +45,10 @@ fn result(f: &Finding, index: &HashMap<&'static str, usize>) -> Value {
             "fix": f.fix,
         }
     });
+    if let Some(o) = f.offset {
+        // a byte offset in a binary artifact (archive members are `outer!inner` in the URI)
+        result["locations"][0]["physicalLocation"]["region"] = json!({"byteOffset": o});
+    }
     if let Some(i) = index.get(&*f.rule) {
         result["ruleIndex"] = json!(i);
     }

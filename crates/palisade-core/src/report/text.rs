@@ -61,11 +61,15 @@ pub fn write(report: &Report, opts: &TextOptions, out: &mut dyn Write) -> io::Re
                 .map(|src| src.lines().collect())
                 .unwrap_or_default();
         }
+        // binary inputs (model files) are located by byte offset
+        let at = match f.offset {
+            Some(o) => format!("@{o}"),
+            None => format!("{}:{}", f.line, f.column),
+        };
         write!(
             out,
-            "  {}:{}  {} {} {}  {}",
-            f.line,
-            f.column,
+            "  {}  {} {} {}  {}",
+            at,
             p.severity(f.severity),
             p.wrap("1", &f.rule),
             p.wrap("2", &f.name),

@@ -1,0 +1,35 @@
+//! The model-scan rules (`MDL001`…), one per file: each file holds the rule's metadata and its
+//! documentation. The scanner ([`crate::scan`]) decides when each applies.
+
+pub mod archive_header_mismatch;
+pub mod format_disguised;
+pub mod global_mutated;
+pub mod hidden_data;
+pub mod numpy_object_array;
+pub mod pickle_dangerous_call;
+pub mod pickle_dangerous_import;
+pub mod pickle_malformed;
+pub mod pickle_unlisted_call;
+pub mod pickle_unlisted_import;
+pub mod safetensors_invalid;
+pub mod scan_incomplete;
+
+use palisade_core::RuleMeta;
+
+/// Every model rule, in code order.
+pub fn all() -> Vec<&'static RuleMeta> {
+    vec![
+        &pickle_dangerous_call::RULE,
+        &pickle_unlisted_call::RULE,
+        &pickle_dangerous_import::RULE,
+        &pickle_unlisted_import::RULE,
+        &pickle_malformed::RULE,
+        &hidden_data::RULE,
+        &archive_header_mismatch::RULE,
+        &safetensors_invalid::RULE,
+        &format_disguised::RULE,
+        &scan_incomplete::RULE,
+        &global_mutated::RULE,
+        &numpy_object_array::RULE,
+    ]
+}
