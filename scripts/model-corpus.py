@@ -3,6 +3,7 @@
 
     python scripts/model-corpus.py generate [OUT]   # writes OUT (default crates/palisade-model/tests/corpus)
     python scripts/model-corpus.py verify   [OUT]   # loads every sample with its real consumer
+    python scripts/model-corpus.py examples         # the iris models of examples/sklearn-api
 
 Benign samples are real models saved by torch, scikit-learn, joblib, numpy and safetensors.
 Malicious samples each use one technique; their payload is harmless: it creates a marker file
@@ -363,6 +364,29 @@ def malicious(out):
     return samples
 
 
+def examples():
+    """examples/sklearn-api: the iris model as served (hardened) and as poisoned upstream
+    (vulnerable: the same pipeline, plus a payload that only creates a marker file)."""
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 4))
+    y = (X[:, 2] + X[:, 3] > 0).astype(int) + (X[:, 0] > 1).astype(int)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+    root = os.path.join(HERE, "..", "examples", "sklearn-api")
+    for variant in ("hardened", "vulnerable"):
+        os.makedirs(os.path.join(root, variant, "model"), exist_ok=True)
+    joblib.dump(pipe, os.path.join(root, "hardened", "model", "iris.joblib"))
+    pipe.poisoned_hook = Reduce(os.system, marker_cmd("iris.joblib"))
+    joblib.dump(pipe, os.path.join(root, "vulnerable", "model", "iris.joblib"))
+    print("wrote examples/sklearn-api/{hardened,vulnerable}/model/iris.joblib")
+    return 0
+
+
 def generate(out):
     for d in ("benign", "malicious"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
@@ -438,8 +462,10 @@ def verify(out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in ("generate", "verify"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("generate", "verify", "examples"):
         print(__doc__)
         sys.exit(2)
+    if sys.argv[1] == "examples":
+        sys.exit(examples())
     target = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else DEFAULT_OUT)
     sys.exit(generate(target) if sys.argv[1] == "generate" else verify(target))

@@ -41,7 +41,7 @@ fn vulnerable_example_fails_with_findings_at_their_lines() {
         !out.stdout.windows(6).any(|w| w == b"hf_QmV"),
         "secret value leaked into the report"
     );
-    assert_eq!(v["summary"]["by_severity"]["critical"], 2);
+    assert_eq!(v["summary"]["by_severity"]["critical"], 3);
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn hardened_example_scans_clean() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("No findings in 6 files, 13 resources."),
+        stdout.contains("No findings in 7 files, 13 resources."),
         "{stdout}"
     );
 }
@@ -485,7 +485,7 @@ fn output_file() {
     assert!(out.stdout.is_empty());
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    assert_eq!(v["summary"]["files"], 6);
+    assert_eq!(v["summary"]["files"], 7);
 }
 
 /// A JSON report's findings as snapshot lines: `path:line:column rule severity [resource]

@@ -150,6 +150,10 @@ struct Machine<'a> {
     a: Analysis,
 }
 
+/// Frames up to this size are checked to be complete, as the C unpickler does before it
+/// runs anything inside them.
+const FRAME_CHECK: u64 = 64 << 20;
+
 /// Callables that call (or instantiate) some of their positional arguments.
 const CALLS_ARGS: &[(&str, &[usize])] = &[
     ("copyreg._reconstructor", &[0, 1]),
@@ -355,10 +359,16 @@ impl Machine<'_> {
             }
             0x95 => {
                 // FRAME: the C unpickler checks that the frame's bytes are there.
+                // (frames larger than FRAME_CHECK are not verified: treated as present)
                 let n = self.uint(cur, at, 8)?;
-                match cur.peek(n.min(usize::MAX as u64) as usize) {
-                    Ok(b) if b.len() as u64 == n => {}
-                    _ => return self.broken(at, format!("FRAME of {n} bytes runs past the end")),
+                if n <= FRAME_CHECK {
+                    match cur.peek(n as usize) {
+                        Ok(b) if b.len() as u64 == n => {}
+                        _ => {
+                            return self
+                                .broken(at, format!("FRAME of {n} bytes runs past the end"));
+                        }
+                    }
                 }
             }
             b'(' => self.marks.push(self.stack.len()),
@@ -498,13 +508,13 @@ impl Machine<'_> {
                 self.top(at)?;
             }
             // Containers.
-            b')' => self.push(Val::Tuple(Rc::from(Vec::new())))?,
-            b']' => self.push(Val::List(Rc::new(RefCell::new(Vec::new()))))?,
-            b'}' => self.push(Val::Dict(Rc::new(RefCell::new(Vec::new()))))?,
-            0x8f => self.push(Val::Set(Rc::new(RefCell::new(Vec::new()))))?,
+            b')' => self.push(Val::tuple(Vec::new()))?,
+            b']' => self.push(Val::list(Vec::new()))?,
+            b'}' => self.push(Val::dict(Vec::new()))?,
+            0x8f => self.push(Val::set(Vec::new()))?,
             b't' => {
                 let items = self.pop_mark(at)?;
-                self.push(Val::Tuple(items.into()))?;
+                self.push(Val::tuple(items))?;
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
@@ -513,20 +523,20 @@ impl Machine<'_> {
                     items.push(self.pop(at)?);
                 }
                 items.reverse();
-                self.push(Val::Tuple(items.into()))?;
+                self.push(Val::tuple(items))?;
             }
             b'l' => {
                 let items = self.pop_mark(at)?;
-                self.push(Val::List(Rc::new(RefCell::new(items))))?;
+                self.push(Val::list(items))?;
             }
             b'd' => {
                 let items = self.pop_mark(at)?;
                 let d = pairs(items);
-                self.push(Val::Dict(Rc::new(RefCell::new(d))))?;
+                self.push(Val::dict(d))?;
             }
             0x91 => {
                 let items = self.pop_mark(at)?;
-                self.push(Val::Set(Rc::new(RefCell::new(items))))?;
+                self.push(Val::set(items))?;
             }
             b'a' => {
                 let v = self.pop(at)?;
@@ -655,7 +665,7 @@ impl Machine<'_> {
                 let n = line_str(&self.line(cur, at)?);
                 let items = self.pop_mark(at)?;
                 let g = self.global(at, "INST", &m, &n);
-                let r = self.call(at, "INST", &g, Val::Tuple(items.into()), "");
+                let r = self.call(at, "INST", &g, Val::tuple(items), "");
                 self.push(r)?;
             }
             b'o' => {
@@ -664,7 +674,7 @@ impl Machine<'_> {
                     return self.broken(at, "OBJ with no class");
                 }
                 let cls = items.remove(0);
-                let r = self.call(at, "OBJ", &cls, Val::Tuple(items.into()), "");
+                let r = self.call(at, "OBJ", &cls, Val::tuple(items), "");
                 self.push(r)?;
             }
             b'b' => {
@@ -734,12 +744,12 @@ impl Machine<'_> {
         let items = args.items();
         let preview = args.preview(160);
         let plain = |callee: Option<Rc<Name>>, args: Val| {
-            Val::Obj(Rc::new(Obj {
+            Val::obj(Obj {
                 callee,
                 kind: ObjKind::Plain,
                 args,
                 state: RefCell::new(None),
-            }))
+            })
         };
         match callee {
             Val::Global(n) | Val::Attr(n, _) => {
@@ -905,20 +915,20 @@ impl Machine<'_> {
             "operator.attrgetter" => {
                 let attrs: Vec<Rc<str>> =
                     items.iter().filter_map(|v| v.str().map(Rc::from)).collect();
-                Val::Obj(Rc::new(Obj {
+                Val::obj(Obj {
                     callee: Some(n.clone()),
                     kind: ObjKind::AttrGetter(attrs),
                     args,
                     state: RefCell::new(None),
-                }))
+                })
             }
             "operator.methodcaller" => match s(0) {
-                Some(m) => Val::Obj(Rc::new(Obj {
+                Some(m) => Val::obj(Obj {
                     callee: Some(n.clone()),
                     kind: ObjKind::MethodCaller(m.into()),
                     args,
                     state: RefCell::new(None),
-                })),
+                }),
                 None => Val::Unknown("a method called by a computed name".into()),
             },
             _ => {
@@ -927,8 +937,7 @@ impl Machine<'_> {
                         if let Some(v) = items.get(i)
                             && (v.path().is_some() || matches!(v, Val::Obj(_) | Val::Unknown(_)))
                         {
-                            let rest =
-                                Val::Tuple(items.get(i + 1..).unwrap_or(&[]).to_vec().into());
+                            let rest = Val::tuple(items.get(i + 1..).unwrap_or(&[]).to_vec());
                             let how: &'static str = match name {
                                 "copyreg._reconstructor"
                                 | "copyreg.__newobj__"
@@ -955,12 +964,12 @@ impl Machine<'_> {
                     }
                     _ => Some(n.clone()),
                 };
-                Val::Obj(Rc::new(Obj {
+                Val::obj(Obj {
                     callee,
                     kind: ObjKind::Plain,
                     args,
                     state: RefCell::new(None),
-                }))
+                })
             }
         }
     }

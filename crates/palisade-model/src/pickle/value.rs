@@ -6,7 +6,104 @@
 
 use super::names::Name;
 use std::cell::RefCell;
+use std::ops::Deref;
 use std::rc::Rc;
+
+/// A shared container. Dropping the last reference to a deeply nested value (200 000 tuples
+/// inside each other cost a pickle 400 KB) must not recurse: the children go to a per-thread
+/// list that the outermost drop empties in a loop.
+pub struct Node<T: Dismantle>(Option<Rc<T>>);
+
+/// Moves a container's values out, so that they are dropped one at a time.
+pub trait Dismantle {
+    fn dismantle(self, out: &mut Vec<Val>);
+}
+
+impl<T: Dismantle> Node<T> {
+    pub fn new(t: T) -> Self {
+        Node(Some(Rc::new(t)))
+    }
+}
+
+impl<T: Dismantle> Clone for Node<T> {
+    fn clone(&self) -> Self {
+        Node(self.0.clone())
+    }
+}
+
+impl<T: Dismantle> Deref for Node<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("a node is live until dropped")
+    }
+}
+
+impl<T: Dismantle + std::fmt::Debug> std::fmt::Debug for Node<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Default)]
+struct Grave {
+    items: Vec<Val>,
+    draining: bool,
+}
+
+thread_local! {
+    static GRAVE: RefCell<Grave> = RefCell::new(Grave::default());
+}
+
+impl<T: Dismantle> Drop for Node<T> {
+    fn drop(&mut self) {
+        let Some(rc) = self.0.take() else { return };
+        let Ok(inner) = Rc::try_unwrap(rc) else {
+            return; // other references keep it alive
+        };
+        let outermost = GRAVE.with(|g| {
+            let mut g = g.borrow_mut();
+            inner.dismantle(&mut g.items);
+            !std::mem::replace(&mut g.draining, true)
+        });
+        if !outermost {
+            return;
+        }
+        while let Some(v) = GRAVE.with(|g| g.borrow_mut().items.pop()) {
+            drop(v);
+        }
+        GRAVE.with(|g| g.borrow_mut().draining = false);
+    }
+}
+
+impl Dismantle for Vec<Val> {
+    fn dismantle(self, out: &mut Vec<Val>) {
+        out.extend(self);
+    }
+}
+
+impl Dismantle for RefCell<Vec<Val>> {
+    fn dismantle(self, out: &mut Vec<Val>) {
+        out.extend(self.into_inner());
+    }
+}
+
+impl Dismantle for RefCell<Vec<(Val, Val)>> {
+    fn dismantle(self, out: &mut Vec<Val>) {
+        for (k, v) in self.into_inner() {
+            out.push(k);
+            out.push(v);
+        }
+    }
+}
+
+impl Dismantle for Obj {
+    fn dismantle(self, out: &mut Vec<Val>) {
+        out.push(self.args);
+        if let Some(s) = self.state.into_inner() {
+            out.push(s);
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub enum Val {
@@ -17,10 +114,10 @@ pub enum Val {
     Str(Rc<str>),
     /// Bytes; the content is kept when short (nested pickles are analysed).
     Bytes(Option<Rc<[u8]>>, u64),
-    Tuple(Rc<[Val]>),
-    List(Rc<RefCell<Vec<Val>>>),
-    Dict(Rc<RefCell<Vec<(Val, Val)>>>),
-    Set(Rc<RefCell<Vec<Val>>>),
+    Tuple(Node<Vec<Val>>),
+    List(Node<RefCell<Vec<Val>>>),
+    Dict(Node<RefCell<Vec<(Val, Val)>>>),
+    Set(Node<RefCell<Vec<Val>>>),
     /// An object found by `find_class` (GLOBAL, STACK_GLOBAL, INST, EXT*).
     Global(Rc<Name>),
     /// A module object (from `__import__` and friends).
@@ -28,7 +125,7 @@ pub enum Val {
     /// An attribute fetched at load time (`getattr`, `attrgetter`, resolvers).
     Attr(Rc<Name>, &'static str),
     /// The result of a call.
-    Obj(Rc<Obj>),
+    Obj(Node<Obj>),
     /// What `persistent_load` returns (PyTorch storages).
     Persistent,
     /// Out-of-band buffer (protocol 5).
@@ -57,6 +154,26 @@ pub enum ObjKind {
 }
 
 impl Val {
+    pub fn tuple(items: Vec<Val>) -> Val {
+        Val::Tuple(Node::new(items))
+    }
+
+    pub fn list(items: Vec<Val>) -> Val {
+        Val::List(Node::new(RefCell::new(items)))
+    }
+
+    pub fn set(items: Vec<Val>) -> Val {
+        Val::Set(Node::new(RefCell::new(items)))
+    }
+
+    pub fn dict(items: Vec<(Val, Val)>) -> Val {
+        Val::Dict(Node::new(RefCell::new(items)))
+    }
+
+    pub fn obj(o: Obj) -> Val {
+        Val::Obj(Node::new(o))
+    }
+
     pub fn str(&self) -> Option<&str> {
         match self {
             Val::Str(s) => Some(s),
