@@ -156,35 +156,48 @@ pub fn scan(inputs: &[Input], opts: &Options) -> ModelScan {
                 }
             },
         };
-        let mut s = Scanner {
-            opts,
-            deadline: Deadline::after(opts.limits.time_per_file),
-            findings: Vec::new(),
-            layers: Vec::new(),
-        };
-        match s.blob(&display, &blob, 0, Hint::file(&display)) {
-            Some(summary) => {
-                let worst = s.findings.iter().map(|f| f.severity).max();
-                out.artifacts.push(Artifact {
-                    path: display.clone(),
-                    format: s.layers.join(" → "),
-                    summary,
-                    findings: s.findings.len(),
-                    worst,
-                });
-                out.report.files += 1;
-                out.report.findings.extend(s.findings);
-            }
-            None if explicit => out.report.skipped.push(InputError::new(
-                display,
-                "not a recognised model format (pickle, PyTorch, joblib, NumPy, safetensors, zip, tar, compressed); not analysed",
-            )),
-            None => {}
-        }
+        scan_one(&display, &blob, explicit, opts, &mut out);
     }
     out.report.rules = crate::rules::all();
     out.report.sort();
     out
+}
+
+/// Scan bytes already in memory as one input called `display` (fuzzing, embedding).
+pub fn scan_bytes(display: &str, data: Vec<u8>, opts: &Options) -> ModelScan {
+    let mut out = ModelScan::default();
+    scan_one(display, &Blob::from_vec(data), true, opts, &mut out);
+    out.report.rules = crate::rules::all();
+    out.report.sort();
+    out
+}
+
+fn scan_one(display: &str, blob: &Blob, explicit: bool, opts: &Options, out: &mut ModelScan) {
+    let mut s = Scanner {
+        opts,
+        deadline: Deadline::after(opts.limits.time_per_file),
+        findings: Vec::new(),
+        layers: Vec::new(),
+    };
+    match s.blob(display, blob, 0, Hint::file(display)) {
+        Some(summary) => {
+            let worst = s.findings.iter().map(|f| f.severity).max();
+            out.artifacts.push(Artifact {
+                path: display.to_string(),
+                format: s.layers.join(" → "),
+                summary,
+                findings: s.findings.len(),
+                worst,
+            });
+            out.report.files += 1;
+            out.report.findings.extend(s.findings);
+        }
+        None if explicit => out.report.skipped.push(InputError::new(
+            display,
+            "not a recognised model format (pickle, PyTorch, joblib, NumPy, safetensors, zip, tar, compressed); not analysed",
+        )),
+        None => {}
+    }
 }
 
 /// What the name of a blob says (for disguise checks and pickle expectations).
