@@ -11,7 +11,7 @@ under $PALISADE_MARKER_DIR (default /tmp/palisade-corpus-markers) named after th
 `verify` loads each file in a fresh subprocess with the loader the manifest names and checks
 that every malicious payload fires and every benign model loads, so the corpus is honest.
 
-Needs: pip install -r scripts/model-corpus-requirements.txt (torch, scikit-learn, joblib,
+Needs: pip install -r scripts/model-corpus-requirements.txt (torch, scikit-learn, joblib, keras, onnx, gguf,
 numpy, safetensors, lz4). The generated files are committed; the regular tests do not need
 any of this.
 """
@@ -152,6 +152,41 @@ def benign(out):
             z.writestr("repo/model.safetensors", sd.getvalue())
             z.writestr("repo/config.json", json.dumps({"hidden": 8}))
     add("hf_repo.zip", "zip-safetensors", hf_zip)
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    km = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(1)])
+    add("dense.keras", "keras", lambda p: km.save(p))
+    add("dense_legacy.h5", "keras", lambda p: km.save(p))
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "W")
+    graph = helper.make_graph([helper.make_node("MatMul", ["X", "W"], ["Y"])], "g",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 4])], [w])
+    omodel = helper.make_model(graph)
+    add("matmul.onnx", "onnx", lambda p: onnx.save(omodel, p))
+
+    def onnx_external(p):
+        m = onnx.ModelProto()
+        m.CopyFrom(omodel)
+        onnx.save_model(m, p, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="matmul_external.onnx.data", size_threshold=0)
+    add("matmul_external.onnx", "onnx", onnx_external)
+
+    def gguf_file(p, template):
+        import gguf
+        wr = gguf.GGUFWriter(p, "llama")
+        wr.add_block_count(1)
+        wr.add_chat_template(template)
+        wr.add_tensor("tok_embd", np.ones((4, 4), dtype=np.float32))
+        wr.write_header_to_file()
+        wr.write_kv_data_to_file()
+        wr.write_tensors_to_file()
+        wr.close()
+    add("chat.gguf", "gguf-jinja", lambda p: gguf_file(
+        p, "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}<|assistant|>"))
     return samples
 
 
@@ -361,6 +396,52 @@ def malicious(out):
             info.size = len(data)
             t.addfile(info, io.BytesIO(bytes(data)))
     add("model_in_tar.tar.gz", "malicious checkpoint inside a .tar.gz", "tar-torch", write=tar_evil)
+
+    # Keras: a Lambda layer whose function is marshalled bytecode.
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    def lam(name):
+        src = f"lambda x: (__import__('os').system('{marker_cmd(name)}'), x)[1]"
+        return keras.Sequential([keras.Input((4,)), keras.layers.Lambda(eval(src)), keras.layers.Dense(1)])
+    add("lambda.keras", "Keras Lambda layer with marshalled bytecode (loaded with safe_mode=False)", "keras-unsafe",
+        write=lambda p: lam("lambda.keras").save(p), expect="MDL013")
+    add("lambda_legacy.h5", "legacy HDF5 Keras model with a Lambda layer", "keras-unsafe",
+        write=lambda p: lam("lambda_legacy.h5").save(p), expect="MDL013")
+
+    # GGUF: a chat template that escapes Jinja into os.system (fires in a non-sandboxed render).
+    def gguf_file(p, template):
+        import gguf
+        wr = gguf.GGUFWriter(p, "llama")
+        wr.add_block_count(1)
+        wr.add_chat_template(template)
+        wr.add_tensor("tok_embd", np.ones((4, 4), dtype=np.float32))
+        wr.write_header_to_file()
+        wr.write_kv_data_to_file()
+        wr.write_tensors_to_file()
+        wr.close()
+    add("template_ssti.gguf", "GGUF chat template reaching os through Jinja globals (CVE-2024-34359)", "gguf-jinja",
+        write=lambda p: gguf_file(p, "{{ cycler.__init__.__globals__.os.system('" + marker_cmd("template_ssti.gguf")
+                                  + "') }}{% for m in messages %}{{ m['content'] }}{% endfor %}"),
+        expect="MDL017")
+
+    # ONNX: external data outside the model directory. Current onnx refuses to follow it, so
+    # the verifier proves the path escapes rather than firing a payload.
+    import onnx
+    from onnx import TensorProto, helper
+
+    def onnx_escape(p):
+        t = helper.make_tensor("W", TensorProto.FLOAT, [1], [0.0])
+        t.ClearField("float_data")
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", "../../../../../../etc/hostname"), ("offset", "0"), ("length", "4")):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+        g = helper.make_graph([helper.make_node("Identity", ["W"], ["Y"])], "g", [],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])], [t])
+        onnx.save(helper.make_model(g), p)
+    add("external_escape.onnx", "ONNX external data location climbing out of the model directory", "onnx-escape",
+        write=onnx_escape, expect="MDL015")
     return samples
 
 
@@ -430,6 +511,30 @@ elif loader == "tar-torch":
     import torch
     t = tarfile.open(path)
     torch.load(io.BytesIO(t.extractfile("model/pytorch_model.bin").read()), weights_only=False)
+elif loader == "keras":
+    import os; os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras; keras.models.load_model(path)
+elif loader == "keras-unsafe":
+    import os; os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras, numpy
+    m = keras.models.load_model(path, safe_mode=False); m(numpy.ones((1, 4), dtype="float32"))
+elif loader == "onnx":
+    import onnx; onnx.checker.check_model(onnx.load(path))
+elif loader == "onnx-escape":
+    import onnx, os
+    m = onnx.load(path, load_external_data=False)
+    for t in m.graph.initializer:
+        loc = dict((e.key, e.value) for e in t.external_data).get("location")
+        target = os.path.realpath(os.path.join(os.path.dirname(path), loc))
+        if not target.startswith(os.path.dirname(os.path.realpath(path)) + os.sep):
+            os.makedirs("/tmp/palisade-corpus-markers", exist_ok=True)
+            open("/tmp/palisade-corpus-markers/" + os.path.basename(path), "w").write(target)
+elif loader == "gguf-jinja":
+    import gguf, jinja2
+    r = gguf.GGUFReader(path)
+    f = r.fields["tokenizer.chat_template"]
+    template = bytes(f.parts[f.data[0]]).decode()
+    jinja2.Environment().from_string(template).render(messages=[{"role": "user", "content": "hi"}])
 else:
     raise SystemExit("unknown loader " + loader)
 """

@@ -7,7 +7,7 @@
 //! Nothing is ever loaded or executed, and every step is bounded by [`Limits`].
 
 use crate::formats::compress::{self, Codec};
-use crate::formats::{self, Kind, npy, safetensors, tar, zip};
+use crate::formats::{self, Kind, gguf, keras, npy, onnx, safetensors, tar, zip};
 use crate::input::{Blob, Cursor, Stream};
 use crate::limits::{Deadline, Limits};
 use crate::pickle::{self, Analysis, Callee, EventKind, Outcome, Streams};
@@ -287,6 +287,10 @@ impl Scanner<'_> {
         let kind = match formats::sniff(&head, blob.len()) {
             Some(k) => k,
             None if hint.must_be_pickle => Kind::MaybePickle,
+            None if hint.name.to_ascii_lowercase().ends_with(".onnx") && onnx::sniff(&head) => {
+                self.layer(depth, "onnx");
+                return Some(self.onnx(path, blob));
+            }
             None => return self.polyglot_zip(path, blob, depth, "a file of no known format"),
         };
         let summary = match kind {
@@ -336,9 +340,13 @@ impl Scanner<'_> {
                 );
                 Some("7z archive (not opened)".into())
             }
-            Kind::Hdf5 | Kind::Gguf => {
-                self.layer(depth, kind.name());
-                Some(format!("{} file (structure not analysed yet)", kind.name()))
+            Kind::Hdf5 => {
+                self.layer(depth, "hdf5");
+                Some(self.hdf5(path, blob))
+            }
+            Kind::Gguf => {
+                self.layer(depth, "gguf");
+                Some(self.gguf(path, blob))
             }
         };
         if let Some(claimed) = formats::claimed_format(hint.name) {
@@ -415,6 +423,25 @@ impl Scanner<'_> {
             .members
             .iter()
             .any(|m| m.name == "data.pkl" || m.name.ends_with("/data.pkl"));
+        let keras = ar.members.iter().any(|m| m.name == "config.json")
+            && ar
+                .members
+                .iter()
+                .any(|m| m.name == "model.weights.h5" || m.name == "metadata.json");
+        if keras && let Some(m) = ar.members.iter().find(|m| m.name == "config.json") {
+            let mpath = format!("{path}!config.json");
+            if let Some(cfg) = self.member_bytes(&mpath, blob, m) {
+                match serde_json::from_slice::<serde_json::Value>(&cfg) {
+                    Ok(v) => self.keras_concerns(&mpath, &v),
+                    Err(e) => self.add(
+                        &scan_incomplete::RULE,
+                        &mpath,
+                        Some(0),
+                        format!("Keras config.json is not valid JSON: {e}"),
+                    ),
+                }
+            }
+        }
         let mut storages = 0;
         let mut analysed = Vec::new();
         for m in &ar.members {
@@ -460,7 +487,13 @@ impl Scanner<'_> {
                 analysed.push(format!("{} ({s})", m.name));
             }
         }
-        let kind = if torch { "PyTorch checkpoint" } else { "zip" };
+        let kind = if torch {
+            "PyTorch checkpoint"
+        } else if keras {
+            "Keras model"
+        } else {
+            "zip"
+        };
         let mut s = format!("{kind}, {} members", ar.members.len());
         if storages > 0 {
             s += &format!(", {storages} tensor storages (not read)");
@@ -469,6 +502,154 @@ impl Scanner<'_> {
             s += &format!(": {}", analysed.join("; "));
         }
         s
+    }
+
+    /// A small member's bytes (stored or deflated), for configuration files.
+    fn member_bytes(&mut self, path: &str, blob: &Blob, m: &zip::Member) -> Option<Vec<u8>> {
+        let data = m.data?;
+        if m.usize > 64 << 20 {
+            self.add(
+                &scan_incomplete::RULE,
+                path,
+                Some(m.local),
+                format!(
+                    "{} bytes is too large for a configuration; not analysed",
+                    m.usize
+                ),
+            );
+            return None;
+        }
+        let b = match m.method {
+            0 => blob.slice(data, m.csize),
+            8 => self.inflate(path, blob, data, m.csize, Codec::Deflate)?,
+            _ => return None,
+        };
+        b.bytes(0, b.len() as usize).ok().flatten()
+    }
+
+    fn keras_concerns(&mut self, path: &str, config: &serde_json::Value) {
+        for c in keras::concerns(config) {
+            match c {
+                keras::Concern::Lambda { layer, bytecode } => self.add(
+                    &keras_lambda_layer::RULE,
+                    path,
+                    None,
+                    if bytecode {
+                        format!("Lambda layer '{layer}' holds marshalled Python bytecode that loading runs (with safe_mode=False, or any tf.keras 2 loader)")
+                    } else {
+                        format!("Lambda layer '{layer}' calls a Python function when the model is built")
+                    },
+                ),
+                keras::Concern::Module { module, name } => self.add(
+                    &keras_foreign_module::RULE,
+                    path,
+                    None,
+                    format!("builds '{name}' from module '{module}': Keras imports it and calls what it names"),
+                ),
+            }
+        }
+    }
+
+    fn hdf5(&mut self, path: &str, blob: &Blob) -> String {
+        // model_config lives in the root group's attributes, near the start in practice;
+        // the whole file is searched in windows (it is never loaded at once)
+        const WINDOW: u64 = 32 << 20;
+        let mut off = 0;
+        while off < blob.len() {
+            let n = WINDOW.min(blob.len() - off);
+            let Some(bytes) = blob.bytes(off, n as usize).ok().flatten() else {
+                break;
+            };
+            if let Some(cfg) = keras::find_h5_config(&bytes) {
+                self.keras_concerns(path, &cfg);
+                let class = cfg
+                    .get("class_name")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or("?");
+                return format!("legacy Keras HDF5 model ({class})");
+            }
+            if off + n >= blob.len() {
+                break;
+            }
+            off += n - 4096;
+        }
+        "HDF5 file without a Keras model_config (weights only)".into()
+    }
+
+    fn gguf(&mut self, path: &str, blob: &Blob) -> String {
+        match gguf::read(blob) {
+            Ok(g) => {
+                for (key, t) in &g.templates {
+                    let hits = gguf::template_escapes(t);
+                    if !hits.is_empty() {
+                        self.add(
+                            &gguf_template_injection::RULE,
+                            path,
+                            None,
+                            format!("{key} reaches Python internals through {}", hits.join(", ")),
+                        );
+                    }
+                }
+                format!(
+                    "GGUF v{} ({}), {} tensors (not read), {} metadata entries, {} chat template(s)",
+                    g.version,
+                    g.architecture.as_deref().unwrap_or("unknown architecture"),
+                    g.tensors,
+                    g.kv,
+                    g.templates.len()
+                )
+            }
+            Err(e) => {
+                self.add(
+                    &scan_incomplete::RULE,
+                    path,
+                    Some(0),
+                    format!("malformed GGUF: {e}"),
+                );
+                "malformed GGUF".into()
+            }
+        }
+    }
+
+    fn onnx(&mut self, path: &str, blob: &Blob) -> String {
+        match onnx::read(blob) {
+            Ok(o) => {
+                for (tensor, loc) in &o.external {
+                    if onnx::escapes(loc) {
+                        self.add(
+                            &onnx_external_data_escape::RULE,
+                            path,
+                            None,
+                            format!("tensor '{tensor}' reads its data from '{loc}', outside the model's directory"),
+                        );
+                    }
+                }
+                if !o.domains.is_empty() {
+                    self.add(
+                        &onnx_custom_operator::RULE,
+                        path,
+                        None,
+                        format!("uses custom operator domain(s) {}", o.domains.join(", ")),
+                    );
+                }
+                format!(
+                    "ONNX IR v{}, {} nodes, {} initializers, {} external tensors",
+                    o.ir_version,
+                    o.nodes,
+                    o.initializers,
+                    o.external.len()
+                )
+            }
+            Err(e) => {
+                self.add(
+                    &scan_incomplete::RULE,
+                    path,
+                    Some(0),
+                    format!("malformed ONNX: {e}"),
+                );
+                "malformed ONNX".into()
+            }
+        }
     }
 
     /// A deflate/bzip2 member, decompressed into memory within the limits.

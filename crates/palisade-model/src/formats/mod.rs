@@ -2,7 +2,10 @@
 //! reader per container format.
 
 pub mod compress;
+pub mod gguf;
+pub mod keras;
 pub mod npy;
+pub mod onnx;
 pub mod safetensors;
 pub mod tar;
 pub mod zip;

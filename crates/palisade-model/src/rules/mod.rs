@@ -3,9 +3,14 @@
 
 pub mod archive_header_mismatch;
 pub mod format_disguised;
+pub mod gguf_template_injection;
 pub mod global_mutated;
 pub mod hidden_data;
+pub mod keras_foreign_module;
+pub mod keras_lambda_layer;
 pub mod numpy_object_array;
+pub mod onnx_custom_operator;
+pub mod onnx_external_data_escape;
 pub mod pickle_dangerous_call;
 pub mod pickle_dangerous_import;
 pub mod pickle_malformed;
@@ -31,5 +36,10 @@ pub fn all() -> Vec<&'static RuleMeta> {
         &scan_incomplete::RULE,
         &global_mutated::RULE,
         &numpy_object_array::RULE,
+        &keras_lambda_layer::RULE,
+        &keras_foreign_module::RULE,
+        &onnx_external_data_escape::RULE,
+        &onnx_custom_operator::RULE,
+        &gguf_template_injection::RULE,
     ]
 }
