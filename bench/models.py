@@ -88,7 +88,8 @@ def best(cmd):
 def speed(ts):
     files = []
     for d in ("benign", "malicious"):
-        files += [os.path.join(CORPUS, d, f) for f in sorted(os.listdir(os.path.join(CORPUS, d)))]
+        for base, _, names in sorted(os.walk(os.path.join(CORPUS, d))):
+            files += [os.path.join(base, f) for f in sorted(names)]
     out = {}
     for name, t in ts.items():
         if t["dir"] is not None:

@@ -185,6 +185,17 @@ def benign(out):
         wr.write_kv_data_to_file()
         wr.write_tensors_to_file()
         wr.close()
+    import tensorflow as tf
+
+    class Scorer(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(tf.ones((4, 1)))
+
+        @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32)])
+        def __call__(self, x):
+            return tf.matmul(x, self.w)
+    add("tf_scorer/saved_model.pb", "tf-savedmodel",
+        lambda p: tf.saved_model.save(Scorer(), os.path.dirname(p)))
     add("chat.gguf", "gguf-jinja", lambda p: gguf_file(
         p, "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}<|assistant|>"))
     return samples
@@ -425,6 +436,18 @@ def malicious(out):
                                   + "') }}{% for m in messages %}{{ m['content'] }}{% endfor %}"),
         expect="MDL017")
 
+    # TensorFlow: a SavedModel whose serving function writes a file.
+    import tensorflow as tf
+
+    class Writer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32)])
+        def __call__(self, x):
+            os.makedirs(MARKERS, exist_ok=True)
+            tf.io.write_file(f"{MARKERS}/saved_model.pb", "fired")
+            return x
+    add("tf_write_file/saved_model.pb", "SavedModel graph with a WriteFile op in its serving function",
+        "tf-savedmodel", write=lambda p: tf.saved_model.save(Writer(), os.path.dirname(p)), expect="MDL018")
+
     # ONNX: external data outside the model directory. Current onnx refuses to follow it, so
     # the verifier proves the path escapes rather than firing a payload.
     import onnx
@@ -529,6 +552,10 @@ elif loader == "onnx-escape":
         if not target.startswith(os.path.dirname(os.path.realpath(path)) + os.sep):
             os.makedirs("/tmp/palisade-corpus-markers", exist_ok=True)
             open("/tmp/palisade-corpus-markers/" + os.path.basename(path), "w").write(target)
+elif loader == "tf-savedmodel":
+    import os, tensorflow as tf
+    m = tf.saved_model.load(os.path.dirname(path))
+    m(tf.ones((1, 4)))
 elif loader == "gguf-jinja":
     import gguf, jinja2
     r = gguf.GGUFReader(path)

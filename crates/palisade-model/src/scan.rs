@@ -7,7 +7,7 @@
 //! Nothing is ever loaded or executed, and every step is bounded by [`Limits`].
 
 use crate::formats::compress::{self, Codec};
-use crate::formats::{self, Kind, gguf, keras, npy, onnx, safetensors, tar, zip};
+use crate::formats::{self, Kind, gguf, keras, npy, onnx, safetensors, savedmodel, tar, zip};
 use crate::input::{Blob, Cursor, Stream};
 use crate::limits::{Deadline, Limits};
 use crate::pickle::{self, Analysis, Callee, EventKind, Outcome, Streams};
@@ -60,7 +60,11 @@ pub fn is_model_file(path: &std::path::Path) -> bool {
         Some(Kind::Compressed(_)) => has_model_extension(path),
         Some(Kind::Tar | Kind::Zip) => has_model_extension(path) || zip_holds_model(&blob),
         Some(_) => true,
-        None => false,
+        // protobuf formats have no magic: recognised by name, confirmed by parsing
+        None => {
+            let name = path.to_string_lossy().to_ascii_lowercase();
+            savedmodel::named(&name) || (name.ends_with(".onnx") && onnx::sniff(&head))
+        }
     }
 }
 
@@ -290,6 +294,10 @@ impl Scanner<'_> {
             None if hint.name.to_ascii_lowercase().ends_with(".onnx") && onnx::sniff(&head) => {
                 self.layer(depth, "onnx");
                 return Some(self.onnx(path, blob));
+            }
+            None if savedmodel::named(hint.name) => {
+                self.layer(depth, "savedmodel");
+                return Some(self.savedmodel(path, blob));
             }
             None => return self.polyglot_zip(path, blob, depth, "a file of no known format"),
         };
@@ -607,6 +615,40 @@ impl Scanner<'_> {
                     format!("malformed GGUF: {e}"),
                 );
                 "malformed GGUF".into()
+            }
+        }
+    }
+
+    fn savedmodel(&mut self, path: &str, blob: &Blob) -> String {
+        match savedmodel::ops(blob) {
+            Ok(ops) => {
+                for (op, n) in &ops {
+                    if let Some(why) = savedmodel::concern(op) {
+                        self.add(
+                            &tf_dangerous_op::RULE,
+                            path,
+                            None,
+                            format!(
+                                "the graph uses {op} ({n} node{}): it {why} when the model runs",
+                                if *n == 1 { "" } else { "s" }
+                            ),
+                        );
+                    }
+                }
+                format!(
+                    "TensorFlow SavedModel, {} nodes, {} distinct ops",
+                    ops.values().sum::<usize>(),
+                    ops.len()
+                )
+            }
+            Err(e) => {
+                self.add(
+                    &scan_incomplete::RULE,
+                    path,
+                    Some(0),
+                    format!("malformed saved_model.pb: {e}"),
+                );
+                "malformed SavedModel".into()
             }
         }
     }

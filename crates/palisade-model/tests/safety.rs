@@ -163,6 +163,7 @@ fn damaged_corpus_files_never_crash_the_scanner() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(corpus.join(dir))
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
             .collect();
         files.sort();
         for f in files {

@@ -37,7 +37,7 @@ fn benign_models_are_clean_and_say_so() {
         text.contains("[gzip → tar → zip → pickle]  clean"),
         "{text}"
     );
-    assert!(text.contains("No findings in 28 files"), "{text}");
+    assert!(text.contains("No findings in 29 files"), "{text}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod keras;
 pub mod npy;
 pub mod onnx;
 pub mod safetensors;
+pub mod savedmodel;
 pub mod tar;
 pub mod zip;
 

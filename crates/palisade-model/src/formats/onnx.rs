@@ -24,7 +24,8 @@ pub fn is_standard_domain(d: &str) -> bool {
     )
 }
 
-struct Pb<'a, 'c> {
+/// A protobuf reader over a cursor: fields are walked in place, unwanted ones skipped.
+pub struct Pb<'a, 'c> {
     cur: &'a mut Cursor<'c>,
 }
 
@@ -32,9 +33,18 @@ const MAX_STRING: u64 = 1 << 20;
 
 /// Called for each length-delimited field: (reader, field number, length, depth) → whether it
 /// consumed the field.
-type FieldFn<'f, 'a, 'c> = dyn FnMut(&mut Pb<'a, 'c>, u64, u64, usize) -> Result<bool, String> + 'f;
+pub type FieldFn<'f, 'a, 'c> =
+    dyn FnMut(&mut Pb<'a, 'c>, u64, u64, usize) -> Result<bool, String> + 'f;
 
 impl<'a, 'c> Pb<'a, 'c> {
+    pub fn new(cur: &'a mut Cursor<'c>) -> Self {
+        Pb { cur }
+    }
+
+    pub fn pos(&self) -> u64 {
+        self.cur.pos()
+    }
+
     fn varint(&mut self) -> Result<u64, String> {
         let mut v = 0u64;
         for i in 0..10 {
@@ -57,7 +67,7 @@ impl<'a, 'c> Pb<'a, 'c> {
         }
     }
 
-    fn string(&mut self, n: u64) -> Result<String, String> {
+    pub fn string(&mut self, n: u64) -> Result<String, String> {
         if n > MAX_STRING {
             self.skip(n)?;
             return Ok(String::new());
@@ -70,7 +80,7 @@ impl<'a, 'c> Pb<'a, 'c> {
 
     /// Walk the fields up to `end`, calling `f(field, len)` for length-delimited ones (it must
     /// consume exactly `len` bytes, or return false to have them skipped).
-    fn message(
+    pub fn message(
         &mut self,
         end: u64,
         depth: usize,

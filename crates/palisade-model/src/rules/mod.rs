@@ -18,6 +18,7 @@ pub mod pickle_unlisted_call;
 pub mod pickle_unlisted_import;
 pub mod safetensors_invalid;
 pub mod scan_incomplete;
+pub mod tf_dangerous_op;
 
 use palisade_core::RuleMeta;
 
@@ -41,5 +42,6 @@ pub fn all() -> Vec<&'static RuleMeta> {
         &onnx_external_data_escape::RULE,
         &onnx_custom_operator::RULE,
         &gguf_template_injection::RULE,
+        &tf_dangerous_op::RULE,
     ]
 }
