@@ -85,6 +85,20 @@ class Reduce:
         return self.fn, self.args
 
 
+def gguf_file(p, template):
+    """A one-tensor llama GGUF with this chat template."""
+    import gguf
+    import numpy as np
+    wr = gguf.GGUFWriter(p, "llama")
+    wr.add_block_count(1)
+    wr.add_chat_template(template)
+    wr.add_tensor("tok_embd", np.ones((4, 4), dtype=np.float32))
+    wr.write_header_to_file()
+    wr.write_kv_data_to_file()
+    wr.write_tensors_to_file()
+    wr.close()
+
+
 # --- the samples ------------------------------------------------------------------------------
 
 def benign(out):
@@ -175,16 +189,6 @@ def benign(out):
                         location="matmul_external.onnx.data", size_threshold=0)
     add("matmul_external.onnx", "onnx", onnx_external)
 
-    def gguf_file(p, template):
-        import gguf
-        wr = gguf.GGUFWriter(p, "llama")
-        wr.add_block_count(1)
-        wr.add_chat_template(template)
-        wr.add_tensor("tok_embd", np.ones((4, 4), dtype=np.float32))
-        wr.write_header_to_file()
-        wr.write_kv_data_to_file()
-        wr.write_tensors_to_file()
-        wr.close()
     import tensorflow as tf
 
     class Scorer(tf.Module):
@@ -421,16 +425,6 @@ def malicious(out):
         write=lambda p: lam("lambda_legacy.h5").save(p), expect="MDL013")
 
     # GGUF: a chat template that escapes Jinja into os.system (fires in a non-sandboxed render).
-    def gguf_file(p, template):
-        import gguf
-        wr = gguf.GGUFWriter(p, "llama")
-        wr.add_block_count(1)
-        wr.add_chat_template(template)
-        wr.add_tensor("tok_embd", np.ones((4, 4), dtype=np.float32))
-        wr.write_header_to_file()
-        wr.write_kv_data_to_file()
-        wr.write_tensors_to_file()
-        wr.close()
     add("template_ssti.gguf", "GGUF chat template reaching os through Jinja globals (CVE-2024-34359)", "gguf-jinja",
         write=lambda p: gguf_file(p, "{{ cycler.__init__.__globals__.os.system('" + marker_cmd("template_ssti.gguf")
                                   + "') }}{% for m in messages %}{{ m['content'] }}{% endfor %}"),
