@@ -120,7 +120,8 @@ impl Default for LoadOptions {
     }
 }
 
-fn has_manifest_extension(p: &Path) -> bool {
+/// `.yaml`, `.yml` or `.json`: read as manifests, never as anything else.
+pub fn has_manifest_extension(p: &Path) -> bool {
     matches!(
         p.extension()
             .and_then(|e| e.to_str())

@@ -229,6 +229,9 @@ struct Scanner<'a> {
     layers: Vec<&'static str>,
 }
 
+/// Stored zip members up to this size have their CRC checked (a second read of their bytes).
+const CRC_STORED_MAX: u64 = 64 << 20;
+
 /// One finding's key while pickle events are folded (one finding per name and rule).
 struct Folded {
     rule: &'static RuleMeta,
@@ -384,7 +387,6 @@ impl Scanner<'_> {
         depth: usize,
         what: &str,
     ) -> Option<String> {
-        let eocd = zip::find_eocd(blob)?;
         let ar = zip::read(blob, self.opts.limits.max_members).ok()?;
         if ar.members.is_empty() {
             return None;
@@ -392,19 +394,19 @@ impl Scanner<'_> {
         self.add(
             &hidden_data::RULE,
             path,
-            Some(ar.prefix.min(eocd)),
+            Some(ar.prefix),
             format!(
                 "{what} that is also a ZIP archive ({} members; Python's zipfile opens it, torch.load reads the start): both are analysed",
                 ar.members.len()
             ),
         );
         self.layer(depth, "zip");
-        Some(self.zip(path, blob, depth))
+        Some(self.archive(path, blob, ar, depth))
     }
 
     fn zip(&mut self, path: &str, blob: &Blob, depth: usize) -> String {
-        let ar = match zip::read(blob, self.opts.limits.max_members) {
-            Ok(a) => a,
+        match zip::read(blob, self.opts.limits.max_members) {
+            Ok(ar) => self.archive(path, blob, ar, depth),
             Err(e) => {
                 self.add(
                     &scan_incomplete::RULE,
@@ -412,9 +414,13 @@ impl Scanner<'_> {
                     None,
                     format!("corrupt ZIP archive: {e}; its members were not analysed"),
                 );
-                return format!("corrupt zip ({e})");
+                format!("corrupt zip ({e})")
             }
-        };
+        }
+    }
+
+    /// The members of a zip archive already read: anomalies, then each member analysed.
+    fn archive(&mut self, path: &str, blob: &Blob, ar: zip::Archive, depth: usize) -> String {
         for a in &ar.anomalies {
             let p = match &a.member {
                 Some(m) => format!("{path}!{m}"),
@@ -488,7 +494,9 @@ impl Scanner<'_> {
                 }
             };
             let Some(member) = member else { continue };
-            if member.len() <= 1 << 30 && !m.hidden {
+            // decompressed members are in memory already; stored ones are read a second time
+            // only when small (pickles, configs), so large weight files cost no extra pass
+            if !m.hidden && (m.method != 0 || member.len() <= CRC_STORED_MAX) {
                 self.check_crc(&mpath, &member, m);
             }
             if let Some(s) = self.blob(&mpath, &member, depth + 1, hint) {
@@ -697,7 +705,7 @@ impl Scanner<'_> {
     /// A deflate/bzip2 member, decompressed into memory within the limits.
     fn inflate(&mut self, path: &str, blob: &Blob, off: u64, n: u64, codec: Codec) -> Option<Blob> {
         let dec = compress::decoder(codec, blob, off, n, &self.opts.limits);
-        match compress::read_all(dec.take(self.opts.limits.max_decompressed + 1)) {
+        match compress::read_all(dec) {
             Ok(v) => Some(Blob::from_vec(v)),
             Err(e) => {
                 self.add(
@@ -776,6 +784,16 @@ impl Scanner<'_> {
             match dec.read(&mut head[got..]) {
                 Ok(0) => break,
                 Ok(k) => got += k,
+                Err(e) if got == 0 && compress::limit_of(&e).is_some() => {
+                    self.layer(depth, c.name());
+                    self.add(
+                        &scan_incomplete::RULE,
+                        path,
+                        None,
+                        format!("{} stream not analysed: {e}", c.name()),
+                    );
+                    return Some(format!("{} stream (not analysed)", c.name()));
+                }
                 Err(_) if got == 0 => {
                     // not really this codec: a header that only looks like one
                     let head = blob.head(formats::HEAD).unwrap_or_default();
@@ -1024,6 +1042,14 @@ impl Scanner<'_> {
                         ),
                     ),
                 },
+                EventKind::Unresolved(what) => fold(
+                    &pickle_dangerous_call::RULE,
+                    format!("unresolved {what}"),
+                    e.offset,
+                    format!(
+                        "brings in {what}{inside}: it cannot be named without loading the file, so it is treated as dangerous"
+                    ),
+                ),
                 EventKind::Import(_) | EventKind::GlobalMutated(_) => {}
             }
         }

@@ -38,7 +38,23 @@ fn has(r: &ModelScan, rule: &str, text: &str) -> bool {
 #[test]
 fn extension_codes_are_unknowable_and_critical() {
     let r = scan_bytes("ext", b"\x80\x02\x82\x05)R.", &Options::default());
-    assert!(has(&r, "MDL001", "extension code 5"), "{:?}", rules(&r));
+    assert!(
+        has(&r, "MDL001", "calls extension code 5"),
+        "{:?}",
+        rules(&r)
+    );
+    // only brought in, never called: still critical, and not described as a call
+    let r = scan_bytes("ext-ref", b"\x80\x02\x82\x05.", &Options::default());
+    assert!(
+        has(&r, "MDL001", "brings in extension code 5"),
+        "{:?}",
+        rules(&r)
+    );
+    assert!(
+        !rules(&r).iter().any(|m| m.contains("calls")),
+        "{:?}",
+        rules(&r)
+    );
 }
 
 #[test]

@@ -112,6 +112,32 @@ fn decompression_bomb_stops_at_the_named_limit() {
 }
 
 #[test]
+fn xz_bomb_is_a_named_limit_not_a_truncated_pickle() {
+    // xz is decoded into memory: past the limit it must say which limit, not "truncated"
+    let t = Tmp::new("xzbomb");
+    let mut body = vec![0x80, 4, 0x8e];
+    body.extend((4u64 << 20).to_le_bytes());
+    body.extend(std::iter::repeat_n(0u8, 4 << 20));
+    body.push(b'.');
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut &body[..], &mut xz).unwrap();
+    let p = t.file("bomb.pkl.xz", &xz);
+    let opts = Options {
+        limits: Limits {
+            max_decompressed: 1 << 20,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
+    let m = messages(&scan_path(&p, &opts));
+    assert!(
+        m.contains("MDL010") && m.contains("max_decompressed"),
+        "{m}"
+    );
+    assert!(!m.contains("MDL005"), "{m}");
+}
+
+#[test]
 fn containers_nested_too_deep_are_reported_not_followed() {
     let t = Tmp::new("depth");
     let mut data = b"\x80\x02}.".to_vec();

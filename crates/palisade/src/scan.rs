@@ -20,8 +20,11 @@ pub fn scan(
     model: &palisade_model::scan::Options,
 ) -> Report {
     let (models, rest): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(|i| {
+        // manifests are not opened twice: only other files are sniffed for model content
         matches!(i, Input::File { path, .. }
-            if !palisade_docker::is_dockerfile_name(path) && palisade_model::scan::is_model_file(path))
+            if !palisade_docker::is_dockerfile_name(path)
+                && !palisade_k8s::load::has_manifest_extension(path)
+                && palisade_model::scan::is_model_file(path))
     });
     let (docker, other): (Vec<Input>, Vec<Input>) = rest.into_iter().partition(
         |i| matches!(i, Input::File { path, .. } if palisade_docker::is_dockerfile_name(path)),

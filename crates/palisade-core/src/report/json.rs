@@ -21,10 +21,22 @@ struct JsonReport<'a> {
     errors: &'a [InputError],
     skipped: &'a [InputError],
     summary: Summary,
+    /// Fields a command adds after the contract's (e.g. `models` from `palisade model scan`).
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Write the report as one pretty-printed JSON object followed by a newline.
 pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    write_with(report, serde_json::Map::new(), w)
+}
+
+/// [`write`] with extra top-level fields after the contract's own (extend, never break).
+pub fn write_with(
+    report: &Report,
+    extra: serde_json::Map<String, serde_json::Value>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     let doc = JsonReport {
         tool: Tool {
             name: TOOL_NAME,
@@ -34,6 +46,7 @@ pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         errors: &report.errors,
         skipped: &report.skipped,
         summary: report.summary(),
+        extra,
     };
     serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
     w.write_all(b"\n")

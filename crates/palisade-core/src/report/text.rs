@@ -10,19 +10,20 @@ pub struct TextOptions {
     pub color: bool,
 }
 
-struct Paint {
-    on: bool,
+/// ANSI colour when `on` (the text report's, shared with other text outputs).
+pub struct Paint {
+    pub on: bool,
 }
 
 impl Paint {
-    fn wrap(&self, code: &str, s: &str) -> String {
+    pub fn wrap(&self, code: &str, s: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
             s.to_string()
         }
     }
-    fn severity(&self, s: Severity) -> String {
+    pub fn severity(&self, s: Severity) -> String {
         let code = match s {
             Severity::Critical => "1;35",
             Severity::High => "1;31",

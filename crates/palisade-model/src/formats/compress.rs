@@ -73,6 +73,13 @@ impl std::fmt::Display for LimitError {
 
 impl std::error::Error for LimitError {}
 
+/// The limit behind a read error, if a limit caused it.
+pub fn limit_of(e: &io::Error) -> Option<&crate::limits::LimitHit> {
+    e.get_ref()
+        .and_then(|x| x.downcast_ref::<LimitError>())
+        .map(|l| &l.0)
+}
+
 /// A decompressor's output with the size and ratio limits applied.
 pub struct Limited {
     inner: Box<dyn Read>,
@@ -117,13 +124,14 @@ pub fn decoder(codec: Codec, blob: &Blob, off: u64, n: u64, limits: &Limits) -> 
         inner: blob.reader(off, n),
         n: counter.clone(),
     };
+    let cap = limits.max_decompressed.min(LZMA_CAP);
     let inner: Box<dyn Read> = match codec {
         Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
         Codec::Zlib => Box::new(flate2::read::ZlibDecoder::new(src)),
         Codec::Deflate => Box::new(flate2::read::DeflateDecoder::new(src)),
         Codec::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(src)),
-        Codec::Xz => Box::new(LzmaRead::new(src, true)),
-        Codec::Lzma => Box::new(LzmaRead::new(src, false)),
+        Codec::Xz => Box::new(LzmaRead::new(src, true, cap)),
+        Codec::Lzma => Box::new(LzmaRead::new(src, false, cap)),
         Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(src)),
     };
     Limited {
@@ -142,25 +150,31 @@ pub fn read_all(mut r: impl Read) -> io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// lzma-rs decodes whole streams into a writer; this runs it lazily on first read into a
-/// bounded buffer (xz/lzma payloads are rare enough that the simplicity is worth it).
+/// lzma-rs decodes whole streams into a writer; this runs it on the first read into a buffer
+/// capped at the decompression limit (xz/lzma payloads are rare enough that the simplicity is
+/// worth it). What was decoded before an error is served first, then the error — a limit as a
+/// [`LimitError`], so that it is reported by name and a payload before it is still seen.
 struct LzmaRead<R> {
     src: Option<R>,
     xz: bool,
+    cap: u64,
     out: io::Cursor<Vec<u8>>,
+    pending: Option<io::Error>,
 }
 
 impl<R: Read> LzmaRead<R> {
-    fn new(src: R, xz: bool) -> Self {
+    fn new(src: R, xz: bool, cap: u64) -> Self {
         LzmaRead {
             src: Some(src),
             xz,
+            cap,
             out: io::Cursor::new(Vec::new()),
+            pending: None,
         }
     }
 }
 
-/// A writer that refuses to grow past a limit (lzma-rs has no streaming reader).
+/// A writer that keeps bytes up to a limit, then refuses.
 struct CappedVec {
     v: Vec<u8>,
     cap: u64,
@@ -168,14 +182,16 @@ struct CappedVec {
 
 impl io::Write for CappedVec {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        if self.v.len() as u64 + b.len() as u64 > self.cap {
+        let room = self.cap.saturating_sub(self.v.len() as u64) as usize;
+        if room == 0 && !b.is_empty() {
             return Err(io::Error::other(LimitError(crate::limits::LimitHit {
                 limit: "max_decompressed",
                 detail: format!("decompresses to more than {} bytes", self.cap),
             })));
         }
-        self.v.extend_from_slice(b);
-        Ok(b.len())
+        let k = room.min(b.len());
+        self.v.extend_from_slice(&b[..k]);
+        Ok(k)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -183,7 +199,7 @@ impl io::Write for CappedVec {
     }
 }
 
-/// Memory cap for lzma/xz (decoded in memory).
+/// Memory an xz/lzma stream may be decoded into, whatever `max_decompressed` allows.
 const LZMA_CAP: u64 = 1 << 30;
 
 impl<R: Read> Read for LzmaRead<R> {
@@ -192,26 +208,29 @@ impl<R: Read> Read for LzmaRead<R> {
             let mut src = io::BufReader::new(src);
             let mut w = CappedVec {
                 v: Vec::new(),
-                cap: LZMA_CAP,
+                cap: self.cap,
             };
             let r = if self.xz {
                 lzma_rs::xz_decompress(&mut src, &mut w)
             } else {
                 lzma_rs::lzma_decompress(&mut src, &mut w)
             };
-            if let Err(e) = r {
-                // keep what was decoded before the error: a payload may sit before it
-                self.out = io::Cursor::new(w.v);
-                if self.out.get_ref().is_empty() {
-                    return Err(io::Error::other(format!(
-                        "{} stream: {e}",
-                        if self.xz { "xz" } else { "lzma" }
-                    )));
-                }
-                return self.out.read(buf);
-            }
+            self.pending = r.err().map(|e| match e {
+                lzma_rs::error::Error::IoError(e) | lzma_rs::error::Error::HeaderTooShort(e) => e,
+                other => io::Error::other(format!(
+                    "{} stream: {other:?}",
+                    if self.xz { "xz" } else { "lzma" }
+                )),
+            });
             self.out = io::Cursor::new(w.v);
         }
-        self.out.read(buf)
+        let k = self.out.read(buf)?;
+        if k == 0
+            && !buf.is_empty()
+            && let Some(e) = self.pending.take()
+        {
+            return Err(e);
+        }
+        Ok(k)
     }
 }

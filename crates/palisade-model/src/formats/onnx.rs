@@ -131,50 +131,43 @@ pub fn read(blob: &Blob) -> Result<Onnx, String> {
     let mut cur = Cursor::new(&mut r, 0);
     let mut pb = Pb { cur: &mut cur };
     let mut out = Onnx::default();
-    let end = blob.len();
-    // ModelProto
-    let mut first = true;
-    while pb.cur.pos() < end {
-        let tag = pb.varint()?;
-        let (field, wire) = (tag >> 3, tag & 7);
-        if first && (field, wire) != (1, 0) {
-            return Err("does not start with ir_version".into());
-        }
-        first = false;
-        match (field, wire) {
-            (1, 0) => out.ir_version = pb.varint()?,
-            (_, 0) => {
-                pb.varint()?;
-            }
-            (_, 1) => pb.skip(8)?,
-            (_, 5) => pb.skip(4)?,
-            (8, 2) => {
-                let len = pb.varint()?;
-                let stop = pb.cur.pos() + len;
-                pb.message(stop, 1, &mut |pb, f, len, _| {
-                    if f == 1 {
-                        let d = pb.string(len)?;
-                        if !is_standard_domain(&d) && !out.domains.contains(&d) {
-                            out.domains.push(d);
-                        }
-                        return Ok(true);
+    // ModelProto: every writer emits ir_version (field 1, varint) first
+    if pb.varint()? != 1 << 3 {
+        return Err("does not start with ir_version".into());
+    }
+    out.ir_version = pb.varint()?;
+    pb.message(blob.len(), 0, &mut |pb, f, len, depth| {
+        let stop = pb.cur.pos() + len;
+        match f {
+            // opset_import: OperatorSetIdProto.domain
+            8 => {
+                pb.message(stop, depth + 1, &mut |pb, f, len, _| {
+                    if f != 1 {
+                        return Ok(false);
                     }
-                    Ok(false)
+                    out.note_domain(pb.string(len)?);
+                    Ok(true)
                 })?;
+                Ok(true)
             }
-            (7, 2) | (20, 2) => {
-                let len = pb.varint()?;
-                let stop = pb.cur.pos() + len;
-                graph(&mut pb, stop, 1, &mut out)?;
+            // graph, functions
+            7 | 20 => {
+                graph(pb, stop, depth + 1, &mut out)?;
+                Ok(true)
             }
-            (_, 2) => {
-                let len = pb.varint()?;
-                pb.skip(len)?;
-            }
-            (_, w) => return Err(format!("wire type {w} is not valid protobuf here")),
+            _ => Ok(false),
+        }
+    })?;
+    Ok(out)
+}
+
+impl Onnx {
+    /// Remember a non-standard operator domain (once).
+    fn note_domain(&mut self, d: String) {
+        if !is_standard_domain(&d) && !self.domains.contains(&d) {
+            self.domains.push(d);
         }
     }
-    Ok(out)
 }
 
 /// GraphProto (and FunctionProto, whose nodes are field 6 — both are walked alike).
@@ -202,10 +195,7 @@ fn node(pb: &mut Pb, end: u64, depth: usize, out: &mut Onnx) -> Result<(), Strin
         let stop = pb.cur.pos() + len;
         match f {
             7 => {
-                let d = pb.string(len)?;
-                if !is_standard_domain(&d) && !out.domains.contains(&d) {
-                    out.domains.push(d);
-                }
+                out.note_domain(pb.string(len)?);
                 Ok(true)
             }
             5 => {

@@ -5,7 +5,7 @@
 //! Only the headers are read; member data is read when a member is analysed.
 
 use crate::input::Blob;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One member, as the central directory (or, for hidden members, a local header) has it.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ pub fn read(blob: &Blob, max_members: usize) -> Result<Archive, String> {
         .flatten()
         .ok_or("central directory could not be read")?;
     let mut i = 0;
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     while i + 46 <= cd.len() && u32le(&cd, i) == CEN {
         if ar.members.len() >= max_members {
             ar.anomalies.push(Anomaly {
@@ -160,8 +160,7 @@ pub fn read(blob: &Blob, max_members: usize) -> Result<Archive, String> {
         };
         zip64_extra(&cd[i + 46 + nlen..i + 46 + nlen + xlen], &mut m);
         m.local += shift;
-        if let Some(prev) = seen.insert(name.clone(), ar.members.len()) {
-            let _ = prev;
+        if !seen.insert(name.clone()) {
             ar.anomalies.push(Anomaly {
                 member: Some(name.clone()),
                 offset: cd_off + i as u64,

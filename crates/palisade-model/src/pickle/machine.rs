@@ -34,6 +34,9 @@ pub enum EventKind {
     Call { callee: Callee, args: String },
     /// BUILD sets attributes on a global object itself (a class, function or module).
     GlobalMutated(Rc<Name>),
+    /// A global that cannot be named without loading the file (a name computed at load time,
+    /// an extension-registry code): treated as dangerous whether or not it is called.
+    Unresolved(String),
 }
 
 #[derive(Debug, Clone)]
@@ -132,11 +135,8 @@ type R<T> = Result<T, Stop>;
 
 /// A read error: a decompression limit is a limit, anything else breaks the stream.
 fn io_stop(at: u64, e: std::io::Error) -> Stop {
-    if let Some(l) = e
-        .get_ref()
-        .and_then(|x| x.downcast_ref::<crate::formats::compress::LimitError>())
-    {
-        return Stop::Limit(l.0.clone());
+    if let Some(l) = crate::formats::compress::limit_of(&e) {
+        return Stop::Limit(l.clone());
     }
     Stop::Broken(at, format!("read error: {e}"))
 }
@@ -707,14 +707,7 @@ impl Machine<'_> {
     }
 
     fn dynamic_ref(&mut self, at: u64, op: &'static str, what: &str) {
-        self.event(
-            at,
-            op,
-            EventKind::Call {
-                callee: Callee::Dynamic(what.to_string()),
-                args: String::new(),
-            },
-        );
+        self.event(at, op, EventKind::Unresolved(what.to_string()));
     }
 
     /// APPEND(S)/ADDITEMS onto a real list or set. On any other object they call its own
@@ -882,9 +875,12 @@ impl Machine<'_> {
                 if let (Val::Obj(o), Some(a)) = (&items[0], s(1))
                     && let Some(c) = &o.callee
                 {
-                    let p = format!("{}().{a}", c.resolved);
                     return Val::Unknown(
-                        format!("attribute '{a}' of an object returned by {p}").into(),
+                        format!(
+                            "attribute '{a}' of the object returned by {}(…)",
+                            c.resolved
+                        )
+                        .into(),
                     );
                 }
                 Val::Unknown(format!("an attribute fetched by {name} at load time").into())

@@ -13,7 +13,7 @@ use crate::input::Cursor;
 #[derive(Debug)]
 pub struct Streams {
     pub streams: Vec<Analysis>,
-    /// Bytes after the last stream that are not a pickle: (offset, length known to be there).
+    /// Offset of bytes after the last stream that are not a pickle.
     pub trailing: Option<u64>,
     /// The file is a legacy (non-zip) PyTorch checkpoint: five pickles, then storage bytes.
     pub legacy_torch: bool,

@@ -11,12 +11,14 @@ CRCs that do not match the data.
 
 ## Why is this bad?
 PyTorch's reader, Python's `zipfile` and streaming unzippers each trust different headers.
-Scanners built on `zipfile` skip a member it rejects (a wrong CRC, the encryption flag) while
-`torch.load` loads it anyway: the 2025 picklescan bypasses used exactly this. Palisade reads
-every member by both headers and analyses it; this finding says the archive was crafted.
+`zipfile` refuses a member with a wrong CRC that `torch.load` loads anyway (checked with torch
+2.15), so a scanner built on `zipfile` skips the very pickle that runs; an encryption flag set
+only in the local header is ignored by both loaders but stops readers that trust local headers.
+Palisade reads every member by both headers and analyses it; this finding says the archive was
+crafted.
 
 ## Example
-A checkpoint whose `archive/data.pkl` has the encryption flag set in its local header.
+A checkpoint whose `archive/data.pkl` has a CRC that does not match its bytes.
 
 ## Use instead
 Re-save the model with `torch.save` (or re-zip it with a standard tool) from a trusted source.

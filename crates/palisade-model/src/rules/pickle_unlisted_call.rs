@@ -8,8 +8,8 @@ Flags a pickle that calls (or instantiates) a global that is not on the model-sc
 and not known to be dangerous either: a class of your own (`__main__.Net`), a library function
 nobody needs to rebuild a model, anything unexpected.
 
-The allowlist (`policy.toml` in the `palisade-model` crate, printed by `palisade explain MDL002`'s
-references) holds what real models use: torch's tensor and storage rebuild functions and
+The allowlist (`crates/palisade-model/src/policy.toml`, documented there) holds what real models
+use: torch's tensor and storage rebuild functions and
 `torch.nn` classes, NumPy array reconstruction and dtypes, scikit-learn estimator classes,
 `collections.OrderedDict`, `copyreg` helpers. Extend it for your own classes in `palisade.toml`:
 
