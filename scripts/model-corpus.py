@@ -29,6 +29,7 @@ import sys
 import tarfile
 import zipfile
 import zlib
+from typing import Tuple
 
 MARKERS = "/tmp/palisade-corpus-markers"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,6 +105,7 @@ def gguf_file(p, template):
 def benign(out):
     import joblib
     import numpy as np
+    import py7zr
     import torch
     from safetensors.torch import save_file
     from sklearn.ensemble import RandomForestClassifier
@@ -158,6 +160,15 @@ def benign(out):
             t.addfile(info, io.BytesIO(buf.getvalue()))
     add("model.tar.gz", "tar-torch", targz)
 
+    def sevenz(p):
+        # py7zr's defaults: BCJ x86 then LZMA2, header packed too
+        buf = io.BytesIO()
+        torch.save(net.state_dict(), buf)
+        with py7zr.SevenZipFile(p, "w") as z:
+            z.writestr(buf.getvalue(), "model/pytorch_model.bin")
+            z.writestr(b'{"architectures": ["Net"]}', "model/config.json")
+    add("model.7z", "7z-torch", sevenz)
+
     def hf_zip(p):
         sd = io.BytesIO()
         from safetensors.torch import save
@@ -208,6 +219,7 @@ def benign(out):
 def malicious(out):
     import joblib
     import numpy as np
+    import py7zr
     import torch
 
     samples = []
@@ -412,6 +424,42 @@ def malicious(out):
             t.addfile(info, io.BytesIO(bytes(data)))
     add("model_in_tar.tar.gz", "malicious checkpoint inside a .tar.gz", "tar-torch", write=tar_evil)
 
+    def torchscript_file_write(p):
+        # TorchScript source is compiled by torch.jit.load: a __setstate__ edited into
+        # code/__torch__.py runs at load and creates a file through aten::from_file(shared=True)
+        class Plain(torch.nn.Module):
+            def forward(self, x):
+                return x * 2
+
+            @torch.jit.export
+            def __getstate__(self) -> Tuple[int, bool]:
+                return (1, self.training)
+
+            @torch.jit.export
+            def __setstate__(self, state: Tuple[int, bool]) -> None:
+                self.training = state[1]
+
+        buf = io.BytesIO()
+        torch.jit.save(torch.jit.script(Plain()), buf)
+        marker = os.path.join(MARKERS, "torchscript_file_write.pt")
+        with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(p, "w") as zout:
+            for info in zin.infolist():
+                data = zin.read(info.filename)
+                if info.filename.endswith("code/__torch__.py"):
+                    data = data.decode().replace(
+                        "    self.training = (state)[1]\n",
+                        f"    _0 = torch.fill_(torch.from_file(\"{marker}\", True, 4, dtype=0), 65)\n"
+                        "    self.training = bool(torch.gt(torch.sum(_0), 0))\n").encode()
+                zout.writestr(info, data)
+    add("torchscript_file_write.pt", "TorchScript code that writes a file at load (aten::from_file)",
+        "torchscript", write=torchscript_file_write, expect="MDL019")
+
+    def sevenz_evil(p):
+        with py7zr.SevenZipFile(p, "w") as z:
+            z.writestr(b'{"architectures": ["Net"]}', "model/config.json")
+            z.writestr(bytes(evil_ckpt("model_in_7z.7z")), "model/pytorch_model.bin")
+    add("model_in_7z.7z", "malicious checkpoint inside a 7z archive", "7z-torch", write=sevenz_evil)
+
     # Keras: a Lambda layer whose function is marshalled bytecode.
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
@@ -528,6 +576,12 @@ elif loader == "tar-torch":
     import torch
     t = tarfile.open(path)
     torch.load(io.BytesIO(t.extractfile("model/pytorch_model.bin").read()), weights_only=False)
+elif loader == "7z-torch":
+    import torch, py7zr, tempfile, os
+    with tempfile.TemporaryDirectory() as d:
+        with py7zr.SevenZipFile(path) as z:
+            z.extractall(d)
+        torch.load(os.path.join(d, "model/pytorch_model.bin"), weights_only=False)
 elif loader == "keras":
     import os; os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras; keras.models.load_model(path)
@@ -562,6 +616,8 @@ else:
 
 
 def verify(out):
+    # payloads that write into an existing directory (TorchScript's from_file) need it to exist
+    os.makedirs(MARKERS, exist_ok=True)
     with open(os.path.join(out, "manifest.json")) as f:
         samples = json.load(f)["samples"]
     bad = 0

@@ -7,7 +7,9 @@
 //! Nothing is ever loaded or executed, and every step is bounded by [`Limits`].
 
 use crate::formats::compress::{self, Codec};
-use crate::formats::{self, Kind, gguf, keras, npy, onnx, safetensors, savedmodel, tar, zip};
+use crate::formats::{
+    self, Kind, gguf, keras, npy, onnx, safetensors, savedmodel, sevenz, tar, torchscript, zip,
+};
 use crate::input::{Blob, Cursor, Stream};
 use crate::limits::{Deadline, Limits};
 use crate::pickle::{self, Analysis, Callee, EventKind, Outcome, Streams};
@@ -342,14 +344,7 @@ impl Scanner<'_> {
             }
             Kind::SevenZip => {
                 self.layer(depth, "7z");
-                self.add(
-                    &scan_incomplete::RULE,
-                    path,
-                    None,
-                    "7z archive: Palisade does not open 7z yet; its members were not analysed"
-                        .into(),
-                );
-                Some("7z archive (not opened)".into())
+                Some(self.sevenz(path, blob, depth))
             }
             Kind::Hdf5 => {
                 self.layer(depth, "hdf5");
@@ -456,6 +451,17 @@ impl Scanner<'_> {
                 }
             }
         }
+        let torchscript = ar.members.iter().any(|m| m.name.ends_with("constants.pkl"));
+        let mut code_files = 0;
+        if torchscript {
+            for m in ar.members.iter().filter(|m| torchscript::is_code(&m.name)) {
+                code_files += 1;
+                let mpath = format!("{path}!{}", m.name);
+                if let Some(src) = self.member_bytes(&mpath, blob, m) {
+                    self.torchscript_code(&mpath, &String::from_utf8_lossy(&src));
+                }
+            }
+        }
         let mut storages = 0;
         let mut analysed = Vec::new();
         for m in &ar.members {
@@ -503,7 +509,9 @@ impl Scanner<'_> {
                 analysed.push(format!("{} ({s})", m.name));
             }
         }
-        let kind = if torch {
+        let kind = if torchscript && code_files > 0 {
+            "TorchScript archive"
+        } else if torch {
             "PyTorch checkpoint"
         } else if keras {
             "Keras model"
@@ -511,6 +519,9 @@ impl Scanner<'_> {
             "zip"
         };
         let mut s = format!("{kind}, {} members", ar.members.len());
+        if code_files > 0 {
+            s += &format!(", {code_files} TorchScript code files");
+        }
         if storages > 0 {
             s += &format!(", {storages} tensor storages (not read)");
         }
@@ -518,6 +529,26 @@ impl Scanner<'_> {
             s += &format!(": {}", analysed.join("; "));
         }
         s
+    }
+
+    /// TorchScript source: calls of the builtins that read or write files.
+    fn torchscript_code(&mut self, path: &str, src: &str) {
+        for op in torchscript::file_ops(src) {
+            let target = match &op.target {
+                Some(t) => format!(" on \"{t}\""),
+                None => String::new(),
+            };
+            let mut loc = Location::new(path, op.line, 1);
+            loc.offset = None;
+            self.findings.push(Finding::new(
+                &torchscript_file_access::RULE,
+                loc,
+                format!(
+                    "TorchScript code calls {}{target}: torch.jit.load compiles and runs it (file access from the model)",
+                    op.callee
+                ),
+            ));
+        }
     }
 
     /// A small member's bytes (stored or deflated), for configuration files.
@@ -763,6 +794,96 @@ impl Scanner<'_> {
             }
         }
         let mut s = format!("tar, {} files", entries.len());
+        if !analysed.is_empty() {
+            s += &format!(": {}", analysed.join("; "));
+        }
+        s
+    }
+
+    /// A 7z archive: each folder decoded once, front to back, and cut into its files.
+    fn sevenz(&mut self, path: &str, blob: &Blob, depth: usize) -> String {
+        let ar = match sevenz::read(blob, &self.opts.limits) {
+            Ok(a) => a,
+            Err(e) => {
+                self.add(
+                    &scan_incomplete::RULE,
+                    path,
+                    None,
+                    format!("7z header cannot be read: {e}; no member was analysed"),
+                );
+                return "7z archive (header unreadable)".into();
+            }
+        };
+        let mut analysed = Vec::new();
+        for (fi, f) in ar.folders.iter().enumerate() {
+            let mut files: Vec<&sevenz::Entry> =
+                ar.entries.iter().filter(|e| e.folder == Some(fi)).collect();
+            if files.is_empty() {
+                continue;
+            }
+            files.sort_by_key(|e| e.offset);
+            let names = || {
+                files
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut dec = match sevenz::decode(blob, f, &self.opts.limits) {
+                Ok(d) => d,
+                Err(e) => {
+                    let msg = format!("{e}; not analysed: {}", names());
+                    self.add(&scan_incomplete::RULE, path, Some(f.pack_offset), msg);
+                    continue;
+                }
+            };
+            let mut pos = 0u64;
+            for e in &files {
+                let mpath = format!("{path}!{}", e.name);
+                let skip = e.offset.saturating_sub(pos);
+                let read = std::io::copy(&mut (&mut dec).take(skip), &mut std::io::sink())
+                    .and_then(|_| {
+                        let mut v = Vec::new();
+                        (&mut dec).take(e.size).read_to_end(&mut v).map(|_| v)
+                    });
+                let data = match read {
+                    Ok(v) if v.len() as u64 == e.size => v,
+                    Ok(v) => {
+                        self.add(
+                            &scan_incomplete::RULE,
+                            &mpath,
+                            Some(f.pack_offset),
+                            format!(
+                                "7z folder ({}) ends after {} of the member's {} bytes; the part read is analysed",
+                                f.methods(),
+                                v.len(),
+                                e.size
+                            ),
+                        );
+                        v
+                    }
+                    Err(err) => {
+                        self.add(
+                            &scan_incomplete::RULE,
+                            &mpath,
+                            Some(f.pack_offset),
+                            format!(
+                                "member could not be decompressed ({}): {err}; it and the rest of its folder were not analysed",
+                                f.methods()
+                            ),
+                        );
+                        break;
+                    }
+                };
+                pos = e.offset + e.size;
+                let member = Blob::from_vec(data);
+                if let Some(s) = self.blob(&mpath, &member, depth + 1, Hint::file(&e.name)) {
+                    analysed.push(format!("{} ({s})", e.name));
+                }
+            }
+        }
+        let files = ar.entries.iter().filter(|e| !e.is_dir).count();
+        let mut s = format!("7z, {files} file{}", if files == 1 { "" } else { "s" });
         if !analysed.is_empty() {
             s += &format!(": {}", analysed.join("; "));
         }

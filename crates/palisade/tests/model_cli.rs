@@ -37,7 +37,11 @@ fn benign_models_are_clean_and_say_so() {
         text.contains("[gzip → tar → zip → pickle]  clean"),
         "{text}"
     );
-    assert!(text.contains("No findings in 29 files"), "{text}");
+    assert!(
+        text.contains("benign/model.7z  [7z → zip → pickle]  clean"),
+        "{text}"
+    );
+    assert!(text.contains("No findings in 30 files"), "{text}");
 }
 
 #[test]

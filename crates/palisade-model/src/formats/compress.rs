@@ -117,28 +117,67 @@ impl Read for Limited {
 
 impl Stream for Limited {}
 
+/// Dictionary memory an xz/lzma stream may ask for, in KiB (xz's largest preset uses 64 MiB;
+/// 1.5 GiB is the format's practical maximum). Pages are only touched as output is produced.
+pub const LZMA_MEM_KB: u32 = 1600 * 1024;
+
 /// A limited decoder over `blob[off..off+n]`.
 pub fn decoder(codec: Codec, blob: &Blob, off: u64, n: u64, limits: &Limits) -> Limited {
+    let built = limited(blob, off, n, limits, |src| {
+        Ok(match codec {
+            Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
+            Codec::Zlib => Box::new(flate2::read::ZlibDecoder::new(src)),
+            Codec::Deflate => Box::new(flate2::read::DeflateDecoder::new(src)),
+            Codec::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(src)),
+            Codec::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(src, true, LZMA_MEM_KB)),
+            Codec::Lzma => Box::new(lzma_rust2::LzmaReader::new_mem_limit(
+                src,
+                LZMA_MEM_KB,
+                None,
+            )?),
+            Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(src)),
+        })
+    });
+    // a decoder that cannot start (a bad lzma header) fails on its first read
+    built.unwrap_or_else(|e| Limited {
+        inner: Box::new(Failed(Some(e))),
+        out: 0,
+        input: Rc::new(Cell::new(0)),
+        limits: limits.clone(),
+    })
+}
+
+/// `blob[off..off+n]` through the decoder chain `build` makes, with the limits applied to
+/// what comes out (the ratio counted against the bytes read from the blob).
+pub fn limited(
+    blob: &Blob,
+    off: u64,
+    n: u64,
+    limits: &Limits,
+    build: impl FnOnce(Box<dyn Read>) -> io::Result<Box<dyn Read>>,
+) -> io::Result<Limited> {
     let counter = Rc::new(Cell::new(0));
     let src = Counting {
         inner: blob.reader(off, n),
         n: counter.clone(),
     };
-    let cap = limits.max_decompressed.min(LZMA_CAP);
-    let inner: Box<dyn Read> = match codec {
-        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(src)),
-        Codec::Zlib => Box::new(flate2::read::ZlibDecoder::new(src)),
-        Codec::Deflate => Box::new(flate2::read::DeflateDecoder::new(src)),
-        Codec::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(src)),
-        Codec::Xz => Box::new(LzmaRead::new(src, true, cap)),
-        Codec::Lzma => Box::new(LzmaRead::new(src, false, cap)),
-        Codec::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(src)),
-    };
-    Limited {
-        inner,
+    Ok(Limited {
+        inner: build(Box::new(src))?,
         out: 0,
         input: counter,
         limits: limits.clone(),
+    })
+}
+
+/// A reader whose only answer is the error that stopped its decoder from starting.
+struct Failed(Option<io::Error>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("decoder failed to start")))
     }
 }
 
@@ -148,89 +187,4 @@ pub fn read_all(mut r: impl Read) -> io::Result<Vec<u8>> {
     let mut v = Vec::new();
     r.read_to_end(&mut v)?;
     Ok(v)
-}
-
-/// lzma-rs decodes whole streams into a writer; this runs it on the first read into a buffer
-/// capped at the decompression limit (xz/lzma payloads are rare enough that the simplicity is
-/// worth it). What was decoded before an error is served first, then the error — a limit as a
-/// [`LimitError`], so that it is reported by name and a payload before it is still seen.
-struct LzmaRead<R> {
-    src: Option<R>,
-    xz: bool,
-    cap: u64,
-    out: io::Cursor<Vec<u8>>,
-    pending: Option<io::Error>,
-}
-
-impl<R: Read> LzmaRead<R> {
-    fn new(src: R, xz: bool, cap: u64) -> Self {
-        LzmaRead {
-            src: Some(src),
-            xz,
-            cap,
-            out: io::Cursor::new(Vec::new()),
-            pending: None,
-        }
-    }
-}
-
-/// A writer that keeps bytes up to a limit, then refuses.
-struct CappedVec {
-    v: Vec<u8>,
-    cap: u64,
-}
-
-impl io::Write for CappedVec {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let room = self.cap.saturating_sub(self.v.len() as u64) as usize;
-        if room == 0 && !b.is_empty() {
-            return Err(io::Error::other(LimitError(crate::limits::LimitHit {
-                limit: "max_decompressed",
-                detail: format!("decompresses to more than {} bytes", self.cap),
-            })));
-        }
-        let k = room.min(b.len());
-        self.v.extend_from_slice(&b[..k]);
-        Ok(k)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Memory an xz/lzma stream may be decoded into, whatever `max_decompressed` allows.
-const LZMA_CAP: u64 = 1 << 30;
-
-impl<R: Read> Read for LzmaRead<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(src) = self.src.take() {
-            let mut src = io::BufReader::new(src);
-            let mut w = CappedVec {
-                v: Vec::new(),
-                cap: self.cap,
-            };
-            let r = if self.xz {
-                lzma_rs::xz_decompress(&mut src, &mut w)
-            } else {
-                lzma_rs::lzma_decompress(&mut src, &mut w)
-            };
-            self.pending = r.err().map(|e| match e {
-                lzma_rs::error::Error::IoError(e) | lzma_rs::error::Error::HeaderTooShort(e) => e,
-                other => io::Error::other(format!(
-                    "{} stream: {other:?}",
-                    if self.xz { "xz" } else { "lzma" }
-                )),
-            });
-            self.out = io::Cursor::new(w.v);
-        }
-        let k = self.out.read(buf)?;
-        if k == 0
-            && !buf.is_empty()
-            && let Some(e) = self.pending.take()
-        {
-            return Err(e);
-        }
-        Ok(k)
-    }
 }

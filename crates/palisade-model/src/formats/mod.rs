@@ -8,7 +8,9 @@ pub mod npy;
 pub mod onnx;
 pub mod safetensors;
 pub mod savedmodel;
+pub mod sevenz;
 pub mod tar;
+pub mod torchscript;
 pub mod zip;
 
 use crate::pickle;

@@ -19,6 +19,7 @@ pub mod pickle_unlisted_import;
 pub mod safetensors_invalid;
 pub mod scan_incomplete;
 pub mod tf_dangerous_op;
+pub mod torchscript_file_access;
 
 use palisade_core::RuleMeta;
 
@@ -43,5 +44,6 @@ pub fn all() -> Vec<&'static RuleMeta> {
         &onnx_custom_operator::RULE,
         &gguf_template_injection::RULE,
         &tf_dangerous_op::RULE,
+        &torchscript_file_access::RULE,
     ]
 }
