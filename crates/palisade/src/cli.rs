@@ -46,6 +46,151 @@ pub enum ModelCommand {
         after_help = "Formats are recognised by content, whatever the file is called. Nothing is unpickled or imported.\n\nExamples:\n  palisade model scan model.pt\n  palisade model scan models/ --format json\n  palisade model scan checkpoint.bin --fail-on high"
     )]
     Scan(ScanArgs),
+    /// Sign a model (file or directory) in the OpenSSF Model Signing format (the Sigstore
+    /// bundle `model_signing` writes)
+    #[command(
+        after_help = "Examples:\n  palisade model sign key --private-key key.pem --signature model.sig models/iris\n  palisade model sign certificate --private-key key.pem --signing-certificate leaf.pem --certificate-chain ca.pem models/iris"
+    )]
+    Sign {
+        #[command(subcommand)]
+        method: SignMethod,
+    },
+    /// Verify a model against its signature: the signature is valid for the key or
+    /// certificates given, and every file is as signed (none added, removed or changed)
+    #[command(
+        after_help = "Exit codes: 0 verified; 1 the signature or the model does not match; 2 usage error or unreadable input.\n\nExamples:\n  palisade model verify key --public-key pub.pem --signature model.sig models/iris\n  palisade model verify certificate --certificate-chain ca.pem --signature model.sig models/iris"
+    )]
+    Verify {
+        #[command(subcommand)]
+        method: VerifyMethod,
+    },
+}
+
+/// What every signing method shares (the names follow `model_signing`'s options).
+#[derive(clap::Args, Debug)]
+pub struct SignCommon {
+    /// The model: a file or a directory
+    pub model: PathBuf,
+    /// Where to write the signature
+    #[arg(long, value_name = "FILE", default_value = "model.sig")]
+    pub signature: PathBuf,
+    /// Paths (relative to the model, or inside it) to leave out of the signature
+    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH", num_args = 1..)]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Do not leave out .git, .gitattributes, .github and .gitignore
+    #[arg(long = "no-ignore-git-paths", alias = "no_ignore_git_paths")]
+    pub no_ignore_git_paths: bool,
+    /// Follow symbolic links (their targets' bytes are signed under the link's name)
+    #[arg(long = "allow-symlinks", alias = "allow_symlinks")]
+    pub allow_symlinks: bool,
+    /// Digest algorithm
+    #[arg(long = "hash", value_enum, default_value_t = HashChoice::Sha256)]
+    pub hash: HashChoice,
+    /// Hash files in shards of this many bytes (model_signing's `shards` serialization);
+    /// default: one digest per file
+    #[arg(long = "shard-size", value_name = "BYTES")]
+    pub shard_size: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashChoice {
+    Sha256,
+    Blake2b,
+    Blake3,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignMethod {
+    /// Sign with a private key (PEM ECDSA P-256/P-384, or Ed25519)
+    Key {
+        #[command(flatten)]
+        common: SignCommon,
+        /// The private key (PEM)
+        #[arg(long = "private-key", alias = "private_key", value_name = "KEY")]
+        private_key: PathBuf,
+    },
+    /// Sign with a private key and its X.509 certificate (and chain, included in the bundle)
+    Certificate {
+        #[command(flatten)]
+        common: SignCommon,
+        #[arg(long = "private-key", alias = "private_key", value_name = "KEY")]
+        private_key: PathBuf,
+        /// The signing certificate (PEM), for the private key
+        #[arg(
+            long = "signing-certificate",
+            alias = "signing_certificate",
+            value_name = "CERT"
+        )]
+        signing_certificate: PathBuf,
+        /// Certificates to include after it (PEM; repeat, or several in one file)
+        #[arg(
+            long = "certificate-chain",
+            alias = "certificate_chain",
+            value_name = "CERT"
+        )]
+        certificate_chain: Vec<PathBuf>,
+    },
+    /// Keyless Sigstore signing (needs the public Fulcio and Rekor services: not offline)
+    Sigstore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
+}
+
+/// What every verification method shares.
+#[derive(clap::Args, Debug)]
+pub struct VerifyCommon {
+    /// The model: a file or a directory
+    pub model: PathBuf,
+    /// The signature to check
+    #[arg(long, value_name = "FILE", required = true)]
+    pub signature: PathBuf,
+    /// More paths to leave out (the signature's own ignore list always applies)
+    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH", num_args = 1..)]
+    pub ignore_paths: Vec<PathBuf>,
+    /// Check only the files the signature lists (files added since are not an error)
+    #[arg(long = "ignore-unsigned-files", alias = "ignore_unsigned_files")]
+    pub ignore_unsigned_files: bool,
+    /// Accepted for compatibility with model_signing; the signature says whether symlinks
+    /// were signed
+    #[arg(long = "allow-symlinks", alias = "allow_symlinks", hide = true)]
+    pub allow_symlinks: bool,
+    /// Accepted for compatibility with model_signing (the signature's list applies)
+    #[arg(
+        long = "no-ignore-git-paths",
+        alias = "no_ignore_git_paths",
+        hide = true
+    )]
+    pub no_ignore_git_paths: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VerifyMethod {
+    /// Verify with the signer's public key (PEM)
+    Key {
+        #[command(flatten)]
+        common: VerifyCommon,
+        #[arg(long = "public-key", alias = "public_key", value_name = "KEY")]
+        public_key: PathBuf,
+    },
+    /// Verify a certificate-signed model against trusted certificates (PEM roots or
+    /// intermediates; repeat, or several in one file)
+    Certificate {
+        #[command(flatten)]
+        common: VerifyCommon,
+        #[arg(
+            long = "certificate-chain",
+            alias = "certificate_chain",
+            value_name = "CERT",
+            required = true
+        )]
+        certificate_chain: Vec<PathBuf>,
+    },
+    /// Keyless Sigstore verification (needs the public Sigstore services: not offline)
+    Sigstore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]

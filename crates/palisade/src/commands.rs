@@ -29,6 +29,12 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Model {
             command: ModelCommand::Scan(args),
         } => model_scan(args),
+        Command::Model {
+            command: ModelCommand::Sign { method },
+        } => crate::sign::sign(method),
+        Command::Model {
+            command: ModelCommand::Verify { method },
+        } => crate::sign::verify(method),
         Command::Rules { format } => {
             list_rules(format);
             Ok(EXIT_OK)

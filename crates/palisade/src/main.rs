@@ -6,6 +6,7 @@ mod commands;
 mod model;
 mod reach;
 mod scan;
+mod sign;
 
 use clap::Parser;
 use std::process::ExitCode;
