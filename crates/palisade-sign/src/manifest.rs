@@ -98,13 +98,14 @@ impl Manifest {
 
     /// The in-toto statement, as the bytes that get signed.
     pub fn statement(&self) -> Vec<u8> {
+        let algorithm = resource_algorithm(&self.serialization);
         let resources: Vec<Value> = self
             .items
             .iter()
             .map(|i| {
                 json!({
                     "name": i.name,
-                    "algorithm": self.serialization.hash.name(),
+                    "algorithm": algorithm,
                     "digest": hex(&i.digest),
                 })
             })
@@ -158,7 +159,8 @@ impl Manifest {
                 .as_str()
                 .ok_or_else(|| bad("a resource has no name".into()))?;
             let alg = r["algorithm"].as_str().unwrap_or("");
-            if HashAlg::from_name(alg) != Some(serialization.hash) {
+            let base = alg.split("-sharded-").next().unwrap_or(alg);
+            if HashAlg::from_name(base) != Some(serialization.hash) {
                 return Err(bad(format!(
                     "resource '{name}' uses algorithm '{alg}', the serialization says '{}'",
                     serialization.hash.name()
@@ -239,6 +241,15 @@ impl Manifest {
     }
 }
 
+/// The `algorithm` of each resource: the hash, and for shards `model_signing`'s
+/// `sha256-sharded-<size>`.
+fn resource_algorithm(s: &Serialization) -> String {
+    match s.method {
+        Method::Files => s.hash.name().to_string(),
+        Method::Shards(n) => format!("{}-sharded-{n}", s.hash.name()),
+    }
+}
+
 /// A file resource's components; a single-file model is named `.`.
 fn file_parts(name: &str) -> Vec<String> {
     let p = components(name);
@@ -258,10 +269,17 @@ fn parse_serialization(s: &Value) -> std::result::Result<Serialization, String> 
     let method = match s["method"].as_str().unwrap_or("") {
         "files" => Method::Files,
         "shards" => {
+            // protobuf's Struct makes every number a double: 1000000000.0
             let n = s["shard_size"]
                 .as_u64()
+                .or_else(|| {
+                    s["shard_size"]
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 1e18)
+                        .map(|f| f as u64)
+                })
                 .filter(|&n| n > 0)
-                .ok_or("shards serialization without a positive shard_size")?;
+                .ok_or("shards serialization without a positive whole shard_size")?;
             Method::Shards(n)
         }
         other => {
