@@ -199,7 +199,7 @@ pub fn files(model: &Path, ser: &Serialization) -> Result<Vec<ModelFile>> {
 }
 
 /// Bytes read per call; large enough for sequential throughput, small enough per thread.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 128 << 10;
 
 /// The digest of `len` bytes of `path` from `start`.
 fn digest_range(
