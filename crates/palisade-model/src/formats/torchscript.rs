@@ -10,7 +10,7 @@ pub struct FileOp {
     pub line: usize,
     /// The name as written (`torch.from_file`, `ops.aten.save`).
     pub callee: String,
-    /// The first argument when it is a string literal.
+    /// The path when the call spells it as a string literal.
     pub target: Option<String>,
 }
 
@@ -90,11 +90,21 @@ fn literal(b: &[u8], i: usize) -> (usize, String) {
     )
 }
 
+/// The first string literal among the call's arguments (the path: first for `from_file`,
+/// second for `save`).
 fn first_string_arg(b: &[u8], mut i: usize) -> Option<String> {
-    while i < b.len() && b[i].is_ascii_whitespace() {
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'\'' => return Some(literal(b, i).1),
+            b'(' | b'[' => depth += 1,
+            b')' | b']' if depth == 0 => return None,
+            b')' | b']' => depth -= 1,
+            _ => {}
+        }
         i += 1;
     }
-    (i < b.len() && (b[i] == b'"' || b[i] == b'\'')).then(|| literal(b, i).1)
+    None
 }
 
 #[cfg(test)]
