@@ -128,44 +128,79 @@ fn zip_holds_model(blob: &Blob) -> bool {
 /// reported as skipped (that is what `palisade model scan` wants); inputs found by walking a
 /// directory are silently left out when they are not models.
 pub fn scan(inputs: &[Input], opts: &Options) -> ModelScan {
-    let mut out = ModelScan::default();
-    for input in inputs {
-        let (display, blob, explicit) = match input {
-            Input::Stdin => {
-                let mut v = Vec::new();
-                let r = std::io::stdin()
-                    .lock()
-                    .take(opts.limits.max_decompressed)
-                    .read_to_end(&mut v);
-                match r {
-                    Ok(_) => (STDIN_PATH.to_string(), Blob::from_vec(v), true),
-                    Err(e) => {
-                        out.report
-                            .errors
-                            .push(InputError::new(STDIN_PATH, format!("cannot read: {e}")));
-                        continue;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len());
+    let mut parts: Vec<Option<ModelScan>> = (0..inputs.len()).map(|_| None).collect();
+    if threads <= 1 {
+        for (i, input) in inputs.iter().enumerate() {
+            parts[i] = Some(scan_input(input, opts));
+        }
+    } else {
+        // files are independent: scan them on every core, then merge in input order
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new(&mut parts);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else { break };
+                        let r = scan_input(input, opts);
+                        if let Ok(mut d) = done.lock() {
+                            d[i] = Some(r);
+                        }
                     }
-                }
+                });
             }
-            Input::File {
-                path,
-                display,
-                explicit,
-            } => match Blob::open(path) {
-                Ok(b) => (display.clone(), b, *explicit),
-                Err(e) => {
-                    out.report.errors.push(InputError::new(
-                        display.clone(),
-                        format!("cannot open: {e}"),
-                    ));
-                    continue;
-                }
-            },
-        };
-        scan_one(&display, &blob, explicit, opts, &mut out);
+        });
+    }
+    let mut out = ModelScan::default();
+    for p in parts.into_iter().flatten() {
+        out.artifacts.extend(p.artifacts);
+        out.report.merge(p.report);
     }
     out.report.rules = crate::rules::all();
     out.report.sort();
+    out
+}
+
+/// One input (a file or standard input) scanned on its own.
+fn scan_input(input: &Input, opts: &Options) -> ModelScan {
+    let mut out = ModelScan::default();
+    let (display, blob, explicit) = match input {
+        Input::Stdin => {
+            let mut v = Vec::new();
+            let r = std::io::stdin()
+                .lock()
+                .take(opts.limits.max_decompressed)
+                .read_to_end(&mut v);
+            match r {
+                Ok(_) => (STDIN_PATH.to_string(), Blob::from_vec(v), true),
+                Err(e) => {
+                    out.report
+                        .errors
+                        .push(InputError::new(STDIN_PATH, format!("cannot read: {e}")));
+                    return out;
+                }
+            }
+        }
+        Input::File {
+            path,
+            display,
+            explicit,
+        } => match Blob::open(path) {
+            Ok(b) => (display.clone(), b, *explicit),
+            Err(e) => {
+                out.report.errors.push(InputError::new(
+                    display.clone(),
+                    format!("cannot open: {e}"),
+                ));
+                return out;
+            }
+        },
+    };
+    scan_one(&display, &blob, explicit, opts, &mut out);
     out
 }
 
@@ -1105,6 +1140,17 @@ impl Scanner<'_> {
         nested: bool,
     ) {
         let policy = &self.opts.policy;
+        // a model names the same few globals thousands of times: judge each name once
+        let mut verdicts: std::collections::HashMap<String, Verdict> =
+            std::collections::HashMap::new();
+        let mut judge = |name: &str| -> Verdict {
+            if let Some(v) = verdicts.get(name) {
+                return v.clone();
+            }
+            let v = policy.judge(name);
+            verdicts.insert(name.to_string(), v.clone());
+            v
+        };
         let mut folded: BTreeMap<(&'static str, String), Folded> = BTreeMap::new();
         let mut called: BTreeSet<String> = BTreeSet::new();
         let inside = if nested {
@@ -1126,6 +1172,11 @@ impl Scanner<'_> {
                 EventKind::Call { callee, args } => match callee {
                     Callee::Named(n, how) => {
                         called.insert(n.resolved.clone());
+                        let verdict = judge(&n.resolved);
+                        if let Verdict::Allowed(_) = verdict {
+                            allowed.insert(n.resolved.clone());
+                            continue;
+                        }
                         let how = if how.is_empty() {
                             String::new()
                         } else {
@@ -1133,7 +1184,7 @@ impl Scanner<'_> {
                         };
                         let call =
                             format!("{}({}){}", n.resolved, strip_parens(args), n.written_note());
-                        match policy.judge(&n.resolved) {
+                        match verdict {
                             Verdict::Allowed(_) => {
                                 allowed.insert(n.resolved.clone());
                             }
@@ -1176,33 +1227,31 @@ impl Scanner<'_> {
         }
         for e in &a.events {
             match &e.kind {
-                EventKind::Import(n) if !called.contains(&n.resolved) => {
-                    match policy.judge(&n.resolved) {
-                        Verdict::Allowed(_) => {
-                            allowed.insert(n.resolved.clone());
-                        }
-                        Verdict::Dangerous(why) => fold(
-                            &pickle_dangerous_import::RULE,
-                            n.resolved.clone(),
-                            e.offset,
-                            format!(
-                                "references {}{}{inside} without calling it here: {why}",
-                                n.resolved,
-                                n.written_note()
-                            ),
-                        ),
-                        Verdict::Unlisted => fold(
-                            &pickle_unlisted_import::RULE,
-                            n.resolved.clone(),
-                            e.offset,
-                            format!(
-                                "references {}{}{inside}, which is not on the model allowlist",
-                                n.resolved,
-                                n.written_note()
-                            ),
-                        ),
+                EventKind::Import(n) if !called.contains(&n.resolved) => match judge(&n.resolved) {
+                    Verdict::Allowed(_) => {
+                        allowed.insert(n.resolved.clone());
                     }
-                }
+                    Verdict::Dangerous(why) => fold(
+                        &pickle_dangerous_import::RULE,
+                        n.resolved.clone(),
+                        e.offset,
+                        format!(
+                            "references {}{}{inside} without calling it here: {why}",
+                            n.resolved,
+                            n.written_note()
+                        ),
+                    ),
+                    Verdict::Unlisted => fold(
+                        &pickle_unlisted_import::RULE,
+                        n.resolved.clone(),
+                        e.offset,
+                        format!(
+                            "references {}{}{inside}, which is not on the model allowlist",
+                            n.resolved,
+                            n.written_note()
+                        ),
+                    ),
+                },
                 EventKind::GlobalMutated(n) => fold(
                     &global_mutated::RULE,
                     n.resolved.clone(),
