@@ -19,6 +19,10 @@
 //!
 //! [model]                       # `palisade model scan` and model files in `palisade scan`
 //! allow = ["mypackage.models.<Class>"]  # globals your pickles may use (see MDL002)
+//!
+//! [model.signing]               # whose model signatures `palisade scan` accepts (MDL020-022)
+//! public_keys = ["keys/model-signer.pub.pem"]   # relative to this file
+//! certificates = ["pki/root.pem"]               # trusted roots for certificate signatures
 //! ```
 
 use crate::{Finding, Severity};
@@ -46,6 +50,19 @@ struct RawConfig {
 struct RawModel {
     #[serde(default)]
     allow: Vec<String>,
+    #[serde(default)]
+    signing: ModelSigning,
+}
+
+/// `[model.signing]`: the keys and certificates whose model signatures are trusted. Paths are
+/// relative to the `palisade.toml` they appear in (made absolute by [`Config::load`]).
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSigning {
+    #[serde(default)]
+    pub public_keys: Vec<std::path::PathBuf>,
+    #[serde(default)]
+    pub certificates: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -137,6 +154,8 @@ pub struct Config {
     pub reach_assertions: Vec<ReachAssertion>,
     /// `[model] allow`: dotted-path patterns added to the model-scan allowlist.
     pub model_allow: Vec<String>,
+    /// `[model.signing]`: whose signatures on model files are trusted.
+    pub model_signing: ModelSigning,
 }
 
 /// A glob that matches the pattern anywhere below the scanned roots, too: `deploy/**` matches
@@ -187,6 +206,7 @@ impl Config {
             warnings: Vec::new(),
             reach_assertions: raw.reach.assertions,
             model_allow: raw.model.allow,
+            model_signing: raw.model.signing,
         };
         for (i, ig) in raw.ignore.into_iter().enumerate() {
             let what = format!("{origin}: [[ignore]] #{} ({})", i + 1, ig.rules.join(","));
@@ -236,7 +256,15 @@ impl Config {
     pub fn load(path: &Path, today: &str) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text, &path.display().to_string(), today)
+        let mut cfg = Self::parse(&text, &path.display().to_string(), today)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let s = &mut cfg.model_signing;
+        for p in s.public_keys.iter_mut().chain(s.certificates.iter_mut()) {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
     }
 
     pub fn is_excluded(&self, path: &str) -> bool {

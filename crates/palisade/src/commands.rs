@@ -19,6 +19,7 @@ fn all_rules() -> Vec<&'static RuleMeta> {
     k8s.chain(palisade_reach::rules::all())
         .chain(docker)
         .chain(palisade_model::rules::all())
+        .chain(palisade_sign::rules::all())
         .collect()
 }
 
@@ -101,12 +102,20 @@ fn explain(which: &str) -> Result<u8, String> {
 
 fn load_config(args: &ScanArgs) -> Result<Config, String> {
     let today = today_utc();
+    // --config, else ./palisade.toml, else the one at the root of a single scanned directory
+    let beside = match &args.paths[..] {
+        [one] => Some(Path::new(one).join("palisade.toml")).filter(|p| p.is_file()),
+        _ => None,
+    };
     let cfg = match &args.config {
         Some(p) => Config::load(p, &today)?,
         None if Path::new("palisade.toml").is_file() => {
             Config::load(Path::new("palisade.toml"), &today)?
         }
-        None => Config::default(),
+        None => match beside {
+            Some(p) => Config::load(&p, &today)?,
+            None => Config::default(),
+        },
     };
     for w in &cfg.warnings {
         eprintln!("palisade: warning: {w}");
@@ -126,11 +135,13 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
     let cfg = load_config(&args)?;
     let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
     let asserts = palisade_reach::assertions::compile(&cfg.reach_assertions)?;
+    let trusted = palisade_sign::check::Trusted::load(&cfg.model_signing)?;
     let mut report = crate::scan::scan(
         &walk.inputs,
         cfg.max_file_size,
         &asserts,
         &model_options(&cfg),
+        &trusted,
     );
     report.errors.extend(walk.errors);
     finish(&args, &cfg, report, None)

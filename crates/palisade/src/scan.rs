@@ -18,6 +18,7 @@ pub fn scan(
     max_file_size: Option<u64>,
     asserts: &[Assertion],
     model: &palisade_model::scan::Options,
+    trusted: &palisade_sign::check::Trusted,
 ) -> Report {
     let (models, rest): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(|i| {
         // manifests are not opened twice: only other files are sniffed for model content
@@ -52,7 +53,26 @@ pub fn scan(
     report.errors.extend(reach.errors);
     report.rules.extend(palisade_reach::rules::all());
     report.merge(palisade_docker::scan::scan_dockerfiles(dockerfiles));
-    let models = palisade_model::scan::scan(&models, model);
-    report.merge(models.report);
+    let scanned = palisade_model::scan::scan(&models, model);
+    // every recognised model file must carry a signature that verifies (MDL020-022)
+    let recognised: std::collections::BTreeSet<&str> =
+        scanned.artifacts.iter().map(|a| a.path.as_str()).collect();
+    let files: Vec<palisade_sign::check::ModelFile> = models
+        .iter()
+        .filter_map(|i| match i {
+            Input::File { path, display, .. } if recognised.contains(display.as_str()) => {
+                Some(palisade_sign::check::ModelFile {
+                    path: path.clone(),
+                    display: display.clone(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    report.merge(scanned.report);
+    report
+        .findings
+        .extend(palisade_sign::check::check_models(&files, trusted));
+    report.rules.extend(palisade_sign::rules::all());
     report
 }
