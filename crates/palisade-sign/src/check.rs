@@ -84,36 +84,93 @@ fn verify(
     Err(last.unwrap_or_else(|| Error::Signature("no trusted key verifies it".into())))
 }
 
+/// What the signature beside a model file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Verified; who signed.
+    Verified(String),
+    /// No `<file>.sig` and no `model.sig` in its directory.
+    Unsigned,
+    /// The signature does not verify, or the model differs from it.
+    Invalid(String),
+    /// Intact, but nothing in palisade.toml says whose signatures to trust.
+    SignerUnknown,
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Verified(_) => "verified",
+            Status::Unsigned => "unsigned",
+            Status::Invalid(_) => "invalid",
+            Status::SignerUnknown => "signer-unknown",
+        }
+    }
+}
+
+/// Which signature covers a model file: (model path to verify, signature path, how findings
+/// name the signature, whether it signs the whole directory).
+fn covering(m: &ModelFile) -> Option<(PathBuf, PathBuf, String, bool)> {
+    let name = m
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let own = m.path.with_file_name(format!("{name}.sig"));
+    if own.is_file() {
+        return Some((m.path.clone(), own, format!("{}.sig", m.display), false));
+    }
+    let dir = m.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir_sig = dir.join("model.sig");
+    if dir_sig.is_file() {
+        let shown = match m.display.rsplit_once('/') {
+            Some((d, _)) => format!("{d}/model.sig"),
+            None => "model.sig".into(),
+        };
+        return Some((dir, dir_sig, shown, true));
+    }
+    None
+}
+
+fn status_of(model: &Path, sig_path: &Path, whole_dir: bool, trusted: &Trusted) -> Status {
+    let sig = match std::fs::read(sig_path) {
+        Ok(b) => b,
+        Err(e) => return Status::Invalid(format!("cannot read the signature: {e}")),
+    };
+    let mut o = VerifyOptions {
+        threads: default_threads(),
+        ..VerifyOptions::default()
+    };
+    if whole_dir {
+        o.ignore_paths.push("model.sig".into());
+    }
+    match verify(model, &sig, trusted, &o) {
+        Ok(Some(who)) => Status::Verified(who),
+        Ok(None) => Status::SignerUnknown,
+        Err(e) => Status::Invalid(e.to_string()),
+    }
+}
+
+/// The signature status of one model file.
+pub fn status(m: &ModelFile, trusted: &Trusted) -> Status {
+    match covering(m) {
+        Some((model, sig, _, whole_dir)) => status_of(&model, &sig, whole_dir, trusted),
+        None => Status::Unsigned,
+    }
+}
+
 /// The findings for these model files.
 pub fn check_models(models: &[ModelFile], trusted: &Trusted) -> Vec<Finding> {
     let mut out = Vec::new();
     // a directory signed as one model is checked once
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    let opts = VerifyOptions {
-        threads: default_threads(),
-        ..VerifyOptions::default()
-    };
     for m in models {
-        let name = m
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let own = m.path.with_file_name(format!("{name}.sig"));
-        let dir = m.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir_sig = dir.join("model.sig");
-        let (model, sig_path, shown) = if own.is_file() {
-            (m.path.clone(), own, format!("{}.sig", m.display))
-        } else if dir_sig.is_file() {
-            if !dirs.insert(dir.clone()) {
-                continue;
-            }
-            let shown = match m.display.rsplit_once('/') {
-                Some((d, _)) => format!("{d}/model.sig"),
-                None => "model.sig".into(),
-            };
-            (dir.clone(), dir_sig, shown)
-        } else {
+        let Some((model, sig, shown, whole_dir)) = covering(m) else {
+            let name = m
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             out.push(finding(
                 &unsigned::RULE,
                 &m.display,
@@ -123,29 +180,18 @@ pub fn check_models(models: &[ModelFile], trusted: &Trusted) -> Vec<Finding> {
             ));
             continue;
         };
-        let sig = match std::fs::read(&sig_path) {
-            Ok(b) => b,
-            Err(e) => {
-                out.push(finding(
-                    &signature_invalid::RULE,
-                    &shown,
-                    format!("cannot read the signature: {e}"),
-                ));
-                continue;
-            }
-        };
-        let mut o = opts.clone();
-        if model == dir {
-            o.ignore_paths.push("model.sig".into());
+        if whole_dir && !dirs.insert(model.clone()) {
+            continue;
         }
-        match verify(&model, &sig, trusted, &o) {
-            Ok(Some(_)) => {}
-            Ok(None) => out.push(finding(
+        match status_of(&model, &sig, whole_dir, trusted) {
+            Status::Verified(_) => {}
+            Status::SignerUnknown => out.push(finding(
                 &signer_unknown::RULE,
                 &shown,
                 "the model matches its signature, but palisade.toml [model.signing] names no key or certificate to check who signed it".into(),
             )),
-            Err(e) => out.push(finding(&signature_invalid::RULE, &shown, e.to_string())),
+            Status::Invalid(e) => out.push(finding(&signature_invalid::RULE, &shown, e)),
+            Status::Unsigned => {}
         }
     }
     out
