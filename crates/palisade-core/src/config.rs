@@ -287,6 +287,22 @@ pub fn today_utc() -> String {
     civil_from_days((secs / 86_400) as i64)
 }
 
+/// Now (UTC) as an RFC 3339 timestamp, `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn now_utc_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let day = secs % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        civil_from_days((secs / 86_400) as i64),
+        day / 3600,
+        day % 3600 / 60,
+        day % 60
+    )
+}
+
 /// Howard Hinnant's days-to-civil algorithm (public domain description).
 fn civil_from_days(z: i64) -> String {
     let z = z + 719_468;

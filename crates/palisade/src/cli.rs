@@ -64,6 +64,26 @@ pub enum ModelCommand {
         #[command(subcommand)]
         method: VerifyMethod,
     },
+    /// Write a CycloneDX 1.6 ML-BOM of the model files found: each a machine-learning-model
+    /// component with its SHA-256, format, model-scan verdict and signature status
+    #[command(
+        after_help = "Examples:\n  palisade model bom models/ -o ml-bom.json\n  palisade model bom examples/sklearn-api/hardened --config examples/sklearn-api/palisade.toml"
+    )]
+    Bom(BomArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BomArgs {
+    /// Files or directories holding models
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Write the BOM to FILE instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Configuration file: the model allowlist and the trusted signing keys (default:
+    /// ./palisade.toml, or palisade.toml at the root of the one directory given)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// What every signing method shares (the names follow `model_signing`'s options).

@@ -36,6 +36,9 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Model {
             command: ModelCommand::Verify { method },
         } => crate::sign::verify(method),
+        Command::Model {
+            command: ModelCommand::Bom(args),
+        } => crate::bom::bom(args),
         Command::Rules { format } => {
             list_rules(format);
             Ok(EXIT_OK)
@@ -101,13 +104,17 @@ fn explain(which: &str) -> Result<u8, String> {
 }
 
 fn load_config(args: &ScanArgs) -> Result<Config, String> {
+    load_config_for(args.config.as_deref(), &args.paths)
+}
+
+/// `--config`, else ./palisade.toml, else the one at the root of a single scanned directory.
+pub fn load_config_for(config: Option<&Path>, paths: &[String]) -> Result<Config, String> {
     let today = today_utc();
-    // --config, else ./palisade.toml, else the one at the root of a single scanned directory
-    let beside = match &args.paths[..] {
+    let beside = match paths {
         [one] => Some(Path::new(one).join("palisade.toml")).filter(|p| p.is_file()),
         _ => None,
     };
-    let cfg = match &args.config {
+    let cfg = match config {
         Some(p) => Config::load(p, &today)?,
         None if Path::new("palisade.toml").is_file() => {
             Config::load(Path::new("palisade.toml"), &today)?
@@ -124,7 +131,7 @@ fn load_config(args: &ScanArgs) -> Result<Config, String> {
 }
 
 /// The model-scan options `palisade.toml` asks for.
-fn model_options(cfg: &Config) -> palisade_model::scan::Options {
+pub fn model_options(cfg: &Config) -> palisade_model::scan::Options {
     palisade_model::scan::Options {
         policy: palisade_model::policy::Policy::with_allowed(&cfg.model_allow),
         ..Default::default()

@@ -1,6 +1,7 @@
 //! The `palisade` binary: command-line parsing, wiring and exit codes. The work happens in the
 //! library crates (`palisade-core`, `palisade-k8s`, `palisade-docker`, `palisade-reach`, `palisade-model`).
 
+mod bom;
 mod cli;
 mod commands;
 mod model;
