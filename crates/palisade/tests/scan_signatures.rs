@@ -1,6 +1,8 @@
 //! `palisade scan` checks the signature beside every model file it finds (MDL020–MDL022),
 //! against the keys `palisade.toml` trusts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,14 +38,7 @@ fn copy(src: &Path, dst: &Path) {
 }
 
 fn scan(dir: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["scan", &dir.to_string_lossy()])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    common::outcome(&common::run(&["scan", &dir.to_string_lossy()]))
 }
 
 #[test]

@@ -6,6 +6,9 @@
 //! `scripts/test` installs `model-signing` into `.venv-interop` and points `MODEL_SIGNING` at
 //! its command.
 
+mod common;
+
+use common::outcome;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,30 +34,11 @@ fn model_signing() -> PathBuf {
 }
 
 fn palisade(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    outcome(&common::run(args))
 }
 
 fn reference(args: &[&str]) -> (i32, String) {
-    let out = Command::new(model_signing()).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    outcome(&Command::new(model_signing()).args(args).output().unwrap())
 }
 
 struct Tmp(PathBuf);
@@ -132,17 +116,11 @@ fn palisade_signatures_verify_with_model_signing() {
 fn reference_api_verify(public: &str, sig: &str, model: &str) -> (i32, String) {
     let python = model_signing().with_file_name("python");
     let script = "import sys, model_signing\nmodel_signing.verifying.Config().use_elliptic_key_verifier(public_key=sys.argv[1]).verify(sys.argv[3], sys.argv[2])\nprint('Verification succeeded')";
-    let out = Command::new(python)
-        .args(["-c", script, public, sig, model])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    outcome(
+        &Command::new(python)
+            .args(["-c", script, public, sig, model])
+            .output()
+            .unwrap(),
     )
 }
 
