@@ -21,7 +21,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Who can reach which workload, on which ports, and why (from NetworkPolicies)
     Reach(ReachArgs),
-    /// Model files: find the ones that run code when loaded
+    /// Model files: find the ones that run code when loaded; sign, verify, and list them (ML-BOM)
     Model {
         #[command(subcommand)]
         command: ModelCommand,
@@ -95,7 +95,7 @@ pub struct SignCommon {
     #[arg(long, value_name = "FILE", default_value = "model.sig")]
     pub signature: PathBuf,
     /// Paths (relative to the model, or inside it) to leave out of the signature
-    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH", num_args = 1..)]
+    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH")]
     pub ignore_paths: Vec<PathBuf>,
     /// Do not leave out .git, .gitattributes, .github and .gitignore
     #[arg(long = "no-ignore-git-paths", alias = "no_ignore_git_paths")]
@@ -166,7 +166,7 @@ pub struct VerifyCommon {
     #[arg(long, value_name = "FILE", required = true)]
     pub signature: PathBuf,
     /// More paths to leave out (the signature's own ignore list always applies)
-    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH", num_args = 1..)]
+    #[arg(long = "ignore-paths", alias = "ignore_paths", value_name = "PATH")]
     pub ignore_paths: Vec<PathBuf>,
     /// Check only the files the signature lists (files added since are not an error)
     #[arg(long = "ignore-unsigned-files", alias = "ignore_unsigned_files")]

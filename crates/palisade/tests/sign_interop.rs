@@ -97,6 +97,25 @@ fn palisade_signatures_verify_with_model_signing() {
         let (code, out) = reference_api_verify(&fixture(public), &sig, &model);
         assert_eq!(code, 0, "{key} {extra:?}: model_signing says: {out}");
     }
+    // a path left out of the signature is left out by model_signing's verification too
+    let sig = t.path("ignored.sig");
+    let ignored = t.path("model/tokenizer");
+    let (code, out) = palisade(&[
+        "model",
+        "sign",
+        "key",
+        "--private-key",
+        &fixture("p256.key.pem"),
+        "--ignore-paths",
+        &ignored,
+        "--signature",
+        &sig,
+        &model,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::write(t.path("model/tokenizer/vocab.txt"), b"changed").unwrap();
+    let (code, out) = reference_api_verify(&fixture("p256.pub.pem"), &sig, &model);
+    assert_eq!(code, 0, "model_signing says: {out}");
     // and model_signing sees a change palisade signed against
     std::fs::write(t.path("model/config.json"), b"{\"hidden\": 9}").unwrap();
     let (code, out) = reference(&[
