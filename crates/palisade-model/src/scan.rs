@@ -235,7 +235,7 @@ fn scan_one(display: &str, blob: &Blob, explicit: bool, opts: &Options, out: &mu
         }
         None if explicit => out.report.skipped.push(InputError::new(
             display,
-            "not a recognised model format (pickle, PyTorch, joblib, NumPy, safetensors, zip, tar, compressed); not analysed",
+            "not a recognised model format (pickle, PyTorch, TorchScript, joblib, NumPy, safetensors, Keras, ONNX, GGUF, SavedModel, or zip, tar, 7z and compressed files holding them); not analysed",
         )),
         None => {}
     }

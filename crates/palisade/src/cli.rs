@@ -40,8 +40,9 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelCommand {
-    /// Analyse model files (pickle, PyTorch, joblib, NumPy, safetensors, and the zip, tar and
-    /// compressed files they travel in) without loading them
+    /// Analyse model files (pickle, PyTorch, TorchScript, joblib, NumPy, safetensors, Keras,
+    /// ONNX, GGUF, SavedModel, and the zip, tar, 7z and compressed files they travel in)
+    /// without loading them
     #[command(
         after_help = "Formats are recognised by content, whatever the file is called. Nothing is unpickled or imported.\n\nExamples:\n  palisade model scan model.pt\n  palisade model scan models/ --format json\n  palisade model scan checkpoint.bin --fail-on high"
     )]
