@@ -25,6 +25,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CORPUS = os.path.join(ROOT, "crates", "palisade-model", "tests", "corpus")
 RUNS = int(os.environ.get("RUNS", "3"))
 ENV = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", NO_ANALYTICS="1", NO_COLOR="1")
+# the tools run here, so that what they write beside them (fickling's safety_results.json)
+# does not land in the checkout
+SCRATCH = tempfile.mkdtemp(prefix="palisade-bench-models-")
 
 
 def tools(peers):
@@ -41,7 +44,7 @@ def tools(peers):
 def run(cmd, timeout=600):
     t = time.perf_counter()
     try:
-        r = subprocess.run(cmd, capture_output=True, env=ENV, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, env=ENV, timeout=timeout, cwd=SCRATCH)
         code = r.returncode
     except subprocess.TimeoutExpired:
         code = "timeout"
@@ -49,7 +52,8 @@ def run(cmd, timeout=600):
 
 
 def peak_rss(cmd):
-    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, env=ENV, text=True)
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, env=ENV, text=True,
+                       cwd=SCRATCH)
     try:
         return int(r.stderr.strip().splitlines()[-1]) // 1024
     except (ValueError, IndexError):
@@ -125,10 +129,10 @@ def big(ts, peers):
 
 
 def main():
-    peers = "/work/peervenv/bin"
+    peers = os.path.join(ROOT, "bench", ".venv-models", "bin")
     args = sys.argv[1:]
     if "--peers" in args:
-        peers = args[args.index("--peers") + 1]
+        peers = os.path.abspath(args[args.index("--peers") + 1])
     ts = tools(peers)
     print(f"detection on the corpus ({CORPUS}):")
     detection(ts)
