@@ -89,6 +89,11 @@ fn plain_header(packed_len: u64, f: &Folder, names: &[&str]) -> Vec<u8> {
     h
 }
 
+/// An archive of one folder holding `packed`, cut into the files `names`.
+fn single(packed: &[u8], f: &Folder, names: &[&str]) -> Vec<u8> {
+    archive(packed, &plain_header(packed.len() as u64, f, names))
+}
+
 fn lzma2(data: &[u8]) -> Vec<u8> {
     let mut w = lzma_rust2::Lzma2Writer::new(Vec::new(), lzma_rust2::Lzma2Options::with_preset(1));
     w.write_all(data).unwrap();
@@ -125,13 +130,7 @@ fn lzma2_member_is_analysed_and_named_by_path() {
         props: &[DICT_1M],
         unpack: p.len() as u64,
     };
-    let m = report(
-        archive(
-            &packed,
-            &plain_header(packed.len() as u64, &f, &["m/model.pkl"]),
-        ),
-        Limits::default(),
-    );
+    let m = report(single(&packed, &f, &["m/model.pkl"]), Limits::default());
     assert!(m.contains("MDL001 t.7z!m/model.pkl"), "{m}");
     assert!(m.contains("os.system"), "{m}");
 }
@@ -179,13 +178,7 @@ fn bomb_stops_at_the_named_limit() {
         max_decompressed: 1 << 20,
         ..Limits::default()
     };
-    let m = report(
-        archive(
-            &packed,
-            &plain_header(packed.len() as u64, &f, &["bomb.pkl"]),
-        ),
-        limits,
-    );
+    let m = report(single(&packed, &f, &["bomb.pkl"]), limits);
     assert!(
         m.contains("MDL010") && m.contains("max_decompressed"),
         "{m}"
@@ -240,13 +233,7 @@ fn member_claiming_more_than_its_data_is_reported_with_what_was_read() {
         props: &[DICT_1M],
         unpack: 1 << 50,
     };
-    let m = report(
-        archive(
-            &packed,
-            &plain_header(packed.len() as u64, &f, &["big.pkl"]),
-        ),
-        Limits::default(),
-    );
+    let m = report(single(&packed, &f, &["big.pkl"]), Limits::default());
     assert!(m.contains("MDL010") && m.contains("ends after"), "{m}");
     assert!(m.contains("MDL001 t.7z!big.pkl"), "{m}");
 
@@ -256,14 +243,31 @@ fn member_claiming_more_than_its_data_is_reported_with_what_was_read() {
         props: &[40],
         unpack: 1 << 50,
     };
-    let m = report(
-        archive(
-            &packed,
-            &plain_header(packed.len() as u64, &f, &["big.pkl"]),
-        ),
-        Limits::default(),
-    );
+    let m = report(single(&packed, &f, &["big.pkl"]), Limits::default());
     assert!(m.contains("MDL010") && m.contains("dictionary"), "{m}");
+}
+
+#[test]
+fn a_folder_crc_is_not_expected_again_among_the_substreams() {
+    // 7zFormat.txt: the substreams' digests leave out a one-stream folder whose CRC the
+    // folder info already gave; counting it would misread every byte after
+    let p = evil_pickle();
+    let mut h = vec![0x01, 0x04, 0x06];
+    h.extend(number(0));
+    h.extend(number(1));
+    h.push(0x09);
+    h.extend(number(p.len() as u64));
+    h.extend([0x00, 0x07, 0x0b, 0x01, 0x00, 0x01, 0x01, 0x00, 0x0c]);
+    h.extend(number(p.len() as u64));
+    h.extend([0x0a, 0x01]);
+    h.extend(crc32fast::hash(&p).to_le_bytes());
+    h.push(0x00);
+    // substreams: one stream in the folder, and a digest list with nothing in it
+    h.extend([0x08, 0x0d, 0x01, 0x0a, 0x01, 0x00, 0x00]);
+    h.extend(files(&["crc.pkl"], 1));
+    h.push(0x00);
+    let m = report(archive(&p, &h), Limits::default());
+    assert!(m.contains("MDL001 t.7z!crc.pkl"), "{m}");
 }
 
 #[test]

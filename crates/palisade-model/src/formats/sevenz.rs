@@ -63,6 +63,8 @@ pub struct Folder {
     pub pack_size: u64,
     /// Sizes of the files the folder's output is cut into.
     pub substreams: Vec<u64>,
+    /// The folder info gave the CRC of the whole output.
+    pub crc_known: bool,
 }
 
 impl Folder {
@@ -258,7 +260,9 @@ fn streams_info(h: &mut Hdr, max_members: usize) -> io::Result<Streams> {
         }
         nid = h.byte()?;
         if nid == id::CRC {
-            h.digests(n)?;
+            for (f, d) in s.folders.iter_mut().zip(h.digests(n)?) {
+                f.crc_known = d.is_some();
+            }
             nid = h.byte()?;
         }
         if nid != id::END {
@@ -308,11 +312,12 @@ fn streams_info(h: &mut Hdr, max_members: usize) -> io::Result<Streams> {
             // CRCs of the substreams (or future properties): skipped, the data is analysed
             // whatever its checksum says
             if nid == id::CRC {
+                // a folder that is one stream with its CRC already given has none here
                 let unknown = s
                     .folders
                     .iter()
                     .zip(&counts)
-                    .map(|(_, &c)| c)
+                    .map(|(f, &c)| if c == 1 && f.crc_known { 0 } else { c })
                     .sum::<usize>();
                 h.digests(unknown)?;
             } else {
