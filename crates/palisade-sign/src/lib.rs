@@ -44,11 +44,33 @@ impl Signer {
     }
 }
 
-/// What a verifier trusts.
-pub enum Trust {
-    Key(PublicKey),
-    /// Certificates (roots or intermediates) a signing certificate must lead to.
-    Certificates(Vec<x509_cert::Certificate>),
+/// What a verifier trusts: public keys (a key-signed bundle must verify with one of them,
+/// picked by the bundle's key hint) and certificates (roots or intermediates a signing
+/// certificate must lead to).
+#[derive(Default, Clone)]
+pub struct Trust {
+    pub keys: Vec<PublicKey>,
+    pub certificates: Vec<x509_cert::Certificate>,
+}
+
+impl Trust {
+    pub fn key(k: PublicKey) -> Trust {
+        Trust {
+            keys: vec![k],
+            certificates: Vec::new(),
+        }
+    }
+
+    pub fn certificates(c: Vec<x509_cert::Certificate>) -> Trust {
+        Trust {
+            keys: Vec::new(),
+            certificates: c,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.certificates.is_empty()
+    }
 }
 
 /// Sign the model (a file or directory): its manifest and the bundle to write.
@@ -169,56 +191,66 @@ fn verify_with(
 
 /// Verify the envelope's signature; who signed.
 fn check_signature(b: &Bundle, trust: &Trust) -> Result<String> {
-    let (key, who) = match (&b.material, trust) {
-        (Material::Keyless, _) => {
-            return Err(Error::Unsupported(
-                "this is a keyless Sigstore signature: verifying it needs Sigstore's trust root and transparency log (Fulcio, Rekor), which palisade does not reach offline; verify it with `model_signing verify sigstore`".into(),
-            ));
-        }
-        (Material::PublicKey { hint }, Trust::Key(k)) => {
-            if let Some(h) = hint
-                && *h != k.hint()
-            {
+    let pae = bundle::pae(&b.payload_type, &b.payload);
+    let sig = &b.signatures[0];
+    // model_signing 0.2's encoding, which its verifier still accepts
+    let signs = |key: &PublicKey| {
+        key.verify(&pae, sig).or_else(|e| {
+            key.verify(&bundle::pae_compat(&b.payload_type, &b.payload), sig)
+                .map_err(|_| e)
+        })
+    };
+    match &b.material {
+        Material::Keyless => Err(Error::Unsupported(
+            "this is a keyless Sigstore signature: verifying it needs Sigstore's trust root and transparency log (Fulcio, Rekor), which palisade does not reach offline; verify it with `model_signing verify sigstore`".into(),
+        )),
+        Material::PublicKey { .. } if trust.keys.is_empty() => Err(Error::Signature(
+            "the model was signed with a bare key and no public key is trusted: verify with `key --public-key`".into(),
+        )),
+        Material::PublicKey { hint } => {
+            // the hint names the key; bundles without one are tried against every key
+            let candidates: Vec<&PublicKey> = trust
+                .keys
+                .iter()
+                .filter(|k| hint.as_ref().is_none_or(|h| *h == k.hint()))
+                .collect();
+            if candidates.is_empty() {
+                let ours: Vec<String> = trust.keys.iter().map(|k| k.hint()).collect();
                 return Err(Error::Signature(format!(
-                    "signed by another key (the signature's key hint is {h}, the given key's is {})",
-                    k.hint()
+                    "signed by another key (the signature's key hint is {}, the trusted key{} {})",
+                    hint.as_deref().unwrap_or(""),
+                    if ours.len() == 1 { "'s is" } else { "s' are" },
+                    ours.join(", ")
                 )));
             }
-            (k.clone(), format!("{} key {}", k.kind(), &k.hint()[..16]))
+            let mut last = String::new();
+            for k in candidates {
+                match signs(k) {
+                    Ok(()) => return Ok(format!("{} key {}", k.kind(), &k.hint()[..16])),
+                    Err(e) => last = e,
+                }
+            }
+            Err(Error::Signature(format!(
+                "{last}: the signed statement was altered or the signature was made with another key"
+            )))
         }
-        (Material::Chain(ders), Trust::Certificates(trusted)) => {
+        Material::Chain(_) if trust.certificates.is_empty() => Err(Error::Signature(
+            "the model was signed with a certificate and no certificate is trusted: verify with `certificate --certificate-chain`".into(),
+        )),
+        Material::Chain(ders) => {
             let chain = ders
                 .iter()
                 .map(|d| cert::from_der(d))
                 .collect::<Result<Vec<_>>>()?;
-            let key = cert::verify_chain(&chain, trusted)?;
-            (key, format!("certificate '{}'", cert::subject(&chain[0])))
-        }
-        (Material::PublicKey { .. }, Trust::Certificates(_)) => {
-            return Err(Error::Signature(
-                "the model was signed with a bare key, not a certificate: verify with `key --public-key`".into(),
-            ));
-        }
-        (Material::Chain(_), Trust::Key(_)) => {
-            return Err(Error::Signature(
-                "the model was signed with a certificate: verify with `certificate --certificate-chain`".into(),
-            ));
-        }
-    };
-    let sig = &b.signatures[0];
-    let signed = key.verify(&bundle::pae(&b.payload_type, &b.payload), sig);
-    if let Err(e) = signed {
-        // model_signing 0.2's encoding, which its verifier still accepts
-        if key
-            .verify(&bundle::pae_compat(&b.payload_type, &b.payload), sig)
-            .is_err()
-        {
-            return Err(Error::Signature(format!(
-                "{e}: the signed statement was altered or the signature was made with another key"
-            )));
+            let key = cert::verify_chain(&chain, &trust.certificates)?;
+            signs(&key).map_err(|e| {
+                Error::Signature(format!(
+                    "{e}: the signed statement was altered or the signature was made with another key"
+                ))
+            })?;
+            Ok(format!("certificate '{}'", cert::subject(&chain[0])))
         }
     }
-    Ok(who)
 }
 
 /// How the model on disk differs from the signed manifest, sorted by name.

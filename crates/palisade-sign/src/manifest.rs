@@ -40,8 +40,18 @@ pub struct Manifest {
     pub items: Vec<Item>,
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex, as digests are written in the statement.
+pub fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// SHA-256 over digests in the order given: the statement's subject digest.
+fn chain<'a>(digests: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut h = sha2::Sha256::new();
+    for d in digests {
+        h.update(d);
+    }
+    h.finalize().to_vec()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -52,10 +62,6 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-pub fn to_hex(b: &[u8]) -> String {
-    hex(b)
 }
 
 impl Manifest {
@@ -70,11 +76,7 @@ impl Manifest {
 
     /// SHA-256 over every digest in order: the statement's subject digest.
     pub fn root_digest(&self) -> Vec<u8> {
-        let mut h = sha2::Sha256::new();
-        for i in &self.items {
-            h.update(&i.digest);
-        }
-        h.finalize().to_vec()
+        chain(self.items.iter().map(|i| i.digest.as_slice()))
     }
 
     fn serialization_json(&self) -> Value {
@@ -106,7 +108,7 @@ impl Manifest {
                 json!({
                     "name": i.name,
                     "algorithm": algorithm,
-                    "digest": hex(&i.digest),
+                    "digest": to_hex(&i.digest),
                 })
             })
             .collect();
@@ -114,7 +116,7 @@ impl Manifest {
             "_type": STATEMENT_TYPE,
             "subject": [{
                 "name": self.model_name,
-                "digest": {"sha256": hex(&self.root_digest())},
+                "digest": {"sha256": to_hex(&self.root_digest())},
             }],
             "predicateType": PREDICATE_TYPE,
             "predicate": {
@@ -199,11 +201,7 @@ impl Manifest {
             });
         }
         // the subject digest chains the resources in the order they are listed
-        let mut h = sha2::Sha256::new();
-        for i in &items {
-            h.update(&i.digest);
-        }
-        let got = hex(&h.finalize());
+        let got = to_hex(&chain(items.iter().map(|i| i.digest.as_slice())));
         if got != root {
             return Err(bad(format!(
                 "subject digest is {root}, but the listed resources hash to {got} (the manifest was altered)"

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The digest algorithms of the format (`hash_type` in the signature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +234,12 @@ fn digest_range(
     Ok(h.finish())
 }
 
+/// The digest of a whole file, streamed.
+pub fn digest_file(path: &Path, alg: HashAlg) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(path).map_err(io(path))?.len();
+    digest_range(path, 0, len, alg, &mut vec![0u8; CHUNK])
+}
+
 /// One unit of hashing work: a whole file or one shard of it.
 struct Job<'a> {
     file: &'a ModelFile,
@@ -281,6 +287,7 @@ pub fn hash_files(
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].end - jobs[i].start));
     let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<Vec<u8>>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     let threads = threads.clamp(1, jobs.len().max(1));
@@ -288,50 +295,41 @@ pub fn hash_files(
         for _ in 0..threads {
             s.spawn(|| {
                 let mut buf = vec![0u8; CHUNK];
-                loop {
+                // after the first error no more work is handed out: that error is the answer
+                while !failed.load(Ordering::Relaxed) {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = order.get(k) else { break };
                     let j = &jobs[i];
                     let r =
                         digest_range(&j.file.path, j.start, j.end - j.start, ser.hash, &mut buf);
-                    let failed = r.is_err();
-                    if let Ok(mut v) = results.lock() {
-                        v[i] = Some(r);
-                    }
-                    if failed {
-                        // stop handing out work: the first error is the answer
-                        next.store(usize::MAX / 2, Ordering::Relaxed);
-                    }
+                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
                 }
             });
         }
     });
-    let results = results.into_inner().unwrap_or_default();
-    let mut items = Vec::with_capacity(jobs.len());
-    for (j, r) in jobs.iter().zip(results) {
-        let digest = match r {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => return Err(e),
-            None => continue,
-        };
-        let name = match ser.method {
-            Method::Files => j.file.name(),
-            Method::Shards(_) => format!("{}:{}:{}", j.file.name(), j.start, j.end),
-        };
-        items.push(Item {
-            name,
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = results
+        .iter_mut()
+        .find_map(|r| r.take_if(|r| r.is_err()).and_then(Result::err))
+    {
+        return Err(e);
+    }
+    // no error: every job ran
+    let items = jobs
+        .iter()
+        .zip(results)
+        .map(|(j, r)| Item {
+            name: match ser.method {
+                Method::Files => j.file.name(),
+                Method::Shards(_) => format!("{}:{}:{}", j.file.name(), j.start, j.end),
+            },
             parts: j.file.parts.clone(),
             start: j.start,
             end: j.end,
-            digest,
-        });
-    }
-    if items.len() < jobs.len() {
-        // a worker stopped early without an error of its own: only after another's error
-        return Err(Error::Unsupported(
-            "hashing stopped before every file was read".into(),
-        ));
-    }
+            digest: r.and_then(Result::ok).unwrap_or_default(),
+        })
+        .collect();
     Ok(Manifest::new(model_name, ser.clone(), items))
 }
 

@@ -50,7 +50,7 @@ fn key_signer(name: &str) -> Signer {
 }
 
 fn key_trust(name: &str) -> Trust {
-    Trust::Key(PublicKey::from_pem(&fixture(name)).unwrap())
+    Trust::key(PublicKey::from_pem(&fixture(name)).unwrap())
 }
 
 fn signed(m: &Path, signer: &Signer, ser: &Serialization) -> Vec<u8> {
@@ -274,14 +274,14 @@ fn certificate_chains_are_checked_up_to_a_trusted_root() {
         chain: certs(&["leaf.pem", "inter.pem"]),
     };
     let sig = signed(&m, &signer, &Serialization::default());
-    let v = check(&m, &sig, &Trust::Certificates(certs(&["root.pem"]))).unwrap();
+    let v = check(&m, &sig, &Trust::certificates(certs(&["root.pem"]))).unwrap();
     assert!(
         v.signer.contains("model-signer@palisade.test"),
         "{}",
         v.signer
     );
 
-    let e = check(&m, &sig, &Trust::Certificates(certs(&["other-root.pem"]))).unwrap_err();
+    let e = check(&m, &sig, &Trust::certificates(certs(&["other-root.pem"]))).unwrap_err();
     assert!(
         e.to_string()
             .contains("does not lead to a trusted certificate"),
@@ -302,12 +302,12 @@ fn certificate_chains_are_checked_up_to_a_trusted_root() {
         chain: certs(&["noleaf.pem", "inter.pem"]),
     };
     let sig = signed(&m, &nosign, &Serialization::default());
-    let e = check(&m, &sig, &Trust::Certificates(certs(&["root.pem"]))).unwrap_err();
+    let e = check(&m, &sig, &Trust::certificates(certs(&["root.pem"]))).unwrap_err();
     assert!(e.to_string().contains("may not sign"), "{e}");
 
     // a key-signed model checked against certificates says so
     let sig = signed(&m, &key_signer("p256.key.pem"), &Serialization::default());
-    let e = check(&m, &sig, &Trust::Certificates(certs(&["root.pem"]))).unwrap_err();
+    let e = check(&m, &sig, &Trust::certificates(certs(&["root.pem"]))).unwrap_err();
     assert!(e.to_string().contains("bare key"), "{e}");
 }
 
@@ -344,4 +344,21 @@ fn unsupported_keys_are_named() {
         let e = PrivateKey::from_pem(pem).err().expect("refused");
         assert!(e.to_string().contains(want), "{e}");
     }
+}
+
+#[test]
+fn the_key_is_picked_from_several_trusted_ones_by_its_hint() {
+    let t = Tmp::new("several");
+    let m = model(&t);
+    let sig = signed(&m, &key_signer("p256.key.pem"), &Serialization::default());
+    let mut trust = key_trust("p384.pub.pem");
+    let Trust { keys, .. } = key_trust("ed25519.pub.pem");
+    trust.keys.extend(keys);
+    let e = check(&m, &sig, &trust).unwrap_err();
+    assert!(e.to_string().contains("trusted keys' are"), "{e}");
+    trust
+        .keys
+        .push(PublicKey::from_pem(&fixture("p256.pub.pem")).unwrap());
+    let v = check(&m, &sig, &trust).unwrap();
+    assert!(v.signer.starts_with("ECDSA P-256"), "{}", v.signer);
 }

@@ -7,24 +7,10 @@ use crate::cli::BomArgs;
 use crate::commands::{EXIT_OK, load_config_for, model_options};
 use palisade_core::config::now_utc_rfc3339;
 use palisade_core::walk::Input;
-use palisade_sign::check::{ModelFile, Status, Trusted, status};
-use palisade_sign::serialize::{HashAlg, Method, Serialization, hash_model};
+use palisade_sign::check::{ModelFile, Status, load_trust, status};
+use palisade_sign::manifest::to_hex;
+use palisade_sign::serialize::{HashAlg, digest_file};
 use serde_json::{Value, json};
-use std::path::Path;
-
-fn sha256(path: &Path) -> Result<String, String> {
-    let ser = Serialization {
-        method: Method::Files,
-        hash: HashAlg::Sha256,
-        allow_symlinks: true,
-        ignore_paths: Vec::new(),
-    };
-    let m = hash_model(path, &ser, 1).map_err(|e| e.to_string())?;
-    Ok(m.items
-        .first()
-        .map(|i| palisade_sign::manifest::to_hex(&i.digest))
-        .unwrap_or_default())
-}
 
 fn property(name: &str, value: impl Into<String>) -> Value {
     json!({"name": name, "value": value.into()})
@@ -52,7 +38,7 @@ fn uuid_from(seed: &[u8]) -> String {
 
 pub fn bom(args: BomArgs) -> Result<u8, String> {
     let cfg = load_config_for(args.config.as_deref(), &args.paths)?;
-    let trusted = Trusted::load(&cfg.model_signing)?;
+    let trust = load_trust(&cfg.model_signing)?;
     let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
     for e in &walk.errors {
         eprintln!("palisade: {}: {}", e.path, e.message);
@@ -65,21 +51,25 @@ pub fn bom(args: BomArgs) -> Result<u8, String> {
     let scanned = palisade_model::scan::scan(&files, &model_options(&cfg));
     let mut components = Vec::new();
     let mut seed = Vec::new();
+    let paths: std::collections::HashMap<&str, &std::path::PathBuf> = files
+        .iter()
+        .filter_map(|i| match i {
+            Input::File { path, display, .. } => Some((display.as_str(), path)),
+            Input::Stdin => None,
+        })
+        .collect();
     for a in &scanned.artifacts {
-        let Some(path) = files.iter().find_map(|i| match i {
-            Input::File { path, display, .. } if *display == a.path => Some(path.clone()),
-            _ => None,
-        }) else {
+        let Some(&path) = paths.get(a.path.as_str()) else {
             continue;
         };
-        let digest = sha256(&path)?;
+        let digest = to_hex(&digest_file(path, HashAlg::Sha256).map_err(|e| e.to_string())?);
         seed.extend(digest.as_bytes());
         let sig = status(
             &ModelFile {
                 path: path.clone(),
                 display: a.path.clone(),
             },
-            &trusted,
+            &trust,
         );
         let name = path
             .file_name()

@@ -142,13 +142,13 @@ fn scan(args: ScanArgs) -> Result<u8, String> {
     let cfg = load_config(&args)?;
     let walk = palisade_core::walk::discover(&args.paths, &|p| cfg.is_excluded(p));
     let asserts = palisade_reach::assertions::compile(&cfg.reach_assertions)?;
-    let trusted = palisade_sign::check::Trusted::load(&cfg.model_signing)?;
+    let trust = palisade_sign::check::load_trust(&cfg.model_signing)?;
     let mut report = crate::scan::scan(
         &walk.inputs,
         cfg.max_file_size,
         &asserts,
         &model_options(&cfg),
-        &trusted,
+        &trust,
     );
     report.errors.extend(walk.errors);
     finish(&args, &cfg, report, None)

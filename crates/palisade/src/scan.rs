@@ -18,7 +18,7 @@ pub fn scan(
     max_file_size: Option<u64>,
     asserts: &[Assertion],
     model: &palisade_model::scan::Options,
-    trusted: &palisade_sign::check::Trusted,
+    trust: &palisade_sign::Trust,
 ) -> Report {
     let (models, rest): (Vec<Input>, Vec<Input>) = inputs.iter().cloned().partition(|i| {
         // manifests are not opened twice: only other files are sniffed for model content
@@ -72,7 +72,7 @@ pub fn scan(
     report.merge(scanned.report);
     report
         .findings
-        .extend(palisade_sign::check::check_models(&files, trusted));
+        .extend(palisade_sign::check::check_models(&files, trust));
     report.rules.extend(palisade_sign::rules::all());
     report
 }

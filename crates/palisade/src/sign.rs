@@ -144,14 +144,14 @@ pub fn verify(method: VerifyMethod) -> Result<u8, String> {
         VerifyMethod::Key { common, public_key } => {
             let key = PublicKey::from_pem(&read_text(&public_key, "public key")?)
                 .map_err(|e| format!("{}: {e}", public_key.display()))?;
-            (common, Trust::Key(key))
+            (common, Trust::key(key))
         }
         VerifyMethod::Certificate {
             common,
             certificate_chain,
         } => (
             common,
-            Trust::Certificates(certificates(&certificate_chain, "trusted certificate")?),
+            Trust::certificates(certificates(&certificate_chain, "trusted certificate")?),
         ),
         VerifyMethod::Sigstore { .. } => return Err(OFFLINE.into()),
     };
