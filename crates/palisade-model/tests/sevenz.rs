@@ -103,6 +103,15 @@ fn lzma2(data: &[u8]) -> Vec<u8> {
 /// LZMA2 dictionary property for 1 MiB.
 const DICT_1M: u8 = 16;
 
+/// A folder with one LZMA2 coder (1 MiB dictionary) producing `unpack` bytes.
+fn lzma2_folder(unpack: u64) -> Folder<'static> {
+    Folder {
+        coder: &[0x21],
+        props: &[DICT_1M],
+        unpack,
+    }
+}
+
 fn evil_pickle() -> Vec<u8> {
     // pickle.dumps of a __reduce__ to os.system("id"), protocol 4
     b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94.".to_vec()
@@ -125,11 +134,7 @@ fn report(data: Vec<u8>, limits: Limits) -> String {
 fn lzma2_member_is_analysed_and_named_by_path() {
     let p = evil_pickle();
     let packed = lzma2(&p);
-    let f = Folder {
-        coder: &[0x21],
-        props: &[DICT_1M],
-        unpack: p.len() as u64,
-    };
+    let f = lzma2_folder(p.len() as u64);
     let m = report(single(&packed, &f, &["m/model.pkl"]), Limits::default());
     assert!(m.contains("MDL001 t.7z!m/model.pkl"), "{m}");
     assert!(m.contains("os.system"), "{m}");
@@ -149,11 +154,7 @@ fn encoded_header_is_decoded() {
     let mut packed = p.clone();
     packed.extend(&packed_header);
     // streams info of the encoded header: its pack position is after the member's bytes
-    let hf = Folder {
-        coder: &[0x21],
-        props: &[DICT_1M],
-        unpack: inner.len() as u64,
-    };
+    let hf = lzma2_folder(inner.len() as u64);
     let mut h = vec![0x17];
     let mut s = streams(packed_header.len() as u64, &hf);
     s[1] = p.len() as u8; // pack position
@@ -169,11 +170,7 @@ fn bomb_stops_at_the_named_limit() {
     p.extend(std::iter::repeat_n(0u8, 8 << 20));
     p.push(b'.');
     let packed = lzma2(&p);
-    let f = Folder {
-        coder: &[0x21],
-        props: &[DICT_1M],
-        unpack: p.len() as u64,
-    };
+    let f = lzma2_folder(p.len() as u64);
     let limits = Limits {
         max_decompressed: 1 << 20,
         ..Limits::default()
@@ -201,11 +198,7 @@ fn counts_the_header_cannot_hold_are_refused() {
     assert!(m.contains("MDL010") && m.contains("file count"), "{m}");
 
     // an encoded header that claims 2^60 bytes
-    let hf = Folder {
-        coder: &[0x21],
-        props: &[DICT_1M],
-        unpack: 1 << 60,
-    };
+    let hf = lzma2_folder(1 << 60);
     let mut h = vec![0x17];
     h.extend(streams(1, &hf));
     let m = report(archive(b"x", &h), Limits::default());
@@ -228,11 +221,7 @@ fn member_claiming_more_than_its_data_is_reported_with_what_was_read() {
     // the folder claims 2^50 bytes; a few are there, and they are analysed
     let p = evil_pickle();
     let packed = lzma2(&p);
-    let f = Folder {
-        coder: &[0x21],
-        props: &[DICT_1M],
-        unpack: 1 << 50,
-    };
+    let f = lzma2_folder(1 << 50);
     let m = report(single(&packed, &f, &["big.pkl"]), Limits::default());
     assert!(m.contains("MDL010") && m.contains("ends after"), "{m}");
     assert!(m.contains("MDL001 t.7z!big.pkl"), "{m}");
@@ -289,11 +278,7 @@ fn unknown_and_encrypted_coders_are_named() {
 fn truncated_and_damaged_archives_never_panic() {
     let p = evil_pickle();
     let packed = lzma2(&p);
-    let f = Folder {
-        coder: &[0x21],
-        props: &[DICT_1M],
-        unpack: p.len() as u64,
-    };
+    let f = lzma2_folder(p.len() as u64);
     let header = plain_header(packed.len() as u64, &f, &["a.pkl"]);
     let good = archive(&packed, &header);
     for cut in 0..good.len() {

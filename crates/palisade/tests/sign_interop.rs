@@ -37,6 +37,32 @@ fn palisade(args: &[&str]) -> (i32, String) {
     outcome(&common::run(args))
 }
 
+fn verify_key(public: &str, sig: &str, model: &str) -> (i32, String) {
+    palisade(&[
+        "model",
+        "verify",
+        "key",
+        "--public-key",
+        public,
+        "--signature",
+        sig,
+        model,
+    ])
+}
+
+fn verify_certificate(trusted: &str, sig: &str, model: &str) -> (i32, String) {
+    palisade(&[
+        "model",
+        "verify",
+        "certificate",
+        "--certificate-chain",
+        trusted,
+        "--signature",
+        sig,
+        model,
+    ])
+}
+
 fn reference(args: &[&str]) -> (i32, String) {
     outcome(&Command::new(model_signing()).args(args).output().unwrap())
 }
@@ -168,16 +194,7 @@ fn model_signing_shard_and_blake3_signatures_verify_with_palisade() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let (code, out) = palisade(&[
-            "model",
-            "verify",
-            "key",
-            "--public-key",
-            &fixture("p384.pub.pem"),
-            "--signature",
-            &sig,
-            &model,
-        ]);
+        let (code, out) = verify_key(&fixture("p384.pub.pem"), &sig, &model);
         assert_eq!(code, 0, "{name}: {out}");
     }
 }
@@ -202,45 +219,18 @@ fn model_signing_signatures_verify_with_palisade() {
             &model,
         ]);
         assert_eq!(code, 0, "model_signing sign: {out}");
-        let (code, out) = palisade(&[
-            "model",
-            "verify",
-            "key",
-            "--public-key",
-            &fixture(public),
-            "--signature",
-            &sig,
-            &model,
-        ]);
+        let (code, out) = verify_key(&fixture(public), &sig, &model);
         assert_eq!(code, 0, "{key}: {out}");
         assert!(out.contains("Verified") && out.contains("4 files"), "{out}");
     }
     // palisade's verdict on a model changed after model_signing signed it names the file
     // (the last signature was made with the P-384 key)
     std::fs::write(t.path("model/tokenizer/vocab.txt"), b"a\nb\nEVIL\n").unwrap();
-    let (code, out) = palisade(&[
-        "model",
-        "verify",
-        "key",
-        "--public-key",
-        &fixture("p384.pub.pem"),
-        "--signature",
-        &t.path("model/model.sig"),
-        &model,
-    ]);
+    let (code, out) = verify_key(&fixture("p384.pub.pem"), &t.path("model/model.sig"), &model);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("tokenizer/vocab.txt: modified"), "{out}");
     // a signature made for another key
-    let (code, out) = palisade(&[
-        "model",
-        "verify",
-        "key",
-        "--public-key",
-        &fixture("p256.pub.pem"),
-        "--signature",
-        &t.path("model/model.sig"),
-        &model,
-    ]);
+    let (code, out) = verify_key(&fixture("p256.pub.pem"), &t.path("model/model.sig"), &model);
     assert_eq!(code, 1, "{out}");
 }
 
@@ -263,16 +253,7 @@ fn certificate_signatures_verify_both_ways() {
         &model,
     ]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = palisade(&[
-        "model",
-        "verify",
-        "certificate",
-        "--certificate-chain",
-        &fixture("root.pem"),
-        "--signature",
-        &sig,
-        &model,
-    ]);
+    let (code, out) = verify_certificate(&fixture("root.pem"), &sig, &model);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("model-signer@palisade.test"), "{out}");
 
@@ -303,16 +284,7 @@ fn certificate_signatures_verify_both_ways() {
     ]);
     assert_eq!(code, 0, "model_signing says: {out}");
     // a root that did not issue the chain
-    let (code, out) = palisade(&[
-        "model",
-        "verify",
-        "certificate",
-        "--certificate-chain",
-        &fixture("other-root.pem"),
-        "--signature",
-        &sig,
-        &model,
-    ]);
+    let (code, out) = verify_certificate(&fixture("other-root.pem"), &sig, &model);
     assert_eq!(code, 1, "{out}");
 }
 
