@@ -147,18 +147,34 @@ impl Covering {
     }
 }
 
-/// The signature status of one model file.
-pub fn status(m: &ModelFile, trust: &Trust) -> Status {
-    covering(m).map_or(Status::Unsigned, |c| c.status(trust))
+/// The signature status of each model file, in order. A directory signed as one model is
+/// verified once, however many of its files are asked about.
+pub fn statuses(models: &[ModelFile], trust: &Trust) -> Vec<Status> {
+    let covers: Vec<Option<Covering>> = models.iter().map(covering).collect();
+    statuses_of(&covers, trust)
 }
 
-/// The findings for these model files.
+fn statuses_of(covers: &[Option<Covering>], trust: &Trust) -> Vec<Status> {
+    let mut done: std::collections::HashMap<&Path, Status> = std::collections::HashMap::new();
+    covers
+        .iter()
+        .map(|c| match c {
+            None => Status::Unsigned,
+            Some(c) => done
+                .entry(c.signature.as_path())
+                .or_insert_with(|| c.status(trust))
+                .clone(),
+        })
+        .collect()
+}
+
+/// The findings for these model files (a directory's signature is reported once).
 pub fn check_models(models: &[ModelFile], trust: &Trust) -> Vec<Finding> {
+    let covers: Vec<Option<Covering>> = models.iter().map(covering).collect();
+    let mut reported: BTreeSet<&str> = BTreeSet::new();
     let mut out = Vec::new();
-    // a directory signed as one model is checked once
-    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for m in models {
-        let Some(c) = covering(m) else {
+    for ((m, c), st) in models.iter().zip(&covers).zip(statuses_of(&covers, trust)) {
+        let Some(c) = c else {
             out.push(finding(
                 &unsigned::RULE,
                 &m.display,
@@ -169,10 +185,10 @@ pub fn check_models(models: &[ModelFile], trust: &Trust) -> Vec<Finding> {
             ));
             continue;
         };
-        if c.whole_dir && !dirs.insert(c.model.clone()) {
+        if !reported.insert(&c.shown) {
             continue;
         }
-        match c.status(trust) {
+        match st {
             Status::Verified(_) | Status::Unsigned => {}
             Status::SignerUnknown => out.push(finding(
                 &signer_unknown::RULE,

@@ -7,7 +7,7 @@ use crate::cli::BomArgs;
 use crate::commands::{EXIT_OK, load_config_for, model_options};
 use palisade_core::config::now_utc_rfc3339;
 use palisade_core::walk::Input;
-use palisade_sign::check::{ModelFile, Status, load_trust, status};
+use palisade_sign::check::{ModelFile, Status, load_trust, statuses};
 use palisade_sign::manifest::to_hex;
 use palisade_sign::serialize::{HashAlg, digest_file};
 use serde_json::{Value, json};
@@ -58,19 +58,23 @@ pub fn bom(args: BomArgs) -> Result<u8, String> {
             Input::Stdin => None,
         })
         .collect();
-    for a in &scanned.artifacts {
-        let Some(&path) = paths.get(a.path.as_str()) else {
-            continue;
-        };
+    // the recognised models with their files; signatures checked together (a signed
+    // directory is verified once for all its models)
+    let models: Vec<(&palisade_model::scan::Artifact, &std::path::PathBuf)> = scanned
+        .artifacts
+        .iter()
+        .filter_map(|a| paths.get(a.path.as_str()).map(|&p| (a, p)))
+        .collect();
+    let model_files: Vec<ModelFile> = models
+        .iter()
+        .map(|(a, p)| ModelFile {
+            path: (*p).clone(),
+            display: a.path.clone(),
+        })
+        .collect();
+    for ((a, path), sig) in models.into_iter().zip(statuses(&model_files, &trust)) {
         let digest = to_hex(&digest_file(path, HashAlg::Sha256).map_err(|e| e.to_string())?);
         seed.extend(digest.as_bytes());
-        let sig = status(
-            &ModelFile {
-                path: path.clone(),
-                display: a.path.clone(),
-            },
-            &trust,
-        );
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

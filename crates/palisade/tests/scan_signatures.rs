@@ -68,6 +68,8 @@ fn an_added_file_in_a_signed_directory_is_named() {
     let (code, out) = scan(&t.0);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("extra.pkl: added"), "{out}");
+    // two model files under one directory signature: one finding, at the signature
+    assert_eq!(out.matches("MDL021").count(), 1, "{out}");
 }
 
 #[test]
