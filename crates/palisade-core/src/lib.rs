@@ -21,6 +21,7 @@ pub mod config;
 pub mod finding;
 pub mod image;
 pub mod ml;
+pub mod parallel;
 pub mod report;
 pub mod rule;
 pub mod secrets;

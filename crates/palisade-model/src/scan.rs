@@ -128,33 +128,14 @@ fn zip_holds_model(blob: &Blob) -> bool {
 /// reported as skipped (that is what `palisade model scan` wants); inputs found by walking a
 /// directory are silently left out when they are not models.
 pub fn scan(inputs: &[Input], opts: &Options) -> ModelScan {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(inputs.len());
-    let mut parts: Vec<Option<ModelScan>> = (0..inputs.len()).map(|_| None).collect();
-    if threads <= 1 {
-        for (i, input) in inputs.iter().enumerate() {
-            parts[i] = Some(scan_input(input, opts));
-        }
-    } else {
-        // files are independent: scan them on every core, then merge in input order
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done = std::sync::Mutex::new(&mut parts);
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(input) = inputs.get(i) else { break };
-                        let r = scan_input(input, opts);
-                        if let Ok(mut d) = done.lock() {
-                            d[i] = Some(r);
-                        }
-                    }
-                });
-            }
-        });
-    }
+    // files are independent: scan them on every core, then merge in input order
+    let order: Vec<usize> = (0..inputs.len()).collect();
+    let parts = palisade_core::parallel::map(
+        &order,
+        palisade_core::parallel::default_threads(),
+        |i| scan_input(&inputs[i], opts),
+        |_| false,
+    );
     let mut out = ModelScan::default();
     for p in parts.into_iter().flatten() {
         out.artifacts.extend(p.artifacts);

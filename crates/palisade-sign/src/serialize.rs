@@ -10,8 +10,6 @@ use sha2::Digest as _;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The digest algorithms of the format (`hash_type` in the signature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,8 +196,14 @@ pub fn files(model: &Path, ser: &Serialization) -> Result<Vec<ModelFile>> {
     Ok(out)
 }
 
-/// Bytes read per call; large enough for sequential throughput, small enough per thread.
+/// Bytes read per call: what `cat` reads, large enough for sequential throughput and small
+/// enough that the copy stays in cache while it is hashed.
 const CHUNK: usize = 128 << 10;
+
+thread_local! {
+    /// Each hashing thread's read buffer.
+    static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; CHUNK]);
+}
 
 /// The digest of `len` bytes of `path` from `start`.
 fn digest_range(
@@ -237,7 +241,7 @@ fn digest_range(
 /// The digest of a whole file, streamed.
 pub fn digest_file(path: &Path, alg: HashAlg) -> Result<Vec<u8>> {
     let len = std::fs::metadata(path).map_err(io(path))?.len();
-    digest_range(path, 0, len, alg, &mut vec![0u8; CHUNK])
+    BUF.with_borrow_mut(|buf| digest_range(path, 0, len, alg, buf))
 }
 
 /// One unit of hashing work: a whole file or one shard of it.
@@ -286,29 +290,18 @@ pub fn hash_files(
     // biggest first, so that one large file does not start last
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].end - jobs[i].start));
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Vec<u8>>>>> =
-        Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let threads = threads.clamp(1, jobs.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let mut buf = vec![0u8; CHUNK];
-                // after the first error no more work is handed out: that error is the answer
-                while !failed.load(Ordering::Relaxed) {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&i) = order.get(k) else { break };
-                    let j = &jobs[i];
-                    let r =
-                        digest_range(&j.file.path, j.start, j.end - j.start, ser.hash, &mut buf);
-                    failed.fetch_or(r.is_err(), Ordering::Relaxed);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    // after the first error no more work is handed out: that error is the answer
+    let mut results = palisade_core::parallel::map(
+        &order,
+        threads,
+        |i| {
+            let j = &jobs[i];
+            BUF.with_borrow_mut(|buf| {
+                digest_range(&j.file.path, j.start, j.end - j.start, ser.hash, buf)
+            })
+        },
+        |r| r.is_err(),
+    );
     if let Some(e) = results
         .iter_mut()
         .find_map(|r| r.take_if(|r| r.is_err()).and_then(Result::err))
@@ -347,7 +340,4 @@ pub fn model_name(model: &Path) -> String {
     .unwrap_or_else(|| ".".into())
 }
 
-/// The number of hashing threads to use by default.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
+pub use palisade_core::parallel::default_threads;
