@@ -18,6 +18,7 @@
 //! ```
 
 pub mod config;
+pub mod event;
 pub mod finding;
 pub mod image;
 pub mod ml;
@@ -31,6 +32,7 @@ pub mod source;
 pub mod suppress;
 pub mod walk;
 
+pub use event::Event;
 pub use finding::{Finding, Location};
 pub use report::{InputError, Report, Summary};
 pub use rule::RuleMeta;

@@ -26,6 +26,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// Inference gateway in front of a model server: tenants, rate limits, input screening,
+    /// upstream protection, drift, control-set probes, events and metrics
+    Guard {
+        #[command(subcommand)]
+        command: GuardCommand,
+    },
     /// List every rule
     Rules {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -36,6 +42,51 @@ pub enum Command {
         /// Rule code (K8S001) or name (privileged-container)
         rule: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GuardCommand {
+    /// Serve: listen, screen, forward (until SIGINT/SIGTERM; SIGHUP reloads the configuration)
+    #[command(
+        after_help = "Events are written to stdout as JSON lines; logs go to stderr.\n\nExample:\n  palisade guard run --config examples/guard/guard.toml"
+    )]
+    Run {
+        /// The guard's TOML configuration
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Check a configuration file and the profiles and control sets it names, then exit
+    CheckConfig {
+        /// The guard's TOML configuration
+        config: PathBuf,
+    },
+    /// Build a training profile (feature ranges and a Mahalanobis model) from training data
+    #[command(
+        after_help = "Every fifth row is held out: the distance quantiles that thresholds such as \"p99.9\" refer to are measured on rows the fit did not see.\n\nExample:\n  palisade guard profile --data train.csv --label-column label --out digits.profile.json"
+    )]
+    Profile {
+        /// Training data: CSV (numbers; an optional header row) or a NumPy .npy array
+        #[arg(long)]
+        data: PathBuf,
+        /// CSV column holding the label, left out of the features (index from 0, or header name)
+        #[arg(long)]
+        label_column: Option<String>,
+        /// The model's predictions on reference data (CSV or .npy, one per row): what
+        /// prediction drift is measured against
+        #[arg(long)]
+        predictions: Option<PathBuf>,
+        /// Covariance shrinkage towards a scaled identity: a number between 0 and 1, or
+        /// `ledoit-wolf` for Ledoit and Wolf's estimate. The default, 0.001, keeps the
+        /// directions in which training data barely varies sharp, which is where adversarial
+        /// perturbations show (bench/README.md has the measurements)
+        #[arg(long, default_value = "0.001")]
+        shrinkage: String,
+        /// Where to write the profile (JSON)
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+    },
+    /// Print the SHA-256 of an API key (read from stdin) for a tenant's api_key_sha256
+    HashKey,
 }
 
 #[derive(Subcommand, Debug)]

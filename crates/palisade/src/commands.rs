@@ -20,6 +20,7 @@ fn all_rules() -> Vec<&'static RuleMeta> {
         .chain(docker)
         .chain(palisade_model::rules::all())
         .chain(palisade_sign::rules::all())
+        .chain(palisade_guard::rules::all())
         .collect()
 }
 
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
     match cli.command {
         Command::Scan(args) => scan(args),
         Command::Reach(args) => crate::reach::reach(args),
+        Command::Guard { command } => crate::guard::guard(command),
         Command::Model {
             command: ModelCommand::Scan(args),
         } => model_scan(args),

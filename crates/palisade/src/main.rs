@@ -4,6 +4,7 @@
 mod bom;
 mod cli;
 mod commands;
+mod guard;
 mod model;
 mod reach;
 mod scan;

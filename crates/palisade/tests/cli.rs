@@ -521,7 +521,8 @@ fn examples_are_pinned() {
     let mut examples: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| root.join(n).is_dir())
+        // Scenario examples hold vulnerable/ and hardened/; examples/guard is a runnable demo.
+        .filter(|n| root.join(n).join("vulnerable").is_dir())
         .collect();
     examples.sort();
     assert!(examples.len() >= 3, "{examples:?}");

@@ -1,0 +1,813 @@
+//! One request through the guard, in the order the checks meet it: route → tenant →
+//! model permission → rate limit → concurrency → body and JSON limits → features and schema →
+//! range and distance screening → upstream → prediction drift. Every refusal is a JSON answer
+//! naming the rule and the reason, an event and a metric.
+
+use crate::config::{Config, Model, OnViolation, Threshold};
+use crate::drift;
+use crate::events::{Sink, event};
+use crate::json;
+use crate::limit::{InFlight, Limiter};
+use crate::metrics::{Metrics, l1, l2, l3};
+use crate::profile::Profile;
+use crate::protocol::{self, Route, V2Schema};
+use crate::rules;
+use crate::tenant::{Directory, presented_key};
+use crate::upstream::Upstream;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use palisade_core::RuleMeta;
+use palisade_core::event::Action;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// What the configuration turns into for serving: looked up per request, swapped on reload.
+pub struct Runtime {
+    pub cfg: Config,
+    dir: Directory,
+    models: HashMap<String, Arc<ModelRuntime>>,
+}
+
+pub struct ModelRuntime {
+    pub cfg: Model,
+    pub profile: Option<Profile>,
+    flag_above: Option<f64>,
+    reject_above: Option<f64>,
+    pub drift: Option<Arc<drift::Tracker>>,
+}
+
+impl Runtime {
+    /// Loads the profiles the configuration names; drift state carries over from `previous`
+    /// for models whose drift window is unchanged.
+    pub fn build(cfg: Config, previous: Option<&Runtime>) -> Result<Runtime, String> {
+        let mut models = HashMap::new();
+        for (i, m) in cfg.models.iter().enumerate() {
+            let profile = match &m.profile {
+                Some(p) => Some(Profile::load(p).map_err(|e| format!("models[{i}].profile: {e}"))?),
+                None => None,
+            };
+            let resolve = |t: &Option<String>| -> Option<f64> {
+                let t = Threshold::parse(t.as_deref()?).ok()?;
+                Some(profile.as_ref()?.threshold(t))
+            };
+            let carried = previous
+                .and_then(|p| p.models.get(&m.name))
+                .filter(|old| {
+                    old.cfg.drift.as_ref().map(|d| d.window) == m.drift.as_ref().map(|d| d.window)
+                })
+                .and_then(|old| old.drift.clone());
+            let drift = m.drift.as_ref().map(|d| {
+                carried.unwrap_or_else(|| {
+                    Arc::new(drift::Tracker::new(
+                        d.window,
+                        profile
+                            .as_ref()
+                            .and_then(|p| p.reference_predictions.clone()),
+                    ))
+                })
+            });
+            models.insert(
+                m.name.clone(),
+                Arc::new(ModelRuntime {
+                    flag_above: resolve(&m.screening.flag_above),
+                    reject_above: resolve(&m.screening.reject_above),
+                    cfg: m.clone(),
+                    profile,
+                    drift,
+                }),
+            );
+        }
+        Ok(Runtime {
+            dir: Directory::new(&cfg.tenants),
+            cfg,
+            models,
+        })
+    }
+
+    pub fn model(&self, name: &str) -> Option<&Arc<ModelRuntime>> {
+        self.models.get(name)
+    }
+}
+
+pub struct Gateway {
+    pub runtime: RwLock<Arc<Runtime>>,
+    pub limiter: Limiter,
+    pub upstream: Upstream,
+    pub metrics: Arc<Metrics>,
+    pub events: Sink,
+    schemas: Mutex<HashMap<String, Arc<V2Schema>>>,
+}
+
+/// A refusal: status, rule, the metric's reason word and the message the client reads.
+struct Refusal {
+    status: StatusCode,
+    rule: &'static RuleMeta,
+    reason: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl Refusal {
+    fn new(
+        status: StatusCode,
+        rule: &'static RuleMeta,
+        reason: &'static str,
+        message: String,
+    ) -> Refusal {
+        Refusal {
+            status,
+            rule,
+            reason,
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+/// A check that fired without refusing: the response carries it in `x-palisade-flag`.
+struct Flag {
+    rule: &'static RuleMeta,
+    reason: &'static str,
+    action: OnViolation,
+    message: String,
+    details: Vec<(&'static str, serde_json::Value)>,
+}
+
+pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "host",
+];
+
+impl Gateway {
+    pub fn new(runtime: Runtime, metrics: Arc<Metrics>, events: Sink) -> Result<Gateway, String> {
+        Ok(Gateway {
+            limiter: Limiter::new(runtime.cfg.redis.as_ref())?,
+            upstream: Upstream::new(&runtime.cfg.upstream)?,
+            runtime: RwLock::new(Arc::new(runtime)),
+            metrics,
+            events,
+            schemas: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn current(&self) -> Arc<Runtime> {
+        self.runtime
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Serves one request. `client_cn` is the verified client certificate's common name.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client_cn: Option<String>,
+    ) -> Response<Full<Bytes>> {
+        let start = Instant::now();
+        let rt = self.current();
+        let path = req.uri().path().to_string();
+        let route = protocol::route(
+            rt.cfg.upstream.protocol,
+            req.method(),
+            &path,
+            &rt.cfg.models,
+        );
+        let model_label = match &route {
+            Route::Infer(m) | Route::ModelInfo(m) if rt.model(m).is_some() => m.clone(),
+            _ => "-".to_string(),
+        };
+        let mut tenant_label = "unknown".to_string();
+        let result = self
+            .serve(&rt, req, route, client_cn, &mut tenant_label)
+            .await;
+        let (response, outcome) = match result {
+            Ok((resp, flagged)) => {
+                let outcome = if resp.status().is_server_error() {
+                    "failed"
+                } else if flagged {
+                    "flagged"
+                } else {
+                    "forwarded"
+                };
+                (resp, outcome)
+            }
+            Err(refusal) => {
+                let outcome = if refusal.status.is_server_error() {
+                    "failed"
+                } else {
+                    "rejected"
+                };
+                self.metrics
+                    .rejections
+                    .get_or_create(&l2("tenant", &tenant_label, "reason", refusal.reason))
+                    .inc();
+                let mut body = serde_json::json!({
+                    "error": refusal.message,
+                    "rule": refusal.rule.code,
+                    "reason": refusal.reason,
+                });
+                if let Some(s) = refusal.retry_after {
+                    body["retry_after_seconds"] = s.into();
+                }
+                let mut resp = json_response(refusal.status, body);
+                if let Some(s) = refusal.retry_after {
+                    resp.headers_mut()
+                        .insert(hyper::header::RETRY_AFTER, HeaderValue::from(s));
+                }
+                (resp, outcome)
+            }
+        };
+        self.metrics
+            .requests
+            .get_or_create(&l3(
+                "tenant",
+                &tenant_label,
+                "model",
+                &model_label,
+                "outcome",
+                outcome,
+            ))
+            .inc();
+        self.metrics
+            .duration
+            .get_or_create(&l1("model", &model_label))
+            .observe(start.elapsed().as_secs_f64());
+        response
+    }
+
+    /// Emits the event for a refusal and passes it on.
+    fn refuse(&self, r: Refusal, tenant: Option<&str>, model: Option<&str>) -> Refusal {
+        let action = if r.status.is_server_error() {
+            Action::Logged
+        } else {
+            Action::Rejected
+        };
+        self.events.request(
+            event(r.rule, action, r.message.clone())
+                .tenant(tenant)
+                .model(model)
+                .detail("reason", r.reason)
+                .detail("status", r.status.as_u16()),
+        );
+        r
+    }
+
+    async fn serve(
+        &self,
+        rt: &Runtime,
+        req: Request<Incoming>,
+        route: Route,
+        client_cn: Option<String>,
+        tenant_label: &mut String,
+    ) -> Result<(Response<Full<Bytes>>, bool), Refusal> {
+        // 1. Tenant.
+        let tenant_index = match (&client_cn, presented_key(req.headers())) {
+            (_, Some(key)) => rt.dir.by_key(key),
+            (Some(cn), None) => rt.dir.by_common_name(cn),
+            (None, None) => None,
+        };
+        let Some(tenant_index) = tenant_index else {
+            let why = if presented_key(req.headers()).is_some() || client_cn.is_some() {
+                "the API key or client certificate belongs to no tenant"
+            } else {
+                "no API key (send Authorization: Bearer KEY or X-API-Key: KEY)"
+            };
+            return Err(self.refuse(
+                Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    &rules::unauthenticated::RULE,
+                    "unauthenticated",
+                    why.into(),
+                ),
+                None,
+                None,
+            ));
+        };
+        let tenant = &rt.cfg.tenants[tenant_index];
+        *tenant_label = tenant.name.clone();
+        let tname = Some(tenant.name.as_str());
+
+        // 2. Model permission.
+        let model = match &route {
+            Route::Infer(m) | Route::ModelInfo(m) => {
+                let Some(model) = rt.model(m) else {
+                    return Err(self.refuse(
+                        Refusal::new(
+                            StatusCode::NOT_FOUND,
+                            &rules::model_not_permitted::RULE,
+                            "unknown_model",
+                            format!("model '{m}' is not served through this guard"),
+                        ),
+                        tname,
+                        None,
+                    ));
+                };
+                if let Some(allowed) = &tenant.models
+                    && !allowed.iter().any(|a| a == m)
+                {
+                    return Err(self.refuse(
+                        Refusal::new(
+                            StatusCode::FORBIDDEN,
+                            &rules::model_not_permitted::RULE,
+                            "model_not_permitted",
+                            format!("tenant '{}' may not call model '{m}'", tenant.name),
+                        ),
+                        tname,
+                        Some(m),
+                    ));
+                }
+                Some(model.clone())
+            }
+            Route::ServerInfo => None,
+            Route::Unknown => {
+                return Err(self.refuse(
+                    Refusal::new(
+                        StatusCode::NOT_FOUND,
+                        &rules::model_not_permitted::RULE,
+                        "unknown_route",
+                        format!(
+                            "{} {} is not an inference or status call of the {} protocol",
+                            req.method(),
+                            req.uri().path(),
+                            rt.cfg.upstream.protocol.as_str()
+                        ),
+                    ),
+                    tname,
+                    None,
+                ));
+            }
+        };
+        let mname = model.as_ref().map(|m| m.cfg.name.as_str());
+
+        // 3. Rate limit, then concurrency.
+        let limits = &rt.cfg.limits;
+        let rate = tenant
+            .requests_per_second
+            .unwrap_or(limits.requests_per_second);
+        let burst = tenant.burst.unwrap_or(limits.burst);
+        let state = self.limiter.state(&tenant.name);
+        let decision = self.limiter.rate(&tenant.name, &state, rate, burst).await;
+        if decision.redis_error.is_some() {
+            self.metrics.redis_fallbacks.inc();
+        }
+        if let Err(wait) = decision.admitted {
+            self.metrics
+                .rate_limited
+                .get_or_create(&l1("tenant", &tenant.name))
+                .inc();
+            let mut r = Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                &rules::rate_limited::RULE,
+                "rate_limited",
+                format!(
+                    "tenant '{}' is over its limit of {rate} requests per second (burst {burst})",
+                    tenant.name
+                ),
+            );
+            r.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return Err(self.refuse(r, tname, mname));
+        }
+        let max_concurrent = tenant.max_concurrent.unwrap_or(limits.max_concurrent);
+        let Some(_inflight) = InFlight::enter(&state, max_concurrent) else {
+            return Err(self.refuse(
+                Refusal::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &rules::concurrency::RULE,
+                    "concurrency",
+                    format!(
+                        "tenant '{}' already has {max_concurrent} requests in flight",
+                        tenant.name
+                    ),
+                ),
+                tname,
+                mname,
+            ));
+        };
+
+        // 4. Body.
+        let (parts, body) = req.into_parts();
+        if let Some(len) = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && len > limits.max_body_bytes as u64
+        {
+            return Err(self.refuse(too_large(limits.max_body_bytes), tname, mname));
+        }
+        let body = match Limited::new(body, limits.max_body_bytes).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(self.refuse(too_large(limits.max_body_bytes), tname, mname));
+            }
+            Err(e) => {
+                return Err(self.refuse(
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        &rules::request_limit::RULE,
+                        "body_unreadable",
+                        format!("the request body could not be read: {e}"),
+                    ),
+                    tname,
+                    mname,
+                ));
+            }
+        };
+
+        // 5. Screening (inference calls only).
+        let mut flags = Vec::new();
+        if let (Route::Infer(_), Some(model)) = (&route, &model) {
+            flags = self
+                .screen(rt, model, &body)
+                .await
+                .map_err(|r| self.refuse(r, tname, mname))?;
+            for f in &flags {
+                let action = match f.action {
+                    OnViolation::Log => Action::Logged,
+                    _ => Action::Flagged,
+                };
+                if f.action == OnViolation::Flag {
+                    self.metrics
+                        .flagged
+                        .get_or_create(&l3(
+                            "tenant",
+                            &tenant.name,
+                            "model",
+                            &model.cfg.name,
+                            "reason",
+                            f.reason,
+                        ))
+                        .inc();
+                }
+                let mut e = event(f.rule, action, f.message.clone())
+                    .tenant(tname)
+                    .model(mname);
+                for (k, v) in &f.details {
+                    e = e.detail(k, v.clone());
+                }
+                self.events.request(e);
+            }
+        }
+
+        // 6. Upstream.
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri = self.upstream.uri(path_and_query).map_err(|e| {
+            Refusal::new(StatusCode::BAD_REQUEST, &rules::schema::RULE, "bad_uri", e)
+        })?;
+        let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
+        for (name, value) in &parts.headers {
+            let n = name.as_str();
+            if HOP_BY_HOP.contains(&n) || n == "authorization" || n == "x-api-key" {
+                continue;
+            }
+            forward = forward.header(name, value);
+        }
+        forward = forward.header("x-palisade-tenant", tenant.name.as_str());
+        let forward = forward.body(Full::new(body)).map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                &rules::schema::RULE,
+                "bad_request",
+                e.to_string(),
+            )
+        })?;
+        let answer = match self.upstream.send(forward).await {
+            Ok(a) => a,
+            Err(f) => {
+                self.metrics
+                    .upstream_errors
+                    .get_or_create(&l1("kind", f.kind()))
+                    .inc();
+                self.metrics
+                    .circuit_open
+                    .set(i64::from(self.upstream.breaker_open()));
+                return Err(self.refuse(
+                    Refusal::new(
+                        f.status(),
+                        &rules::upstream::RULE,
+                        f.kind(),
+                        f.message(&rt.cfg.upstream),
+                    ),
+                    tname,
+                    mname,
+                ));
+            }
+        };
+        self.metrics
+            .circuit_open
+            .set(i64::from(self.upstream.breaker_open()));
+        if let Some(m) = mname {
+            self.metrics
+                .upstream_duration
+                .get_or_create(&l1("model", m))
+                .observe(answer.elapsed.as_secs_f64());
+        }
+        if answer.status.is_server_error() {
+            self.metrics
+                .upstream_errors
+                .get_or_create(&l1("kind", "status"))
+                .inc();
+        }
+
+        // 7. Drift.
+        if let (Route::Infer(_), Some(model)) = (&route, &model)
+            && answer.status.is_success()
+        {
+            self.observe_predictions(rt, model, &answer.body);
+        }
+
+        let mut resp = Response::new(Full::new(answer.body));
+        *resp.status_mut() = answer.status;
+        for (name, value) in &answer.headers {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != hyper::header::CONTENT_LENGTH {
+                resp.headers_mut().append(name, value.clone());
+            }
+        }
+        let flagged: Vec<&Flag> = flags
+            .iter()
+            .filter(|f| f.action == OnViolation::Flag)
+            .collect();
+        if !flagged.is_empty() {
+            let text = flagged
+                .iter()
+                .map(|f| f.reason)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if let Ok(v) = HeaderValue::from_str(&text) {
+                resp.headers_mut()
+                    .insert(HeaderName::from_static("x-palisade-flag"), v);
+            }
+        }
+        Ok((resp, !flagged.is_empty()))
+    }
+
+    /// Parses and screens an inference body; returns the checks that fired without refusing.
+    async fn screen(
+        &self,
+        rt: &Runtime,
+        model: &ModelRuntime,
+        body: &[u8],
+    ) -> Result<Vec<Flag>, Refusal> {
+        let limits = &rt.cfg.limits;
+        let doc = json::parse(
+            body,
+            json::Limits {
+                max_depth: limits.max_json_depth,
+                max_elements: limits.max_json_elements,
+                allow_non_finite: limits.allow_non_finite,
+            },
+        )
+        .map_err(|e| {
+            let (rule, reason) = match e {
+                json::Error::Syntax { .. } => (&rules::schema::RULE, "invalid_json"),
+                json::Error::TooDeep { .. } => (&rules::request_limit::RULE, "json_depth"),
+                json::Error::TooManyElements { .. } => {
+                    (&rules::request_limit::RULE, "json_elements")
+                }
+                json::Error::NonFinite { .. } => (&rules::schema::RULE, "non_finite"),
+            };
+            Refusal::new(StatusCode::BAD_REQUEST, rule, reason, e.to_string())
+        })?;
+        let protocol = rt.cfg.upstream.protocol;
+        let schema = match protocol {
+            crate::config::Protocol::KserveV2 => self.v2_schema(&model.cfg.name).await,
+            _ => None,
+        };
+        let batch =
+            protocol::features(protocol, &model.cfg, &doc, schema.as_deref()).map_err(|e| {
+                Refusal::new(StatusCode::BAD_REQUEST, &rules::schema::RULE, "schema", e)
+            })?;
+        if batch.rows > limits.max_batch {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                &rules::request_limit::RULE,
+                "batch",
+                format!(
+                    "{} rows in one request; the limit is {}",
+                    batch.rows, limits.max_batch
+                ),
+            ));
+        }
+        let Some(profile) = &model.profile else {
+            return Ok(Vec::new());
+        };
+        if batch.cols != profile.features {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                &rules::schema::RULE,
+                "schema",
+                format!(
+                    "each row has {} features; model '{}' takes {}",
+                    batch.cols, model.cfg.name, profile.features
+                ),
+            ));
+        }
+        let screening = &model.cfg.screening;
+        let hist = self
+            .metrics
+            .ood_distance
+            .get_or_create_owned(&l1("model", &model.cfg.name));
+        let mut scratch = Vec::new();
+        let mut worst: Option<(usize, f64)> = None;
+        let mut range: Option<(usize, usize, usize)> = None; // row, feature, count
+        for r in 0..batch.rows {
+            let s = profile.score(batch.row(r), screening.range_margin, &mut scratch);
+            if s.distance.is_finite() {
+                hist.observe(s.distance);
+            }
+            if worst.is_none_or(|(_, d)| s.distance > d) {
+                worst = Some((r, s.distance));
+            }
+            if let Some(f) = s.first_out_of_range
+                && range.is_none()
+            {
+                range = Some((r, f, s.out_of_range));
+            }
+        }
+        let mut flags = Vec::new();
+        if let Some((row, feature, count)) = range {
+            let value = batch.row(row)[feature];
+            let message = format!(
+                "row {row}: {count} feature(s) outside the training range, first {} = {value} \
+                 (trained on {} to {})",
+                profile.feature_name(feature),
+                profile.min[feature],
+                profile.max[feature]
+            );
+            if screening.out_of_range == OnViolation::Reject {
+                return Err(Refusal::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &rules::out_of_range::RULE,
+                    "out_of_range",
+                    message,
+                ));
+            }
+            flags.push(Flag {
+                rule: &rules::out_of_range::RULE,
+                reason: "out_of_range",
+                action: screening.out_of_range,
+                message,
+                details: vec![
+                    ("row", row.into()),
+                    ("feature", profile.feature_name(feature).into()),
+                    ("features_out_of_range", count.into()),
+                ],
+            });
+        }
+        if let Some((row, distance)) = worst {
+            let shown = if distance.is_finite() {
+                format!("{distance:.2}")
+            } else {
+                "infinite (non-finite values)".into()
+            };
+            let details = |t: f64| {
+                vec![
+                    ("row", row.into()),
+                    (
+                        "distance",
+                        serde_json::json!(if distance.is_finite() {
+                            distance
+                        } else {
+                            f64::MAX
+                        }),
+                    ),
+                    ("threshold", serde_json::json!(t)),
+                    ("rows", batch.rows.into()),
+                ]
+            };
+            if let Some(t) = model.reject_above
+                && distance > t
+            {
+                return Err(Refusal::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &rules::out_of_distribution::RULE,
+                    "out_of_distribution",
+                    format!(
+                        "row {row} is at distance {shown} from the training data; the limit is {t:.2}"
+                    ),
+                ));
+            }
+            if let Some(t) = model.flag_above
+                && distance > t
+            {
+                flags.push(Flag {
+                    rule: &rules::out_of_distribution::RULE,
+                    reason: "out_of_distribution",
+                    action: OnViolation::Flag,
+                    message: format!(
+                        "row {row} is at distance {shown} from the training data (flag threshold {t:.2})"
+                    ),
+                    details: details(t),
+                });
+            }
+        }
+        Ok(flags)
+    }
+
+    /// The v2 model's declared inputs, fetched once from the model server and cached.
+    pub async fn v2_schema(&self, model: &str) -> Option<Arc<V2Schema>> {
+        if let Some(s) = self
+            .schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(model)
+        {
+            return Some(s.clone());
+        }
+        let uri = self.upstream.uri(&format!("/v2/models/{model}")).ok()?;
+        let req = Request::get(uri).body(Full::new(Bytes::new())).ok()?;
+        let answer = self.upstream.send(req).await.ok()?;
+        if !answer.status.is_success() {
+            return None;
+        }
+        let doc = json::parse(
+            &answer.body,
+            json::Limits {
+                max_depth: 32,
+                max_elements: 100_000,
+                allow_non_finite: false,
+            },
+        )
+        .ok()?;
+        let schema = Arc::new(V2Schema::parse(&doc).ok()?);
+        self.schemas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(model.to_string(), schema.clone());
+        Some(schema)
+    }
+
+    fn observe_predictions(&self, rt: &Runtime, model: &ModelRuntime, body: &[u8]) {
+        let Some(tracker) = &model.drift else { return };
+        let Some(settings) = &model.cfg.drift else {
+            return;
+        };
+        let Ok(doc) = json::parse(
+            body,
+            json::Limits {
+                max_depth: 64,
+                max_elements: 10_000_000,
+                allow_non_finite: true,
+            },
+        ) else {
+            return;
+        };
+        let Some(preds) = protocol::predictions(rt.cfg.upstream.protocol, &model.cfg, &doc) else {
+            return;
+        };
+        for c in tracker.observe(&preds) {
+            let m = l1("model", &model.cfg.name);
+            self.metrics.drift_psi.get_or_create(&m).set(c.psi);
+            self.metrics.drift_ks.get_or_create(&m).set(c.ks);
+            self.metrics.drift_ks_p.get_or_create(&m).set(c.ks_p);
+            if c.psi >= settings.psi_alert || c.ks_p < settings.ks_p_alert {
+                self.events.alarm(
+                    event(
+                        &rules::drift::RULE,
+                        Action::Raised,
+                        format!(
+                            "predictions of the last {} requests rows drifted from the reference: \
+                             PSI {:.3} (alert at {}), KS {:.3} with p = {:.2e} (alert below {})",
+                            c.window, c.psi, settings.psi_alert, c.ks, c.ks_p, settings.ks_p_alert
+                        ),
+                    )
+                    .model(Some(&model.cfg.name))
+                    .detail("psi", c.psi)
+                    .detail("ks", c.ks)
+                    .detail("ks_p_value", c.ks_p)
+                    .detail("window", c.window),
+                );
+            }
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Refusal {
+    Refusal::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &rules::request_limit::RULE,
+        "body_too_large",
+        format!("the request body is larger than {limit} bytes"),
+    )
+}

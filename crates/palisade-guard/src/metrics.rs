@@ -1,0 +1,211 @@
+//! `/metrics` in the Prometheus text format, under conventional names (`palisade_guard_…`,
+//! `_total` counters, `_seconds` histograms). Label values are only ever configured names
+//! (tenants, models) or fixed words (reasons, outcomes), never request data, so a hostile
+//! client cannot grow the number of series.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+type L1 = [(&'static str, String); 1];
+type L2 = [(&'static str, String); 2];
+type L3 = [(&'static str, String); 3];
+type Hist<L> = Family<L, Histogram, fn() -> Histogram>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<L3, Counter>,
+    pub duration: Hist<L1>,
+    pub upstream_duration: Hist<L1>,
+    pub rejections: Family<L2, Counter>,
+    pub rate_limited: Family<L1, Counter>,
+    pub flagged: Family<L3, Counter>,
+    pub ood_distance: Hist<L1>,
+    pub drift_psi: Family<L1, FloatGauge>,
+    pub drift_ks: Family<L1, FloatGauge>,
+    pub drift_ks_p: Family<L1, FloatGauge>,
+    pub probe_accuracy: Family<L1, FloatGauge>,
+    pub probe_agreement: Family<L1, FloatGauge>,
+    pub probe_runs: Family<L2, Counter>,
+    pub upstream_errors: Family<L1, Counter>,
+    pub circuit_open: Gauge,
+    pub events: Family<L2, Counter>,
+    pub events_dropped: Counter,
+    pub redis_fallbacks: Counter,
+    pub reloads: Family<L1, Counter>,
+}
+
+fn latency() -> Histogram {
+    // 50 µs … ~13 s.
+    Histogram::new(exponential_buckets(0.00005, 2.0, 19))
+}
+
+fn distance() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 1.5, 16))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("palisade_guard");
+        let m = Metrics {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(latency as fn() -> Histogram),
+            upstream_duration: Family::new_with_constructor(latency as fn() -> Histogram),
+            rejections: Family::default(),
+            rate_limited: Family::default(),
+            flagged: Family::default(),
+            ood_distance: Family::new_with_constructor(distance as fn() -> Histogram),
+            drift_psi: Family::default(),
+            drift_ks: Family::default(),
+            drift_ks_p: Family::default(),
+            probe_accuracy: Family::default(),
+            probe_agreement: Family::default(),
+            probe_runs: Family::default(),
+            upstream_errors: Family::default(),
+            circuit_open: Gauge::default(),
+            events: Family::default(),
+            events_dropped: Counter::default(),
+            redis_fallbacks: Counter::default(),
+            reloads: Family::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "requests",
+            "Requests by tenant, model and outcome (forwarded, flagged, rejected, failed)",
+            m.requests.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Time from request to response through the guard, per model",
+            m.duration.clone(),
+        );
+        r.register(
+            "upstream_duration_seconds",
+            "Time the model server took, per model",
+            m.upstream_duration.clone(),
+        );
+        r.register(
+            "rejections",
+            "Requests refused, by tenant and reason",
+            m.rejections.clone(),
+        );
+        r.register(
+            "rate_limited",
+            "Requests refused by a tenant's rate limit",
+            m.rate_limited.clone(),
+        );
+        r.register(
+            "flagged",
+            "Requests forwarded with a flag, by tenant, model and reason",
+            m.flagged.clone(),
+        );
+        r.register(
+            "ood_distance",
+            "Mahalanobis distance of each screened row to the training profile",
+            m.ood_distance.clone(),
+        );
+        r.register(
+            "drift_psi",
+            "Population stability index of the last prediction window against the reference",
+            m.drift_psi.clone(),
+        );
+        r.register(
+            "drift_ks_statistic",
+            "Kolmogorov-Smirnov statistic of the last prediction window against the reference",
+            m.drift_ks.clone(),
+        );
+        r.register(
+            "drift_ks_p_value",
+            "Kolmogorov-Smirnov p-value of the last prediction window against the reference",
+            m.drift_ks_p.clone(),
+        );
+        r.register(
+            "probe_accuracy",
+            "Accuracy of the last control-set probe",
+            m.probe_accuracy.clone(),
+        );
+        r.register(
+            "probe_agreement",
+            "Share of control-set outputs equal to the recorded reference outputs",
+            m.probe_agreement.clone(),
+        );
+        r.register(
+            "probe_runs",
+            "Control-set probe runs by model and result (ok, alert, failed)",
+            m.probe_runs.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Model-server failures by kind (connect, timeout, status, breaker_open, queue_full)",
+            m.upstream_errors.clone(),
+        );
+        r.register(
+            "circuit_open",
+            "1 while the upstream circuit breaker is open",
+            m.circuit_open.clone(),
+        );
+        r.register(
+            "events",
+            "Security events written, by rule and action",
+            m.events.clone(),
+        );
+        r.register(
+            "events_dropped",
+            "Events not delivered to the webhook because its queue was full",
+            m.events_dropped.clone(),
+        );
+        r.register(
+            "redis_fallbacks",
+            "Rate-limit decisions taken locally because Redis did not answer",
+            m.redis_fallbacks.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Configuration reloads by result (ok, error)",
+            m.reloads.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+pub fn l1(k: &'static str, v: &str) -> L1 {
+    [(k, v.to_string())]
+}
+
+pub fn l2(k1: &'static str, v1: &str, k2: &'static str, v2: &str) -> L2 {
+    [(k1, v1.to_string()), (k2, v2.to_string())]
+}
+
+pub fn l3(
+    k1: &'static str,
+    v1: &str,
+    k2: &'static str,
+    v2: &str,
+    k3: &'static str,
+    v3: &str,
+) -> L3 {
+    [
+        (k1, v1.to_string()),
+        (k2, v2.to_string()),
+        (k3, v3.to_string()),
+    ]
+}

@@ -1,0 +1,679 @@
+//! What the model-server protocols look like on the wire: which requests are inference calls
+//! for which model, where the features are in a request body, where the predictions are in a
+//! response, and how to write a request (for the control-set probes).
+//!
+//! - TF Serving REST: `POST /v1/models/NAME[/versions/N|/labels/L]:predict` (also `:classify`,
+//!   `:regress`) with `{"instances": [...]}` (row format) or `{"inputs": ...}` (columnar);
+//!   answers `{"predictions": [...]}`.
+//! - KServe / Open Inference Protocol v2: `POST /v2/models/NAME[/versions/V]/infer` with
+//!   `{"inputs": [{"name", "shape", "datatype", "data"}]}`; answers `{"outputs": [...]}`. The
+//!   model's input schema comes from `GET /v2/models/NAME` ([`V2Schema`]).
+//! - Generic JSON (Flask, FastAPI): a configured route per model and JSON pointers to the
+//!   features and the predictions.
+
+use crate::config::{Model, Protocol};
+use crate::json::Value;
+
+/// What a request is, as far as the guard is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// An inference call for this model: screened, then forwarded.
+    Infer(String),
+    /// A read-only call about this model (status, metadata): forwarded after authorisation.
+    ModelInfo(String),
+    /// A read-only call about the server (health, server metadata).
+    ServerInfo,
+    /// Anything else: refused (an unscreened write path would be a bypass).
+    Unknown,
+}
+
+pub fn route(protocol: Protocol, method: &hyper::Method, path: &str, models: &[Model]) -> Route {
+    let read = method == hyper::Method::GET || method == hyper::Method::HEAD;
+    match protocol {
+        Protocol::Tfserving => {
+            let Some(rest) = path.strip_prefix("/v1/models/") else {
+                return Route::Unknown;
+            };
+            if let Some((base, verb)) = rest.rsplit_once(':') {
+                let name = model_of(base, "/versions/", "/labels/");
+                if !read && matches!(verb, "predict" | "classify" | "regress") && !name.is_empty() {
+                    return Route::Infer(name.to_string());
+                }
+                return Route::Unknown;
+            }
+            let base = rest.strip_suffix("/metadata").unwrap_or(rest);
+            let name = model_of(base, "/versions/", "/labels/");
+            if read && !name.is_empty() && !name.contains('/') {
+                Route::ModelInfo(name.to_string())
+            } else {
+                Route::Unknown
+            }
+        }
+        Protocol::KserveV2 => {
+            if read && matches!(path, "/v2" | "/v2/health/live" | "/v2/health/ready") {
+                return Route::ServerInfo;
+            }
+            let Some(rest) = path.strip_prefix("/v2/models/") else {
+                return Route::Unknown;
+            };
+            if let Some(base) = rest.strip_suffix("/infer") {
+                let name = model_of(base, "/versions/", "/versions/");
+                return if !read && !name.is_empty() && !name.contains('/') {
+                    Route::Infer(name.to_string())
+                } else {
+                    Route::Unknown
+                };
+            }
+            let base = rest.strip_suffix("/ready").unwrap_or(rest);
+            let name = model_of(base, "/versions/", "/versions/");
+            if read && !name.is_empty() && !name.contains('/') {
+                Route::ModelInfo(name.to_string())
+            } else {
+                Route::Unknown
+            }
+        }
+        Protocol::Json => {
+            if let Some(m) = models.iter().find(|m| m.route.as_deref() == Some(path)) {
+                return if read {
+                    Route::ModelInfo(m.name.clone())
+                } else {
+                    Route::Infer(m.name.clone())
+                };
+            }
+            if read {
+                Route::ServerInfo
+            } else {
+                Route::Unknown
+            }
+        }
+    }
+}
+
+/// `NAME` from `NAME`, `NAME/versions/N` or `NAME/labels/L`.
+fn model_of<'a>(base: &'a str, versions: &str, labels: &str) -> &'a str {
+    base.split_once(versions)
+        .or_else(|| base.split_once(labels))
+        .map_or(base, |(n, _)| n)
+}
+
+/// The numeric features of one request: `rows` rows of `cols` values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f64>,
+}
+
+impl Batch {
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Rows given as JSON values (arrays, nested arrays or single numbers), all one length.
+    fn from_rows(rows: &[Value], what: &str) -> Result<Batch, String> {
+        let mut data = Vec::new();
+        let mut cols = None;
+        for (i, r) in rows.iter().enumerate() {
+            let before = data.len();
+            flatten(r, &mut data).map_err(|e| format!("{what}[{i}]: {e}"))?;
+            let n = data.len() - before;
+            match cols {
+                None => cols = Some(n),
+                Some(c) if c != n => {
+                    return Err(format!(
+                        "{what}[{i}] has {n} values where {what}[0] has {c}"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(Batch {
+            rows: rows.len(),
+            cols: cols.unwrap_or(0),
+            data,
+        })
+    }
+}
+
+/// Numbers (and booleans as 0/1) from nested arrays, in row-major order.
+fn flatten(v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+    match v {
+        Value::Number(n) => out.push(*n),
+        Value::Bool(b) => out.push(f64::from(u8::from(*b))),
+        Value::Array(a) => {
+            for x in a {
+                flatten(x, out)?;
+            }
+        }
+        other => {
+            return Err(format!(
+                "{} where numbers were expected (the guard screens numeric features)",
+                other.kind()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The input schema a KServe v2 server declares for a model (`GET /v2/models/NAME`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct V2Schema {
+    pub inputs: Vec<V2Tensor>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct V2Tensor {
+    pub name: String,
+    pub datatype: String,
+    /// `-1` is any size.
+    pub shape: Vec<i64>,
+}
+
+impl V2Schema {
+    pub fn parse(v: &Value) -> Result<V2Schema, String> {
+        let inputs = v
+            .get("inputs")
+            .and_then(Value::as_array)
+            .ok_or("model metadata has no 'inputs' array")?;
+        let inputs = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let field = |k: &str| {
+                    t.get(k)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("model metadata inputs[{i}].{k} is missing"))
+                };
+                let shape = t
+                    .get("shape")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| format!("model metadata inputs[{i}].shape is missing"))?
+                    .iter()
+                    .map(|d| d.as_f64().map(|d| d as i64))
+                    .collect::<Option<Vec<i64>>>()
+                    .ok_or_else(|| format!("model metadata inputs[{i}].shape is not integers"))?;
+                Ok(V2Tensor {
+                    name: field("name")?,
+                    datatype: field("datatype")?,
+                    shape,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(V2Schema { inputs })
+    }
+}
+
+/// The features of an inference request body.
+pub fn features(
+    protocol: Protocol,
+    model: &Model,
+    body: &Value,
+    schema: Option<&V2Schema>,
+) -> Result<Batch, String> {
+    match protocol {
+        Protocol::Tfserving => tfserving_features(model, body),
+        Protocol::KserveV2 => v2_features(model, body, schema),
+        Protocol::Json => {
+            let pointer = model.input.as_deref().unwrap_or("");
+            let v = body
+                .pointer(pointer)
+                .ok_or_else(|| format!("the request has nothing at '{pointer}'"))?;
+            match v {
+                Value::Array(a) if a.iter().any(|x| matches!(x, Value::Array(_))) => {
+                    Batch::from_rows(a, pointer)
+                }
+                Value::Array(_) => Batch::from_rows(std::slice::from_ref(v), pointer),
+                other => Err(format!(
+                    "'{pointer}' is {}, expected an array",
+                    other.kind()
+                )),
+            }
+        }
+    }
+}
+
+fn tfserving_features(model: &Model, body: &Value) -> Result<Batch, String> {
+    let pick = |v: &'_ Value, what: &str| -> Result<Value, String> {
+        match v {
+            Value::Object(members) => {
+                let found = match &model.input {
+                    Some(name) => v.get(name),
+                    None if members.len() == 1 => Some(&members[0].1),
+                    None => None,
+                };
+                found.cloned().ok_or_else(|| match &model.input {
+                    Some(name) => format!("{what} has no input named '{name}'"),
+                    None => format!(
+                        "{what} has several named inputs; set the model's `input` to the one to screen"
+                    ),
+                })
+            }
+            other => Ok(other.clone()),
+        }
+    };
+    if let Some(instances) = body.get("instances") {
+        let a = instances
+            .as_array()
+            .ok_or("'instances' must be an array (one entry per instance)")?;
+        let rows = a
+            .iter()
+            .enumerate()
+            .map(|(i, r)| pick(r, &format!("instances[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Batch::from_rows(&rows, "instances");
+    }
+    if let Some(inputs) = body.get("inputs") {
+        let columnar = pick(inputs, "inputs")?;
+        return match &columnar {
+            Value::Array(a) => Batch::from_rows(a, "inputs"),
+            other => Batch::from_rows(std::slice::from_ref(other), "inputs"),
+        };
+    }
+    Err("the request has neither 'instances' nor 'inputs'".into())
+}
+
+fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result<Batch, String> {
+    let inputs = body
+        .get("inputs")
+        .and_then(Value::as_array)
+        .ok_or("the request has no 'inputs' array")?;
+    let (index, tensor) = match &model.input {
+        Some(name) => inputs
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.get("name").and_then(Value::as_str) == Some(name))
+            .ok_or_else(|| format!("the request has no input tensor named '{name}'"))?,
+        None => (0, inputs.first().ok_or("'inputs' is empty")?),
+    };
+    let at = format!("inputs[{index}]");
+    let name = tensor
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{at}.name is missing"))?;
+    let datatype = tensor
+        .get("datatype")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{at}.datatype is missing"))?;
+    let shape: Vec<usize> = tensor
+        .get("shape")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{at}.shape is missing"))?
+        .iter()
+        .map(|d| {
+            d.as_f64()
+                .filter(|d| *d >= 0.0 && d.fract() == 0.0)
+                .map(|d| d as usize)
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{at}.shape must be non-negative integers"))?;
+    if shape.is_empty() {
+        return Err(format!(
+            "{at}.shape is empty; the first dimension is the batch"
+        ));
+    }
+    if let Some(schema) = schema {
+        let declared = schema
+            .inputs
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| format!("{at}: the model declares no input named '{name}'"))?;
+        if declared.datatype != datatype {
+            return Err(format!(
+                "{at}.datatype is {datatype}; the model declares {}",
+                declared.datatype
+            ));
+        }
+        let fits = declared.shape.len() == shape.len()
+            && declared
+                .shape
+                .iter()
+                .zip(&shape)
+                .all(|(d, s)| *d < 0 || *d as usize == *s);
+        if !fits {
+            return Err(format!(
+                "{at}.shape is {shape:?}; the model declares {:?} (-1 is any size)",
+                declared.shape
+            ));
+        }
+    }
+    if datatype == "BYTES" {
+        return Err(format!("{at} is BYTES; the guard screens numeric tensors"));
+    }
+    let mut data = Vec::new();
+    flatten(
+        tensor
+            .get("data")
+            .ok_or_else(|| format!("{at}.data is missing"))?,
+        &mut data,
+    )
+    .map_err(|e| format!("{at}.data: {e}"))?;
+    let want = shape.iter().try_fold(1usize, |a, b| a.checked_mul(*b));
+    if want != Some(data.len()) {
+        return Err(format!(
+            "{at}.data has {} values; shape {shape:?} needs {}",
+            data.len(),
+            want.map_or("more than fit in memory".into(), |w| w.to_string())
+        ));
+    }
+    let cols = shape[1..].iter().product::<usize>();
+    Ok(Batch {
+        rows: shape[0],
+        cols,
+        data,
+    })
+}
+
+/// One prediction per row: the value, or the index of the largest score for a vector output
+/// (a class). `None` when the response does not hold predictions in the expected place.
+pub fn predictions(protocol: Protocol, model: &Model, response: &Value) -> Option<Vec<f64>> {
+    let per_row = |rows: &[Value]| -> Option<Vec<f64>> {
+        rows.iter()
+            .map(|r| match r {
+                Value::Number(n) => Some(*n),
+                Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                Value::Array(a) if a.len() == 1 => a[0].as_f64(),
+                Value::Array(a) => argmax(
+                    a.iter()
+                        .map(Value::as_f64)
+                        .collect::<Option<Vec<_>>>()?
+                        .as_slice(),
+                ),
+                _ => None,
+            })
+            .collect()
+    };
+    match protocol {
+        Protocol::Tfserving => per_row(response.get("predictions")?.as_array()?),
+        Protocol::Json => {
+            let v = match &model.output {
+                Some(p) => response.pointer(p)?,
+                None => response
+                    .get("predictions")
+                    .or_else(|| response.get("prediction"))?,
+            };
+            match v {
+                Value::Array(a) => per_row(a),
+                single => per_row(std::slice::from_ref(single)),
+            }
+        }
+        Protocol::KserveV2 => {
+            let out = response.get("outputs")?.as_array()?.first()?;
+            let shape: Vec<usize> = out
+                .get("shape")?
+                .as_array()?
+                .iter()
+                .map(|d| d.as_f64().map(|d| d as usize))
+                .collect::<Option<_>>()?;
+            let mut data = Vec::new();
+            flatten(out.get("data")?, &mut data).ok()?;
+            let rows = *shape.first()?;
+            let width = shape[1..].iter().product::<usize>();
+            if rows == 0 || width == 0 || rows * width != data.len() {
+                return None;
+            }
+            data.chunks(width)
+                .map(|c| if width == 1 { Some(c[0]) } else { argmax(c) })
+                .collect()
+        }
+    }
+}
+
+fn argmax(v: &[f64]) -> Option<f64> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, &x) in v.iter().enumerate() {
+        if best.is_none_or(|(_, b)| x > b) {
+            best = Some((i, x));
+        }
+    }
+    best.map(|(i, _)| i as f64)
+}
+
+/// A request body asking for predictions on `rows` (for the probes), in the model's protocol.
+pub fn request_body(
+    protocol: Protocol,
+    model: &Model,
+    rows: &[Vec<f64>],
+    schema: Option<&V2Schema>,
+) -> serde_json::Value {
+    use serde_json::json;
+    match protocol {
+        Protocol::Tfserving => match &model.input {
+            Some(name) => {
+                json!({ "instances": rows.iter().map(|r| json!({ name: r })).collect::<Vec<_>>() })
+            }
+            None => json!({ "instances": rows }),
+        },
+        Protocol::KserveV2 => {
+            let declared = schema.and_then(|s| match &model.input {
+                Some(n) => s.inputs.iter().find(|t| &t.name == n),
+                None => s.inputs.first(),
+            });
+            let name = model
+                .input
+                .clone()
+                .or_else(|| declared.map(|t| t.name.clone()))
+                .unwrap_or_else(|| "input-0".into());
+            let datatype = declared.map_or("FP64".to_string(), |t| t.datatype.clone());
+            let cols = rows.first().map_or(0, Vec::len);
+            let data: Vec<f64> = rows.iter().flatten().copied().collect();
+            json!({ "inputs": [{ "name": name, "shape": [rows.len(), cols], "datatype": datatype, "data": data }] })
+        }
+        Protocol::Json => {
+            let pointer = model.input.as_deref().unwrap_or("");
+            let mut v = json!(rows);
+            for key in pointer.rsplit('/').filter(|k| !k.is_empty()) {
+                let key = key.replace("~1", "/").replace("~0", "~");
+                v = json!({ key: v });
+            }
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{Limits, parse};
+    use hyper::Method;
+
+    fn j(text: &str) -> Value {
+        parse(
+            text.as_bytes(),
+            Limits {
+                max_depth: 32,
+                max_elements: 10_000,
+                allow_non_finite: true,
+            },
+        )
+        .unwrap()
+    }
+
+    fn model(input: Option<&str>, route: Option<&str>) -> Model {
+        Model {
+            name: "m".into(),
+            route: route.map(str::to_string),
+            input: input.map(str::to_string),
+            output: None,
+            profile: None,
+            screening: Default::default(),
+            drift: None,
+            probe: None,
+        }
+    }
+
+    #[test]
+    fn tfserving_routes() {
+        let r = |m: Method, p: &str| route(Protocol::Tfserving, &m, p, &[]);
+        assert_eq!(
+            r(Method::POST, "/v1/models/digits:predict"),
+            Route::Infer("digits".into())
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/models/digits/versions/3:classify"),
+            Route::Infer("digits".into())
+        );
+        assert_eq!(
+            r(Method::POST, "/v1/models/digits/labels/stable:predict"),
+            Route::Infer("digits".into())
+        );
+        assert_eq!(
+            r(Method::GET, "/v1/models/digits/metadata"),
+            Route::ModelInfo("digits".into())
+        );
+        assert_eq!(r(Method::POST, "/v1/models/digits:explode"), Route::Unknown);
+        assert_eq!(r(Method::POST, "/admin"), Route::Unknown);
+    }
+
+    #[test]
+    fn v2_and_json_routes() {
+        let r = |m: Method, p: &str| route(Protocol::KserveV2, &m, p, &[]);
+        assert_eq!(
+            r(Method::POST, "/v2/models/d/versions/2/infer"),
+            Route::Infer("d".into())
+        );
+        assert_eq!(r(Method::GET, "/v2/models/d"), Route::ModelInfo("d".into()));
+        assert_eq!(r(Method::GET, "/v2/health/ready"), Route::ServerInfo);
+        assert_eq!(
+            r(Method::POST, "/v2/repository/models/d/load"),
+            Route::Unknown
+        );
+        let models = [model(Some("/features"), Some("/predict"))];
+        assert_eq!(
+            route(Protocol::Json, &Method::POST, "/predict", &models),
+            Route::Infer("m".into())
+        );
+        assert_eq!(
+            route(Protocol::Json, &Method::POST, "/train", &models),
+            Route::Unknown
+        );
+        assert_eq!(
+            route(Protocol::Json, &Method::GET, "/health", &models),
+            Route::ServerInfo
+        );
+    }
+
+    #[test]
+    fn tfserving_row_and_columnar_bodies() {
+        let m = model(None, None);
+        let b = features(
+            Protocol::Tfserving,
+            &m,
+            &j(r#"{"instances": [[1,2],[3,4]]}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!((b.rows, b.cols, b.row(1)), (2, 2, &[3.0, 4.0][..]));
+        let b = features(
+            Protocol::Tfserving,
+            &m,
+            &j(r#"{"inputs": {"x": [[1,2]]}}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!((b.rows, b.cols), (1, 2));
+        let named = model(Some("x"), None);
+        let b = features(
+            Protocol::Tfserving,
+            &named,
+            &j(r#"{"instances": [{"x": [[1,2],[3,4]], "y": "tag"}]}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!((b.rows, b.cols), (1, 4));
+        let err = features(
+            Protocol::Tfserving,
+            &m,
+            &j(r#"{"instances": [[1,2],[3]]}"#),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err, "instances[1] has 1 values where instances[0] has 2");
+        let err = features(
+            Protocol::Tfserving,
+            &m,
+            &j(r#"{"instances": [["a"]]}"#),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.starts_with("instances[0]: a string"), "{err}");
+    }
+
+    #[test]
+    fn v2_bodies_against_the_declared_schema() {
+        let schema = V2Schema::parse(&j(
+            r#"{"name":"d","inputs":[{"name":"x","datatype":"FP32","shape":[-1,4]}]}"#,
+        ))
+        .unwrap();
+        let m = model(None, None);
+        let ok = j(
+            r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","data":[1,2,3,4,5,6,7,8]}]}"#,
+        );
+        let b = features(Protocol::KserveV2, &m, &ok, Some(&schema)).unwrap();
+        assert_eq!((b.rows, b.cols), (2, 4));
+        let cases = [
+            (
+                r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP64","data":[1,2,3,4,5,6,7,8]}]}"#,
+                "datatype is FP64",
+            ),
+            (
+                r#"{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5,6]}]}"#,
+                "declares [-1, 4]",
+            ),
+            (
+                r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","data":[1,2,3]}]}"#,
+                "needs 8",
+            ),
+            (
+                r#"{"inputs":[{"name":"z","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}"#,
+                "no input named 'z'",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = features(Protocol::KserveV2, &m, &j(body), Some(&schema)).unwrap_err();
+            assert!(err.contains(want), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn json_pointer_features_and_predictions() {
+        let m = model(Some("/data/features"), Some("/predict"));
+        let b = features(
+            Protocol::Json,
+            &m,
+            &j(r#"{"data": {"features": [1, 2, 3]}}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!((b.rows, b.cols), (1, 3));
+        let b = features(
+            Protocol::Json,
+            &m,
+            &j(r#"{"data": {"features": [[1,2],[3,4]]}}"#),
+            None,
+        )
+        .unwrap();
+        assert_eq!((b.rows, b.cols), (2, 2));
+        let body = request_body(Protocol::Json, &m, &[vec![1.0, 2.0]], None);
+        assert_eq!(
+            body,
+            serde_json::json!({"data": {"features": [[1.0, 2.0]]}})
+        );
+        assert_eq!(
+            predictions(
+                Protocol::Json,
+                &m,
+                &j(r#"{"predictions": [3, [0.1, 0.7, 0.2]]}"#)
+            ),
+            Some(vec![3.0, 1.0])
+        );
+        assert_eq!(
+            predictions(
+                Protocol::KserveV2,
+                &m,
+                &j(r#"{"outputs":[{"name":"p","shape":[2,1],"datatype":"INT64","data":[4,7]}]}"#)
+            ),
+            Some(vec![4.0, 7.0])
+        );
+    }
+}

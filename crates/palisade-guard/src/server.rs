@@ -1,0 +1,355 @@
+//! Listening: plain TCP or TLS (rustls, optional client certificates), HTTP/1.1 and HTTP/2 on
+//! the same port (ALPN for TLS, the preface for cleartext), `/metrics` and `/healthz`, the
+//! probe scheduler, configuration reload on SIGHUP or file change, and shutdown on
+//! SIGINT/SIGTERM that lets requests in flight finish.
+
+use crate::config::Config;
+use crate::events::Sink;
+use crate::gateway::{Gateway, Runtime, json_response};
+use crate::metrics::{Metrics, l1};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// A started guard: where it listens, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub gateway: Arc<Gateway>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (up to 10 s), stops the background tasks.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        self.gateway.events.flush(true);
+    }
+}
+
+/// Loads the configuration and starts serving on the current Tokio runtime.
+pub async fn start(config_path: &Path) -> Result<Running, String> {
+    let cfg = Config::load(config_path)?;
+    let metrics = Arc::new(Metrics::new());
+    let events = Sink::new(
+        cfg.events.stdout.unwrap_or(true),
+        cfg.events.webhook.as_deref(),
+        metrics.clone(),
+    )?;
+    let tls = match &cfg.server.tls {
+        Some(t) => Some(crate::tls::acceptor(t)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|e| format!("server.listen: cannot listen on {}: {e}", cfg.server.listen))?;
+    let admin = match cfg.server.admin_listen {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("server.admin_listen: cannot listen on {a}: {e}"))?,
+        ),
+        None => None,
+    };
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+    for m in &cfg.models {
+        if let Some(p) = &m.probe {
+            crate::probe::ControlSet::load(&p.control_set)?;
+        }
+    }
+    let reload_seconds = cfg.server.reload_seconds;
+    let runtime = Runtime::build(cfg, None)?;
+    let gateway = Arc::new(Gateway::new(runtime, metrics, events)?);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(accept_loop(
+        listener,
+        tls,
+        gateway.clone(),
+        admin.is_none(),
+        stopped.clone(),
+    ))];
+    if let Some(admin) = admin {
+        tasks.push(tokio::spawn(accept_loop(
+            admin,
+            None,
+            gateway.clone(),
+            true,
+            stopped.clone(),
+        )));
+    }
+    let probes = tokio::spawn(crate::probe::schedule(gateway.clone()));
+    let flusher = {
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                gateway.events.flush(false);
+            }
+        })
+    };
+    let reload = tokio::spawn(watch_config(
+        config_path.to_path_buf(),
+        reload_seconds,
+        gateway.clone(),
+    ));
+    tasks.push(tokio::spawn(async move {
+        let mut stopped = stopped;
+        until_stopped(&mut stopped).await;
+        probes.abort();
+        reload.abort();
+        flusher.abort();
+    }));
+    Ok(Running {
+        addr,
+        admin_addr,
+        gateway,
+        stop,
+        tasks,
+    })
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(config_path: &Path) -> Result<(), String> {
+    let running = start(config_path).await?;
+    eprintln!(
+        "palisade guard: listening on {}{}, forwarding to {}",
+        running.addr,
+        running
+            .admin_addr
+            .map(|a| format!(" (metrics on {a})"))
+            .unwrap_or_default(),
+        running.gateway.upstream.settings.url
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("palisade guard: stopping; letting requests in flight finish");
+    running.stop().await;
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    gateway: Arc<Gateway>,
+    admin: bool,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = until_stopped(&mut stopped) => break,
+        };
+        let (stream, _) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                eprintln!("palisade guard: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        stream.set_nodelay(true).ok();
+        let gateway = gateway.clone();
+        let tls = tls.clone();
+        let stopped = stopped.clone();
+        connections.spawn(async move {
+            match tls {
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await
+                    else {
+                        return;
+                    };
+                    let cn = crate::tls::client_common_name(stream.get_ref().1);
+                    serve_connection(TokioIo::new(stream), gateway, admin, cn, stopped).await;
+                }
+                None => serve_connection(TokioIo::new(stream), gateway, admin, None, stopped).await,
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    gateway: Arc<Gateway>,
+    admin: bool,
+    cn: Option<String>,
+    mut stopped: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let gateway = gateway.clone();
+        let cn = cn.clone();
+        async move {
+            let resp = match (admin, req.uri().path()) {
+                (true, "/metrics") => metrics_response(&gateway),
+                (true, "/healthz") => health_response(&gateway),
+                _ => gateway.handle(req, cn).await,
+            };
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .header_read_timeout(Duration::from_secs(30))
+        .timer(hyper_util::rt::TokioTimer::new());
+    builder.http2().max_concurrent_streams(256);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = until_stopped(&mut stopped) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Resolves once shutdown was asked for (or its sender is gone).
+async fn until_stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+fn metrics_response(gateway: &Gateway) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(gateway.metrics.render())));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    r
+}
+
+fn health_response(gateway: &Gateway) -> Response<Full<Bytes>> {
+    let open = gateway.upstream.breaker_open();
+    json_response(
+        if open {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        },
+        serde_json::json!({
+            "status": if open { "upstream circuit open" } else { "ok" },
+            "upstream": gateway.upstream.settings.url,
+        }),
+    )
+}
+
+/// Reloads tenants, limits and models when the file changes (checked every `seconds`) or on
+/// SIGHUP. A file that does not load leaves the running configuration in place.
+async fn watch_config(path: PathBuf, seconds: u64, gateway: Arc<Gateway>) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut seen = modified(&path);
+    let period = Duration::from_secs(seconds.max(1));
+    loop {
+        let hup_fired = async {
+            match &mut hup {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let forced = tokio::select! {
+            _ = tokio::time::sleep(period), if seconds > 0 => false,
+            _ = hup_fired => true,
+        };
+        let now = modified(&path);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        reload(&path, &gateway);
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Applies a new configuration; what cannot change without a restart is reported and kept.
+pub fn reload(path: &Path, gateway: &Gateway) {
+    let current = gateway.current();
+    let result = Config::load(path).and_then(|cfg| {
+        for m in &cfg.models {
+            if let Some(p) = &m.probe {
+                crate::probe::ControlSet::load(&p.control_set)?;
+            }
+        }
+        let old = &current.cfg;
+        let mut kept = Vec::new();
+        if cfg.server.listen != old.server.listen
+            || cfg.server.admin_listen != old.server.admin_listen
+        {
+            kept.push("server.listen / server.admin_listen");
+        }
+        if cfg.upstream.url != old.upstream.url || cfg.upstream.protocol != old.upstream.protocol {
+            kept.push("upstream");
+        }
+        if cfg.redis.as_ref().map(|r| &r.url) != old.redis.as_ref().map(|r| &r.url) {
+            kept.push("redis");
+        }
+        if !kept.is_empty() {
+            eprintln!(
+                "palisade guard: {}: changes to {} take effect after a restart",
+                path.display(),
+                kept.join(", ")
+            );
+        }
+        let mut cfg = cfg;
+        cfg.server = old.server.clone();
+        cfg.upstream = old.upstream.clone();
+        cfg.redis = old.redis.clone();
+        Runtime::build(cfg, Some(&current))
+    });
+    match result {
+        Ok(rt) => {
+            *gateway.runtime.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rt);
+            gateway
+                .metrics
+                .reloads
+                .get_or_create(&l1("result", "ok"))
+                .inc();
+            eprintln!(
+                "palisade guard: configuration reloaded from {}",
+                path.display()
+            );
+        }
+        Err(e) => {
+            gateway
+                .metrics
+                .reloads
+                .get_or_create(&l1("result", "error"))
+                .inc();
+            eprintln!("palisade guard: configuration not reloaded, keeping the running one: {e}");
+        }
+    }
+}

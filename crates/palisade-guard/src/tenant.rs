@@ -1,0 +1,115 @@
+//! Who is calling: a tenant identified by an API key (only its SHA-256 is configured; the
+//! presented key is hashed and compared in constant time with every tenant's hash) or by the
+//! common name of a verified client certificate (mTLS).
+
+use crate::config::Tenant;
+use sha2::Digest as _;
+use subtle::ConstantTimeEq;
+
+/// The SHA-256 of a key, as hex (what `api_key_sha256` holds).
+pub fn hash_key(key: &str) -> String {
+    sha2::Sha256::digest(key.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The tenants' credentials, decoded once per configuration.
+pub struct Directory {
+    keys: Vec<(usize, [u8; 32])>,
+    names: Vec<(usize, String)>,
+}
+
+impl Directory {
+    pub fn new(tenants: &[Tenant]) -> Directory {
+        let keys = tenants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let hex = t.api_key_sha256.as_deref()?;
+                let mut h = [0u8; 32];
+                for (k, b) in h.iter_mut().enumerate() {
+                    *b = u8::from_str_radix(hex.get(2 * k..2 * k + 2)?, 16).ok()?;
+                }
+                Some((i, h))
+            })
+            .collect();
+        let names = tenants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| Some((i, t.mtls_common_name.clone()?)))
+            .collect();
+        Directory { keys, names }
+    }
+
+    /// The index of the tenant this key belongs to. Every configured hash is compared, in
+    /// constant time, whether or not an earlier one matched.
+    pub fn by_key(&self, key: &str) -> Option<usize> {
+        let presented: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
+        let mut found = None;
+        for (i, h) in &self.keys {
+            if bool::from(presented.ct_eq(h)) {
+                found = Some(*i);
+            }
+        }
+        found
+    }
+
+    pub fn by_common_name(&self, cn: &str) -> Option<usize> {
+        self.names.iter().find(|(_, n)| n == cn).map(|(i, _)| *i)
+    }
+}
+
+/// The API key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+pub fn presented_key(headers: &hyper::HeaderMap) -> Option<&str> {
+    if let Some(v) = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, key) = v.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(name: &str, key: &str) -> Tenant {
+        Tenant {
+            name: name.into(),
+            api_key_sha256: Some(hash_key(key)),
+            mtls_common_name: None,
+            models: None,
+            requests_per_second: None,
+            burst: None,
+            max_concurrent: None,
+        }
+    }
+
+    #[test]
+    fn keys_find_their_tenant_and_nothing_else() {
+        let d = Directory::new(&[tenant("a", "key-a"), tenant("b", "key-b")]);
+        assert_eq!(d.by_key("key-b"), Some(1));
+        assert_eq!(d.by_key("key-a"), Some(0));
+        assert_eq!(d.by_key("key-c"), None);
+        assert_eq!(d.by_key(""), None);
+        // The hash itself is not a key.
+        assert_eq!(d.by_key(&hash_key("key-a")), None);
+    }
+
+    #[test]
+    fn keys_are_read_from_either_header() {
+        let mut h = hyper::HeaderMap::new();
+        h.insert("x-api-key", "k1".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("k1"));
+        h.insert("authorization", "Bearer k2".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("k2"));
+        h.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(presented_key(&h), None);
+    }
+}
