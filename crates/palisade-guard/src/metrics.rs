@@ -19,6 +19,7 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
     registry: Registry,
+    names: Vec<&'static str>,
     pub requests: Family<L3, Counter>,
     pub duration: Hist<L1>,
     pub upstream_duration: Hist<L1>,
@@ -73,104 +74,157 @@ impl Metrics {
             redis_fallbacks: Counter::default(),
             reloads: Family::default(),
             registry: Registry::default(),
+            names: Vec::new(),
         };
         let r = &mut registry;
-        r.register(
+        let mut names = Vec::new();
+        reg(
+            r,
+            &mut names,
             "requests",
             "Requests by tenant, model and outcome (forwarded, flagged, rejected, failed)",
             m.requests.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "request_duration_seconds",
             "Time from request to response through the guard, per model",
             m.duration.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "upstream_duration_seconds",
             "Time the model server took, per model",
             m.upstream_duration.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "rejections",
             "Requests refused, by tenant and reason",
             m.rejections.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "rate_limited",
             "Requests refused by a tenant's rate limit",
             m.rate_limited.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "flagged",
             "Requests forwarded with a flag, by tenant, model and reason",
             m.flagged.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "ood_distance",
             "Mahalanobis distance of each screened row to the training profile",
             m.ood_distance.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "drift_psi",
             "Population stability index of the last prediction window against the reference",
             m.drift_psi.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "drift_ks_statistic",
             "Kolmogorov-Smirnov statistic of the last prediction window against the reference",
             m.drift_ks.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "drift_ks_p_value",
             "Kolmogorov-Smirnov p-value of the last prediction window against the reference",
             m.drift_ks_p.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "probe_accuracy",
             "Accuracy of the last control-set probe",
             m.probe_accuracy.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "probe_agreement",
             "Share of control-set outputs equal to the recorded reference outputs",
             m.probe_agreement.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "probe_runs",
             "Control-set probe runs by model and result (ok, alert, failed)",
             m.probe_runs.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "upstream_errors",
             "Model-server failures by kind (connect, timeout, status, breaker_open, queue_full)",
             m.upstream_errors.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "circuit_open",
             "1 while the upstream circuit breaker is open",
             m.circuit_open.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "events",
             "Security events written, by rule and action",
             m.events.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "events_dropped",
             "Events not delivered to the webhook because its queue was full",
             m.events_dropped.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "redis_fallbacks",
             "Rate-limit decisions taken locally because Redis did not answer",
             m.redis_fallbacks.clone(),
         );
-        r.register(
+        reg(
+            r,
+            &mut names,
             "config_reloads",
             "Configuration reloads by result (ok, error)",
             m.reloads.clone(),
         );
-        Metrics { registry, ..m }
+        Metrics {
+            registry,
+            names,
+            ..m
+        }
+    }
+
+    /// The exported metric family names (`palisade_guard_requests`; counters gain `_total` in
+    /// the exposition).
+    pub fn families(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .map(|n| format!("palisade_guard_{n}"))
+            .collect()
     }
 
     pub fn render(&self) -> String {
@@ -185,6 +239,17 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+fn reg<M: prometheus_client::registry::Metric>(
+    r: &mut Registry,
+    names: &mut Vec<&'static str>,
+    name: &'static str,
+    help: &str,
+    metric: M,
+) {
+    names.push(name);
+    r.register(name, help, metric);
 }
 
 pub fn l1(k: &'static str, v: &str) -> L1 {

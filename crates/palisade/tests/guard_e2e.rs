@@ -1,0 +1,443 @@
+//! `palisade guard` end to end: the real Flask/scikit-learn model server from examples/guard,
+//! the guard binary in front of it, requests over real sockets.
+
+mod guard_harness;
+
+use guard_harness::*;
+use serde_json::json;
+
+fn row_body(rows: &[Vec<f64>]) -> serde_json::Value {
+    json!({ "features": rows })
+}
+
+#[test]
+fn json_protocol_authenticates_screens_and_forwards() {
+    let server = ModelServer::start("clean", 0);
+    let guard = Guard::start(&config(
+        server.addr,
+        "json",
+        "",
+        &format!(
+            "[limits]\nmax_batch = 8\nmax_json_depth = 6\nmax_body_bytes = 65536\nrequests_per_second = 10000\nburst = 1000\n\n{}",
+            digits_model(
+                "json",
+                "[models.screening]\nout_of_range = \"log\"\nflag_above = \"p99\"\nreject_above = \"100\"\n"
+            )
+        ),
+    ));
+    let clean = rows("clean.json");
+    let adversarial = rows("adversarial.json");
+
+    // Tenants.
+    let r = guard.post("/predict", None, &row_body(&clean[..1]));
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.json()["rule"], "GRD001");
+    assert_eq!(
+        guard
+            .post("/predict", Some("not-a-key"), &row_body(&clean[..1]))
+            .status,
+        401
+    );
+
+    // A clean digit goes through, with the model's answer and no flag.
+    let r = guard.post("/predict", Some(KEY_A), &row_body(&clean[..1]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 1);
+    assert_eq!(r.header("x-palisade-flag"), None);
+
+    // Adversarial digits are flagged, clean ones rarely.
+    let flagged = |rows: &[Vec<f64>]| {
+        rows.iter()
+            .filter(|row| {
+                let r = guard.post(
+                    "/predict",
+                    Some(KEY_A),
+                    &row_body(std::slice::from_ref(*row)),
+                );
+                assert_eq!(r.status, 200, "{}", r.text());
+                r.header("x-palisade-flag") == Some("out_of_distribution")
+            })
+            .count()
+    };
+    let adv = flagged(&adversarial[..60]);
+    let fp = flagged(&clean[..60]);
+    assert!(adv >= 54, "{adv} of 60 FGSM digits flagged");
+    assert!(fp <= 3, "{fp} of 60 clean digits flagged");
+
+    // A far-off input is refused outright (reject_above = 100).
+    let r = guard.post("/predict", Some(KEY_A), &row_body(&[vec![16.0; 64]]));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["rule"], "GRD007");
+
+    // Request limits, each with the rule and a reason that says what was wrong.
+    let cases: Vec<(Vec<u8>, u16, &str, &str)> = vec![
+        (
+            b"{\"features\": [[1, 2,".to_vec(),
+            400,
+            "GRD005",
+            "invalid JSON at byte",
+        ),
+        (
+            b"{\"features\": [[[[[[[[1]]]]]]]]}".to_vec(),
+            400,
+            "GRD004",
+            "deeper than 6",
+        ),
+        (
+            row_body(&clean[..9]).to_string().into_bytes(),
+            400,
+            "GRD004",
+            "9 rows",
+        ),
+        (
+            b"{\"features\": [[1, 2, 3]]}".to_vec(),
+            400,
+            "GRD005",
+            "takes 64",
+        ),
+        (
+            b"{\"features\": [[NaN]]}".to_vec(),
+            400,
+            "GRD005",
+            "NaN or Infinity",
+        ),
+        (
+            b"{\"rows\": [[1]]}".to_vec(),
+            400,
+            "GRD005",
+            "nothing at '/features'",
+        ),
+        (vec![b' '; 70_000], 413, "GRD004", "larger than 65536"),
+    ];
+    for (body, status, rule, text) in cases {
+        let r = post(guard.addr, "/predict", Some(KEY_A), &body);
+        let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
+        assert_eq!(r.status, status, "{shown}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["rule"], rule, "{shown}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(text), "{shown}: {v}");
+    }
+    // A write to any other path would bypass screening: refused.
+    let r = guard.post("/train", Some(KEY_A), &json!({}));
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["reason"], "unknown_route");
+
+    // Events: structured, with the tenant, model and ATLAS techniques.
+    let e = guard.wait_event(5, |e| e["rule"] == "GRD007" && e["action"] == "flagged");
+    assert_eq!(e["tenant"], "a");
+    assert_eq!(e["model"], "digits");
+    assert_eq!(e["source"], "palisade-guard");
+    assert!(
+        e["techniques"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("AML.T0043"))
+    );
+    let e = guard.wait_event(5, |e| e["rule"] == "GRD001");
+    assert!(e.get("tenant").is_none());
+    assert_eq!(e["techniques"], json!(["AML.T0040"]));
+
+    // Metrics.
+    let m = guard.metrics();
+    for series in [
+        r#"palisade_guard_rejections_total{tenant="unknown",reason="unauthenticated"} 2"#,
+        r#"palisade_guard_rejections_total{tenant="a",reason="json_depth"} 1"#,
+        r#"palisade_guard_requests_total{tenant="a",model="digits",outcome="flagged"}"#,
+        r#"palisade_guard_ood_distance_count{model="digits"}"#,
+        r#"palisade_guard_request_duration_seconds_bucket{le="0.0001",model="digits"}"#,
+    ] {
+        assert!(m.contains(series), "{series} missing from\n{m}");
+    }
+
+    // The model server goes away: 502s, then the breaker opens (3 failures) and answers 503.
+    drop(server);
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| {
+            guard
+                .post("/predict", Some(KEY_A), &row_body(&clean[..1]))
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [502, 502, 502, 503, 503]);
+    let r = guard.post("/predict", Some(KEY_A), &row_body(&clean[..1]));
+    assert_eq!(r.json()["rule"], "GRD008");
+    assert_eq!(guard.metric("palisade_guard_circuit_open"), Some(1.0));
+    assert_eq!(
+        request(guard.admin, "GET", "/healthz", &[], b"")
+            .unwrap()
+            .status,
+        503
+    );
+}
+
+#[test]
+fn tfserving_and_kserve_v2_protocols() {
+    let server = ModelServer::start("clean", 0);
+    let clean = rows("clean.json");
+    let adversarial = rows("adversarial.json");
+
+    let tf = Guard::start(&config(
+        server.addr,
+        "tfserving",
+        "",
+        &digits_model("tfserving", ""),
+    ));
+    let r = tf.post(
+        "/v1/models/digits:predict",
+        Some(KEY_A),
+        &json!({ "instances": &clean[..2] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 2);
+    let r = tf.post(
+        "/v1/models/digits/versions/1:predict",
+        Some(KEY_A),
+        &json!({ "inputs": [adversarial[0].clone(), adversarial[1].clone()] }),
+    );
+    // The versioned path is the same model to the guard; the server has no such route.
+    assert_eq!(r.status, 404);
+    let flags = r.header("x-palisade-flag").unwrap_or_default();
+    assert!(flags.contains("out_of_distribution"), "{flags}");
+    let r = tf.post(
+        "/v1/models/other:predict",
+        Some(KEY_A),
+        &json!({ "instances": [[1]] }),
+    );
+    assert_eq!(
+        (r.status, r.json()["reason"].as_str()),
+        (404, Some("unknown_model"))
+    );
+
+    let v2 = Guard::start(&config(
+        server.addr,
+        "kserve-v2",
+        "",
+        &digits_model("kserve-v2", ""),
+    ));
+    let tensor = |shape: serde_json::Value, datatype: &str, data: Vec<f64>| json!({ "inputs": [{ "name": "pixels", "shape": shape, "datatype": datatype, "data": data }] });
+    let flat: Vec<f64> = clean[..2].concat();
+    let r = v2.post(
+        "/v2/models/digits/infer",
+        Some(KEY_A),
+        &tensor(json!([2, 64]), "FP64", flat.clone()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["outputs"][0]["data"].as_array().unwrap().len(), 2);
+    // The schema the server declares (GET /v2/models/digits) is enforced.
+    let r = v2.post(
+        "/v2/models/digits/infer",
+        Some(KEY_A),
+        &tensor(json!([2, 64]), "FP32", flat.clone()),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("the model declares FP64"),
+        "{}",
+        r.text()
+    );
+    let r = v2.post(
+        "/v2/models/digits/infer",
+        Some(KEY_A),
+        &tensor(json!([4, 32]), "FP64", flat),
+    );
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("declares [-1, 64]"),
+        "{}",
+        r.text()
+    );
+    // Metadata calls go through after authentication.
+    let r = request(
+        v2.addr,
+        "GET",
+        "/v2/models/digits",
+        &[("X-API-Key", KEY_B)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["inputs"][0]["name"], "pixels");
+}
+
+#[test]
+fn one_tenants_flood_does_not_reach_another() {
+    let server = ModelServer::start("clean", 150);
+    let guard = Guard::start(&config(
+        server.addr,
+        "json",
+        "requests_per_second = 2\nburst = 3\nmax_concurrent = 1\nmodels = [\"digits\"]",
+        &digits_model("json", "[models.screening]\nout_of_range = \"log\"\n"),
+    ));
+    let one = row_body(&rows("clean.json")[..1]);
+    // b: a burst of 3, then 429 with Retry-After.
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| guard.post("/predict", Some(KEY_B), &one).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let r = guard.post("/predict", Some(KEY_B), &one);
+    assert_eq!(r.json()["rule"], "GRD002");
+    assert!(r.header("retry-after").is_some());
+    // a is untouched.
+    assert_eq!(guard.post("/predict", Some(KEY_A), &one).status, 200);
+    assert!(
+        guard
+            .metric(r#"palisade_guard_rate_limited_total{tenant="b"}"#)
+            .unwrap()
+            >= 3.0
+    );
+
+    // Concurrency: b may have one request in flight (the server takes 150 ms); the rest are
+    // shed at once, a's run in parallel.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let statuses: Vec<(String, u16)> = std::thread::scope(|s| {
+        let hs: Vec<_> = [KEY_B, KEY_B, KEY_A, KEY_A]
+            .into_iter()
+            .map(|k| {
+                let one = &one;
+                let guard = &guard;
+                s.spawn(move || (k.to_string(), guard.post("/predict", Some(k), one).status))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let b: Vec<u16> = statuses
+        .iter()
+        .filter(|(k, _)| k == KEY_B)
+        .map(|(_, s)| *s)
+        .collect();
+    let a: Vec<u16> = statuses
+        .iter()
+        .filter(|(k, _)| k == KEY_A)
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(a, [200, 200]);
+    assert!(b.contains(&200) && b.contains(&429), "{b:?}");
+    guard.wait_event(5, |e| e["rule"] == "GRD003" && e["tenant"] == "b");
+}
+
+#[test]
+fn tenants_and_limits_reload_without_dropping_connections() {
+    let server = ModelServer::start("clean", 0);
+    let text = config(server.addr, "json", "", &digits_model("json", ""));
+    let guard = Guard::start(&text);
+    let one = row_body(&rows("clean.json")[..1]).to_string();
+    // A keep-alive connection opened before the reload.
+    let mut conn = std::net::TcpStream::connect(guard.addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let auth = format!("Bearer {KEY_B}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    send(
+        &mut conn,
+        "POST",
+        "/predict",
+        &headers,
+        one.as_bytes(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut reader).unwrap().status, 200);
+
+    // b may no longer call the model; a broken file is refused and the running config kept.
+    std::fs::write(
+        &guard.config,
+        text.replace("[[models]]", "[limits]\nmax_batch = 0\n\n[[models]]"),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        guard
+            .log()
+            .iter()
+            .any(|l| l.contains("not reloaded") && l.contains("limits.max_batch")),
+        "{:?}",
+        guard.log()
+    );
+    send(
+        &mut conn,
+        "POST",
+        "/predict",
+        &headers,
+        one.as_bytes(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut reader).unwrap().status, 200);
+
+    let restricted = text.replace("name = \"b\"\n", "name = \"b\"\nmodels = []\n");
+    std::fs::write(&guard.config, restricted).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        send(
+            &mut conn,
+            "POST",
+            "/predict",
+            &headers,
+            one.as_bytes(),
+            false,
+        )
+        .unwrap();
+        let s = read_response(&mut reader).unwrap().status;
+        if s != 200 || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Same connection, new rules.
+    assert_eq!(status, 403);
+    assert_eq!(
+        guard.metric(r#"palisade_guard_config_reloads_total{result="ok"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        guard
+            .post("/predict", Some(KEY_A), &row_body(&rows("clean.json")[..1]))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn check_config_names_the_broken_key() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("guard-check-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("guard.toml");
+    let good = config("127.0.0.1:9".parse().unwrap(), "json", "", "");
+    std::fs::write(&path, &good).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["guard", "check-config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &path,
+        good.replace("reload_seconds = 1", "reload_seconds = 1\nlisten_port = 5"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["guard", "check-config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listen_port") && err.contains("guard.toml"),
+        "{err}"
+    );
+}

@@ -1,0 +1,395 @@
+//! What the guard's end-to-end tests share: the real Flask model server from examples/guard
+//! (Python with Flask and scikit-learn: `.venv-guard`, made by scripts/test, or
+//! `GUARD_PYTHON`), the guard binary as a child process, and a small HTTP/1.1 client.
+//! Every process binds loopback on a free port and is killed when its handle drops.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("GUARD_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo().join(".venv-guard/bin/python");
+    assert!(
+        venv.exists(),
+        "the guard tests need Python with Flask and scikit-learn: run scripts/test (it makes \
+         .venv-guard) or set GUARD_PYTHON"
+    );
+    venv
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the process when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `GET path` until it answers (any status) or `secs` pass.
+pub fn wait_http(addr: SocketAddr, path: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if request(addr, "GET", path, &[], b"").is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("nothing answered on http://{addr}{path} within {secs} s");
+}
+
+/// The digits data every test uses, prepared once: prepare.py's files and the profile.
+pub fn data() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("guard-data-{}", std::process::id()));
+        let st = Command::new(python())
+            .arg(repo().join("examples/guard/prepare.py"))
+            .arg(&dir)
+            .current_dir(repo().join("examples/guard"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "prepare.py failed");
+        let st = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["guard", "profile", "--data"])
+            .arg(dir.join("train.csv"))
+            .arg("--predictions")
+            .arg(dir.join("predictions.csv"))
+            .arg("--out")
+            .arg(dir.join("digits.profile.json"))
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "palisade guard profile failed");
+        dir
+    })
+}
+
+/// Rows from prepare.py's `clean.json` or `adversarial.json`.
+pub fn rows(name: &str) -> Vec<Vec<f64>> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data().join(name)).unwrap()).unwrap();
+    serde_json::from_value(v["rows"].clone()).unwrap()
+}
+
+pub struct ModelServer {
+    pub addr: SocketAddr,
+    _proc: Proc,
+}
+
+impl ModelServer {
+    pub fn start(variant: &str, delay_ms: u32) -> ModelServer {
+        Self::start_on(free_port(), variant, delay_ms)
+    }
+
+    pub fn start_on(port: u16, variant: &str, delay_ms: u32) -> ModelServer {
+        let child = Command::new(python())
+            .arg(repo().join("examples/guard/server.py"))
+            .args(["--port", &port.to_string(), "--variant", variant])
+            .args(["--delay-ms", &delay_ms.to_string()])
+            .current_dir(repo().join("examples/guard"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let proc = Proc(child);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_http(addr, "/health", 60);
+        ModelServer { addr, _proc: proc }
+    }
+}
+
+pub struct Guard {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub config: PathBuf,
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+    log: Arc<Mutex<Vec<String>>>,
+    _proc: Proc,
+}
+
+pub const KEY_A: &str = "key-of-tenant-a";
+pub const KEY_B: &str = "key-of-tenant-b";
+
+/// A guard config: `[server]` on free ports, the upstream, tenants a and b (b's limits from
+/// `tenant_b`), then `rest` verbatim (models, limits…).
+pub fn config(upstream: SocketAddr, protocol: &str, tenant_b: &str, rest: &str) -> String {
+    let hash = |k: &str| {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(k.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nreload_seconds = 1\n\n\
+         [upstream]\nurl = \"http://{upstream}\"\nprotocol = \"{protocol}\"\ntimeout_ms = 3000\n\
+         breaker_failures = 3\nbreaker_open_ms = 60000\n\n\
+         [[tenants]]\nname = \"a\"\napi_key_sha256 = \"{}\"\n\n\
+         [[tenants]]\nname = \"b\"\napi_key_sha256 = \"{}\"\n{tenant_b}\n\n{rest}",
+        hash(KEY_A),
+        hash(KEY_B)
+    )
+}
+
+/// The digits model's `[[models]]` entry (profile from [`data`]), for any protocol.
+pub fn digits_model(protocol: &str, extra: &str) -> String {
+    let json = if protocol == "json" {
+        "route = \"/predict\"\ninput = \"/features\"\noutput = \"/predictions\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "[[models]]\nname = \"digits\"\n{json}profile = \"{}\"\n{extra}",
+        data().join("digits.profile.json").display()
+    )
+}
+
+impl Guard {
+    /// Writes `config` to a fresh directory and starts `palisade guard run` on it.
+    pub fn start(config: &str) -> Guard {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "guard-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("guard.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["guard", "run", "--config"])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let proc = Proc(child);
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("guard stdout line is not an event ({e}): {line}"));
+                sink.lock().unwrap().push(v);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log_sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = tx.send(line.clone());
+                }
+                log_sink.lock().unwrap().push(line);
+            }
+            let _ = tx.send(String::new());
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+        assert!(
+            line.contains("listening on"),
+            "the guard did not start: {:?}",
+            log.lock().unwrap()
+        );
+        // "palisade guard: listening on A (metrics on B), forwarding to U"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let addr = words[4].trim_end_matches(',').parse().unwrap();
+        let admin = words[7]
+            .trim_end_matches([')', ','])
+            .parse()
+            .unwrap();
+        Guard {
+            addr,
+            admin,
+            config: path,
+            events,
+            log,
+            _proc: proc,
+        }
+    }
+
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to `secs` for an event satisfying `pred`.
+    pub fn wait_event(
+        &self,
+        secs: u64,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such event within {secs} s; events: {:#?}",
+                self.events()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn metrics(&self) -> String {
+        let r = request(self.admin, "GET", "/metrics", &[], b"").unwrap();
+        assert_eq!(r.status, 200);
+        r.text()
+    }
+
+    /// The value of one series in /metrics (exact name with labels), if present.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        self.metrics().lines().find_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok())?
+        })
+    }
+
+    /// POSTs JSON as tenant `key` (None: no credential).
+    pub fn post(&self, path: &str, key: Option<&str>, body: &serde_json::Value) -> Response {
+        post(self.addr, path, key, body.to_string().as_bytes())
+    }
+}
+
+pub fn post(addr: SocketAddr, path: &str, key: Option<&str>, body: &[u8]) -> Response {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    request(addr, "POST", path, &headers, body).unwrap()
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One HTTP/1.1 request on a new connection (`Connection: close`), with a 15 s timeout.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(15)))?;
+    send(&mut s, method, path, headers, body, true)?;
+    read_response(&mut BufReader::new(s))
+}
+
+pub fn send(
+    s: &mut TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    close: bool,
+) -> std::io::Result<()> {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if close {
+        req.push_str("Connection: close\r\n");
+    }
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)
+}
+
+pub fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = l.split_once(':') {
+            headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let mut body = Vec::new();
+    match len {
+        Some(n) => {
+            body.resize(n, 0);
+            r.read_exact(&mut body)?;
+        }
+        None => {
+            r.read_to_end(&mut body)?;
+        }
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
