@@ -85,6 +85,25 @@ pub enum GuardCommand {
         #[arg(long, short = 'o')]
         out: PathBuf,
     },
+    /// Score rows against a profile, as the guard does: one line per row with its Mahalanobis
+    /// distance and the number of features outside the training range (CSV on stdout)
+    #[command(
+        after_help = "Use it to choose thresholds, or to test a detector offline (bench/guard_detection.py does).\n\nExample:\n  palisade guard score --profile digits.profile.json --data suspicious.csv"
+    )]
+    Score {
+        /// A profile written by `palisade guard profile`
+        #[arg(long)]
+        profile: PathBuf,
+        /// Rows to score: CSV or .npy, the same columns as the training data
+        #[arg(long)]
+        data: PathBuf,
+        /// CSV column to leave out (index from 0, or header name)
+        #[arg(long)]
+        label_column: Option<String>,
+        /// Range widening, as screening.range_margin
+        #[arg(long, default_value_t = 0.05)]
+        range_margin: f64,
+    },
     /// Print the SHA-256 of an API key (read from stdin) for a tenant's api_key_sha256
     HashKey,
 }

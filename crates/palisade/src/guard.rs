@@ -6,6 +6,14 @@ use palisade_guard::data::{self, Column};
 use palisade_guard::profile::Profile;
 use std::io::Read as _;
 
+/// A `--label-column` value: an index, or a header name.
+fn column(c: String) -> Column {
+    match c.parse::<usize>() {
+        Ok(i) => Column::Index(i),
+        Err(_) => Column::Name(c),
+    }
+}
+
 pub fn guard(command: GuardCommand) -> Result<u8, String> {
     match command {
         GuardCommand::Run { config } => {
@@ -42,10 +50,7 @@ pub fn guard(command: GuardCommand) -> Result<u8, String> {
             shrinkage,
             out,
         } => {
-            let label = label_column.map(|c| match c.parse::<usize>() {
-                Ok(i) => Column::Index(i),
-                Err(_) => Column::Name(c),
-            });
+            let label = label_column.map(column);
             let shrinkage = match shrinkage.as_str() {
                 "ledoit-wolf" => None,
                 n => Some(
@@ -89,6 +94,31 @@ pub fn guard(command: GuardCommand) -> Result<u8, String> {
                 q("p99.9"),
                 q("max")
             );
+            Ok(EXIT_OK)
+        }
+        GuardCommand::Score {
+            profile,
+            data: path,
+            label_column,
+            range_margin,
+        } => {
+            let profile = Profile::load(&profile)?;
+            let m = data::read(&path, label_column.map(column).as_ref())?;
+            if m.cols != profile.features {
+                return Err(format!(
+                    "{}: {} columns; the profile has {} features",
+                    path.display(),
+                    m.cols,
+                    profile.features
+                ));
+            }
+            let mut out = String::from("distance,out_of_range\n");
+            let mut scratch = Vec::new();
+            for i in 0..m.rows() {
+                let s = profile.score(m.row(i), range_margin, &mut scratch);
+                out.push_str(&format!("{},{}\n", s.distance, s.out_of_range));
+            }
+            print!("{out}");
             Ok(EXIT_OK)
         }
         GuardCommand::HashKey => {

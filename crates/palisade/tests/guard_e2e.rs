@@ -336,16 +336,19 @@ fn tenants_and_limits_reload_without_dropping_connections() {
         ("Authorization", auth.as_str()),
         ("Content-Type", "application/json"),
     ];
-    send(
-        &mut conn,
-        "POST",
-        "/predict",
-        &headers,
-        one.as_bytes(),
-        false,
-    )
-    .unwrap();
-    assert_eq!(read_response(&mut reader).unwrap().status, 200);
+    let mut ask = || {
+        send(
+            &mut conn,
+            "POST",
+            "/predict",
+            &headers,
+            one.as_bytes(),
+            false,
+        )
+        .unwrap();
+        read_response(&mut reader).unwrap().status
+    };
+    assert_eq!(ask(), 200);
 
     // b may no longer call the model; a broken file is refused and the running config kept.
     std::fs::write(
@@ -362,31 +365,13 @@ fn tenants_and_limits_reload_without_dropping_connections() {
         "{:?}",
         guard.log()
     );
-    send(
-        &mut conn,
-        "POST",
-        "/predict",
-        &headers,
-        one.as_bytes(),
-        false,
-    )
-    .unwrap();
-    assert_eq!(read_response(&mut reader).unwrap().status, 200);
+    assert_eq!(ask(), 200);
 
     let restricted = text.replace("name = \"b\"\n", "name = \"b\"\nmodels = []\n");
     std::fs::write(&guard.config, restricted).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let status = loop {
-        send(
-            &mut conn,
-            "POST",
-            "/predict",
-            &headers,
-            one.as_bytes(),
-            false,
-        )
-        .unwrap();
-        let s = read_response(&mut reader).unwrap().status;
+        let s = ask();
         if s != 200 || std::time::Instant::now() > deadline {
             break s;
         }
@@ -413,11 +398,14 @@ fn check_config_names_the_broken_key() {
     let path = dir.join("guard.toml");
     let good = config("127.0.0.1:9".parse().unwrap(), "json", "", "");
     std::fs::write(&path, &good).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["guard", "check-config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["guard", "check-config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = check();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -429,11 +417,7 @@ fn check_config_names_the_broken_key() {
         good.replace("reload_seconds = 1", "reload_seconds = 1\nlisten_port = 5"),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["guard", "check-config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = check();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -220,10 +220,7 @@ impl Guard {
         // "palisade guard: listening on A (metrics on B), forwarding to U"
         let words: Vec<&str> = line.split_whitespace().collect();
         let addr = words[4].trim_end_matches(',').parse().unwrap();
-        let admin = words[7]
-            .trim_end_matches([')', ','])
-            .parse()
-            .unwrap();
+        let admin = words[7].trim_end_matches([')', ',']).parse().unwrap();
         Guard {
             addr,
             admin,

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""palisade guard's overhead and tenant isolation, measured with wrk (Debian) on loopback.
+
+  bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10]
+
+Three paths to the same trivial upstream (nginx answering {"predictions":[1]} to POST /predict):
+  direct   wrk -> upstream
+  nginx    wrk -> nginx as a plain reverse proxy (keep-alive pool) -> upstream
+  guard    wrk -> palisade guard with every check on (API key, GCRA rate and concurrency
+           limits, body/JSON limits, 64-feature profile screening, drift) -> upstream
+Reports throughput at 32 connections, latency at 1 connection (the guard's added median and
+p99), the guard's resident memory during a sustained run, and a noisy-neighbour test: tenant A's
+latency alone and while tenant B floods at 64 connections (B is limited to 200 requests/s).
+All processes share this machine's cores with wrk; compare rows of the same run only.
+"""
+
+import argparse
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+KEY_A, KEY_B = "bench-key-a", "bench-key-b"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, secs=20):
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+def wrk(url, script, conns, threads, seconds):
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", script, url],
+                         check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for q, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[q] = float(v) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def script(path, key, body):
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\n')
+        f.write(f"wrk.body = '{body}'\n")
+        f.write('wrk.headers["Content-Type"] = "application/json"\n')
+        if key:
+            f.write(f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+    return path
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--palisade", default=os.path.join(here, "..", "target", "release", "palisade"))
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            raise SystemExit(f"{tool} is not installed (apt-get install wrk nginx-light)")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    tmp = tempfile.mkdtemp(prefix="guard-perf-")
+    procs = []
+    try:
+        up, px, gd, ad = free_port(), free_port(), free_port(), free_port()
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 2; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  upstream model {{ server 127.0.0.1:{up}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{up}; location / {{ default_type application/json; return 200 '{{"predictions":[1]}}'; }} }}
+  server {{ listen 127.0.0.1:{px}; location / {{ proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+}}
+""")
+        procs.append(subprocess.Popen([nginx, "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL))
+        wait_port(up)
+        wait_port(px)
+
+        rng = random.Random(0)
+        rows = [[rng.gauss(0, 1) for _ in range(64)] for _ in range(2000)]
+        with open(os.path.join(tmp, "train.csv"), "w") as f:
+            for r in rows:
+                f.write(",".join(f"{v:.5f}" for v in r) + "\n")
+        subprocess.run([args.palisade, "guard", "profile", "--data", os.path.join(tmp, "train.csv"),
+                        "--out", os.path.join(tmp, "profile.json")], check=True, capture_output=True)
+        import hashlib
+        h = lambda k: hashlib.sha256(k.encode()).hexdigest()
+        with open(os.path.join(tmp, "guard.toml"), "w") as f:
+            f.write(f"""[server]
+listen = "127.0.0.1:{gd}"
+admin_listen = "127.0.0.1:{ad}"
+[upstream]
+url = "http://127.0.0.1:{up}"
+protocol = "json"
+max_connections = 128
+[limits]
+requests_per_second = 1000000
+burst = 100000
+max_concurrent = 256
+[[tenants]]
+name = "a"
+api_key_sha256 = "{h(KEY_A)}"
+[[tenants]]
+name = "b"
+api_key_sha256 = "{h(KEY_B)}"
+requests_per_second = 200
+burst = 50
+[[models]]
+name = "m"
+route = "/predict"
+input = "/features"
+output = "/predictions"
+profile = "profile.json"
+[models.screening]
+flag_above = "p99.9"
+[models.drift]
+window = 1000
+""")
+        guard = subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard.toml")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(guard)
+        wait_port(gd)
+
+        body = '{"features": [[' + ",".join(f"{v:.4f}" for v in rows[0]) + "]]}"
+        s_plain = script(os.path.join(tmp, "plain.lua"), None, body)
+        s_a = script(os.path.join(tmp, "a.lua"), KEY_A, body)
+        s_b = script(os.path.join(tmp, "b.lua"), KEY_B, body)
+        targets = [("direct", f"http://127.0.0.1:{up}/predict", s_plain),
+                   ("nginx", f"http://127.0.0.1:{px}/predict", s_plain),
+                   ("guard", f"http://127.0.0.1:{gd}/predict", s_a)]
+        for _, url, s in targets:  # warm up
+            wrk(url, s, 8, 1, 2)
+
+        print(f"wrk, {args.seconds} s per run, {os.cpu_count()} cores shared by every process")
+        print()
+        print("| path | throughput (32 conns, req/s) | p50 (1 conn) | p99 (1 conn) | non-2xx |")
+        print("|---|---|---|---|---|")
+        single = {}
+        for name, url, s in targets:
+            t = wrk(url, s, 32, 2, args.seconds)
+            one = wrk(url, s, 1, 1, args.seconds)
+            single[name] = one
+            print(f"| {name} | {t['rps']:.0f} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {t['non2xx'] + one['non2xx']} |")
+        print()
+        print(f"guard added latency at 1 connection: median {(single['guard']['p50'] - single['direct']['p50'])*1e6:.0f} µs, "
+              f"p99 {(single['guard']['p99'] - single['direct']['p99'])*1e6:.0f} µs "
+              f"(nginx adds {(single['nginx']['p50'] - single['direct']['p50'])*1e6:.0f} µs and "
+              f"{(single['nginx']['p99'] - single['direct']['p99'])*1e6:.0f} µs)")
+
+        # Memory under a sustained load.
+        samples = []
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                samples.append(rss_kib(guard.pid))
+                time.sleep(1)
+
+        th = threading.Thread(target=sample)
+        th.start()
+        sustained = wrk(f"http://127.0.0.1:{gd}/predict", s_a, 32, 2, args.seconds * 3)
+        stop.set()
+        th.join()
+        third = max(1, len(samples) // 3)
+        print(f"guard memory over {args.seconds * 3} s at {sustained['rps']:.0f} req/s: RSS {samples[0]/1024:.1f} MiB at the start, "
+              f"{max(samples[:third])/1024:.1f} MiB max in the first third, {max(samples[-third:])/1024:.1f} MiB max in the last third")
+
+        # Noisy neighbour.
+        alone = wrk(f"http://127.0.0.1:{gd}/predict", s_a, 1, 1, args.seconds)
+        result = {}
+
+        def flood():
+            result["b"] = wrk(f"http://127.0.0.1:{gd}/predict", s_b, 64, 1, args.seconds + 2)
+
+        fb = threading.Thread(target=flood)
+        fb.start()
+        time.sleep(1)
+        loaded = wrk(f"http://127.0.0.1:{gd}/predict", s_a, 1, 1, args.seconds)
+        fb.join()
+        b = result["b"]
+        print(f"noisy neighbour: tenant A alone p50 {alone['p50']*1e6:.0f} µs, p99 {alone['p99']*1e6:.0f} µs; "
+              f"while B floods ({b['rps']:.0f} req/s, {b['non2xx']} refused) p50 {loaded['p50']*1e6:.0f} µs, "
+              f"p99 {loaded['p99']*1e6:.0f} µs ({loaded['p99'] / alone['p99']:.2f}x); A refused: {loaded['non2xx']}")
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
