@@ -425,3 +425,77 @@ fn check_config_names_the_broken_key() {
         "{err}"
     );
 }
+
+#[test]
+fn events_are_posted_to_the_webhook() {
+    // A webhook receiver: reads each POST and answers 200.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut w = stream.try_clone().unwrap();
+                let mut r = std::io::BufReader::new(stream);
+                // The guard's client keeps the connection open: one request after another.
+                while let Ok(req) = read_request(&mut r) {
+                    let _ = tx.send(serde_json::from_slice(&req).unwrap());
+                    use std::io::Write as _;
+                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    let server = ModelServer::start("clean", 0);
+    let guard = Guard::start(&config(
+        server.addr,
+        "json",
+        "",
+        &format!(
+            "[events]\nwebhook = \"http://{hook}/events\"\n\n{}",
+            digits_model("json", "")
+        ),
+    ));
+    assert_eq!(
+        guard.post("/predict", Some("stolen"), &json!({})).status,
+        401
+    );
+    let e = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("no event posted");
+    assert_eq!(e["rule"], "GRD001");
+    assert_eq!(e["action"], "rejected");
+    // The same event went to stdout.
+    guard.wait_event(5, |s| s["rule"] == "GRD001" && s["time"] == e["time"]);
+    assert_eq!(
+        guard.metric("palisade_guard_events_dropped_total"),
+        Some(0.0)
+    );
+}
+
+/// Reads one HTTP/1.1 request with a Content-Length body; returns the body.
+fn read_request(r: &mut std::io::BufReader<std::net::TcpStream>) -> std::io::Result<Vec<u8>> {
+    use std::io::{BufRead as _, Read as _};
+    let mut line = String::new();
+    let mut len = 0;
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = l.split_once(':')
+            && n.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body)?;
+    Ok(body)
+}
