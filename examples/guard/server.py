@@ -33,6 +33,13 @@ def answer(rows):
     return [int(p) for p in digits.predict(MODEL, x)]
 
 
+@app.after_request
+def tenant_seen(response):
+    # What the guard told us about the caller (the tests check that clients cannot forge it).
+    response.headers["X-Seen-Tenant"] = ",".join(request.headers.getlist("X-Palisade-Tenant"))
+    return response
+
+
 @app.get("/health")
 def health():
     return jsonify(status="ok")

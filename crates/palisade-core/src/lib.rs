@@ -22,6 +22,7 @@ pub mod event;
 pub mod finding;
 pub mod image;
 pub mod ml;
+pub mod npy;
 pub mod parallel;
 pub mod report;
 pub mod rule;

@@ -503,14 +503,12 @@ impl Config {
                     Threshold::parse(v).map_err(|e| format!("{at}.screening.{key}: {e}"))?;
                 }
             }
-            if (s.flag_above.is_some() || s.reject_above.is_some()) && m.profile.is_none() {
-                // The default flag_above is harmless without a profile; an explicit one is not.
-                if s.reject_above.is_some() {
-                    return Err(format!(
-                        "{at}.screening.reject_above: needs {at}.profile (distances are measured \
-                         against the training profile)"
-                    ));
-                }
+            // flag_above has a default, so only reject_above says the user expects screening.
+            if s.reject_above.is_some() && m.profile.is_none() {
+                return Err(format!(
+                    "{at}.screening.reject_above: needs {at}.profile (distances are measured \
+                     against the training profile)"
+                ));
             }
             if let Some(d) = &m.drift {
                 positive(&format!("{at}.drift.window"), d.window as f64)?;

@@ -3,6 +3,7 @@
 //! Both become a [`Matrix`] of `f64` rows. Errors name the file and the line/column (CSV) or
 //! header field (`.npy`) that is wrong; nothing is guessed silently.
 
+use palisade_core::npy;
 use std::path::Path;
 
 /// Rows of equal length, stored flat.
@@ -34,7 +35,7 @@ pub enum Column {
 /// Reads `.npy` files by content (their magic), anything else as CSV.
 pub fn read(path: &Path, label: Option<&Column>) -> Result<Matrix, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let m = if bytes.starts_with(NPY_MAGIC) {
+    let m = if bytes.starts_with(npy::MAGIC) {
         if label.is_some() {
             return Err(format!(
                 "{}: --label-column applies to CSV files; a .npy file holds features only",
@@ -135,48 +136,23 @@ pub fn csv(text: &str, label: Option<&Column>) -> Result<Matrix, String> {
     Ok(Matrix { cols, data, names })
 }
 
-const NPY_MAGIC: &[u8] = b"\x93NUMPY";
-
 /// A 1-D (one feature) or N-D array (rows × the product of the other dimensions), C or
 /// Fortran order, of little-endian floats or integers.
 pub fn npy(bytes: &[u8]) -> Result<Matrix, String> {
-    let (header_len, start) = match bytes.get(6) {
-        Some(1) => (
-            u16::from_le_bytes(
-                bytes
-                    .get(8..10)
-                    .ok_or("truncated header")?
-                    .try_into()
-                    .unwrap_or_default(),
-            ) as usize,
-            10,
-        ),
-        Some(2 | 3) => (
-            u32::from_le_bytes(
-                bytes
-                    .get(8..12)
-                    .ok_or("truncated header")?
-                    .try_into()
-                    .unwrap_or_default(),
-            ) as usize,
-            12,
-        ),
-        _ => return Err("unknown .npy format version".into()),
-    };
+    let (_, start, header_len) = npy::header_span(&bytes[..bytes.len().min(12)])?;
     let header = bytes
         .get(start..start + header_len)
         .ok_or("the header runs past the end of the file")?;
     let header = String::from_utf8_lossy(header);
-    let descr = dict_value(&header, "descr").ok_or("the header has no 'descr'")?;
-    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
+    let descr = npy::field(&header, "descr").ok_or("the header has no 'descr'")?;
     let fortran =
-        dict_value(&header, "fortran_order").ok_or("the header has no 'fortran_order'")?;
-    let fortran = match fortran.trim() {
+        npy::field(&header, "fortran_order").ok_or("the header has no 'fortran_order'")?;
+    let fortran = match fortran {
         "True" => true,
         "False" => false,
         other => return Err(format!("fortran_order '{other}' is not True or False")),
     };
-    let shape_text = dict_value(&header, "shape").ok_or("the header has no 'shape'")?;
+    let shape_text = npy::field(&header, "shape").ok_or("the header has no 'shape'")?;
     let shape: Vec<usize> = shape_text
         .trim_matches(|c| c == '(' || c == ')')
         .split(',')
@@ -256,21 +232,6 @@ pub fn npy(bytes: &[u8]) -> Result<Matrix, String> {
     })
 }
 
-/// The text of `key`'s value in the header's Python dict literal.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header
-        .find(&format!("'{key}'"))
-        .or_else(|| header.find(&format!("\"{key}\"")))?;
-    let rest = &header[at + key.len() + 2..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')')? + 1
-    } else {
-        rest.find([',', '}'])?
-    };
-    Some(&rest[..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +269,7 @@ mod tests {
             h.push(' ');
         }
         h.push('\n');
-        let mut b = NPY_MAGIC.to_vec();
+        let mut b = npy::MAGIC.to_vec();
         b.extend([1, 0]);
         b.extend((h.len() as u16).to_le_bytes());
         b.extend(h.as_bytes());

@@ -67,19 +67,27 @@ impl Sink {
         let now = Instant::now();
         let pending = {
             let mut folds = self.folds.lock().unwrap_or_else(|e| e.into_inner());
-            let fold = folds.entry(key).or_insert(Fold {
-                since: now - FOLD_WINDOW,
-                pending: 0,
-                latest: None,
-            });
-            if now.duration_since(fold.since) < FOLD_WINDOW {
-                fold.pending += 1;
-                fold.latest = Some(event);
-                return;
+            match folds.get_mut(&key) {
+                Some(fold) if now.duration_since(fold.since) < FOLD_WINDOW => {
+                    fold.pending += 1;
+                    fold.latest = Some(event);
+                    return;
+                }
+                Some(fold) => {
+                    fold.since = now;
+                    fold.latest = None;
+                    std::mem::take(&mut fold.pending)
+                }
+                None => {
+                    let fold = Fold {
+                        since: now,
+                        pending: 0,
+                        latest: None,
+                    };
+                    folds.insert(key, fold);
+                    0
+                }
             }
-            fold.since = now;
-            fold.latest = None;
-            std::mem::take(&mut fold.pending)
         };
         self.write(&with_suppressed(event, pending));
     }

@@ -9,6 +9,7 @@ use crate::events::{Sink, event};
 use crate::json;
 use crate::limit::{InFlight, Limiter};
 use crate::metrics::{Metrics, l1, l2, l3};
+use crate::probe::ControlSet;
 use crate::profile::Profile;
 use crate::protocol::{self, Route, V2Schema};
 use crate::rules;
@@ -23,7 +24,13 @@ use palisade_core::RuleMeta;
 use palisade_core::event::Action;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A model's v2 schema when it was fetched (`None`: the server had none).
+type CachedSchema = (Instant, Option<Arc<V2Schema>>);
+
+/// How long a model server's v2 schema (or its absence) is kept.
+const SCHEMA_TTL: Duration = Duration::from_secs(60);
 
 /// What the configuration turns into for serving: looked up per request, swapped on reload.
 pub struct Runtime {
@@ -35,19 +42,30 @@ pub struct Runtime {
 pub struct ModelRuntime {
     pub cfg: Model,
     pub profile: Option<Profile>,
+    /// The probe's control set, read when the configuration is loaded.
+    pub control_set: Option<Arc<ControlSet>>,
     flag_above: Option<f64>,
     reject_above: Option<f64>,
     pub drift: Option<Arc<drift::Tracker>>,
 }
 
 impl Runtime {
-    /// Loads the profiles the configuration names; drift state carries over from `previous`
-    /// for models whose drift window is unchanged.
+    /// Loads the profiles and control sets the configuration names (this is where a
+    /// configuration is checked against its files, at start, reload and `check-config`); drift
+    /// state carries over from `previous` for models whose drift window is unchanged.
     pub fn build(cfg: Config, previous: Option<&Runtime>) -> Result<Runtime, String> {
         let mut models = HashMap::new();
         for (i, m) in cfg.models.iter().enumerate() {
             let profile = match &m.profile {
                 Some(p) => Some(Profile::load(p).map_err(|e| format!("models[{i}].profile: {e}"))?),
+                None => None,
+            };
+            let control_set = match &m.probe {
+                Some(p) => {
+                    Some(Arc::new(ControlSet::load(&p.control_set).map_err(|e| {
+                        format!("models[{i}].probe.control_set: {e}")
+                    })?))
+                }
                 None => None,
             };
             let resolve = |t: &Option<String>| -> Option<f64> {
@@ -77,6 +95,7 @@ impl Runtime {
                     reject_above: resolve(&m.screening.reject_above),
                     cfg: m.clone(),
                     profile,
+                    control_set,
                     drift,
                 }),
             );
@@ -91,6 +110,10 @@ impl Runtime {
     pub fn model(&self, name: &str) -> Option<&Arc<ModelRuntime>> {
         self.models.get(name)
     }
+
+    pub fn models(&self) -> impl Iterator<Item = &Arc<ModelRuntime>> {
+        self.models.values()
+    }
 }
 
 pub struct Gateway {
@@ -99,7 +122,7 @@ pub struct Gateway {
     pub upstream: Upstream,
     pub metrics: Arc<Metrics>,
     pub events: Sink,
-    schemas: Mutex<HashMap<String, Arc<V2Schema>>>,
+    schemas: Mutex<HashMap<String, CachedSchema>>,
 }
 
 /// A refusal: status, rule, the metric's reason word and the message the client reads.
@@ -158,6 +181,12 @@ const HOP_BY_HOP: [&str; 9] = [
     "proxy-authorization",
     "host",
 ];
+
+/// Request headers never forwarded to the model server.
+const STRIPPED: [&str; 3] = ["authorization", "x-api-key", TENANT_HEADER];
+
+/// The header that tells the model server which tenant is calling.
+pub const TENANT_HEADER: &str = "x-palisade-tenant";
 
 impl Gateway {
     pub fn new(runtime: Runtime, metrics: Arc<Metrics>, events: Sink) -> Result<Gateway, String> {
@@ -282,13 +311,14 @@ impl Gateway {
         tenant_label: &mut String,
     ) -> Result<(Response<Full<Bytes>>, bool), Refusal> {
         // 1. Tenant.
-        let tenant_index = match (&client_cn, presented_key(req.headers())) {
-            (_, Some(key)) => rt.dir.by_key(key),
-            (Some(cn), None) => rt.dir.by_common_name(cn),
+        let key = presented_key(req.headers());
+        let tenant_index = match (key, &client_cn) {
+            (Some(key), _) => rt.dir.by_key(key),
+            (None, Some(cn)) => rt.dir.by_common_name(cn),
             (None, None) => None,
         };
         let Some(tenant_index) = tenant_index else {
-            let why = if presented_key(req.headers()).is_some() || client_cn.is_some() {
+            let why = if key.is_some() || client_cn.is_some() {
                 "the API key or client certificate belongs to no tenant"
             } else {
                 "no API key (send Authorization: Bearer KEY or X-API-Key: KEY)"
@@ -478,12 +508,13 @@ impl Gateway {
         let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
         for (name, value) in &parts.headers {
             let n = name.as_str();
-            if HOP_BY_HOP.contains(&n) || n == "authorization" || n == "x-api-key" {
+            // Credentials stay here; the tenant header is the guard's to set, never the client's.
+            if HOP_BY_HOP.contains(&n) || STRIPPED.contains(&n) {
                 continue;
             }
             forward = forward.header(name, value);
         }
-        forward = forward.header("x-palisade-tenant", tenant.name.as_str());
+        forward = forward.header(TENANT_HEADER, tenant.name.as_str());
         let forward = forward.body(Full::new(body)).map_err(|e| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
@@ -725,37 +756,53 @@ impl Gateway {
         Ok(flags)
     }
 
-    /// The v2 model's declared inputs, fetched once from the model server and cached.
+    /// The v2 model's declared inputs, from `GET /v2/models/NAME` on the model server. The
+    /// answer — or its absence — is kept for [`SCHEMA_TTL`], so the schema follows model
+    /// updates and a server without metadata costs one request a minute, not one per request.
     pub async fn v2_schema(&self, model: &str) -> Option<Arc<V2Schema>> {
-        if let Some(s) = self
+        if let Some((at, s)) = self
             .schemas
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(model)
+            && at.elapsed() < SCHEMA_TTL
         {
-            return Some(s.clone());
+            return s.clone();
         }
-        let uri = self.upstream.uri(&format!("/v2/models/{model}")).ok()?;
-        let req = Request::get(uri).body(Full::new(Bytes::new())).ok()?;
-        let answer = self.upstream.send(req).await.ok()?;
-        if !answer.status.is_success() {
-            return None;
-        }
-        let doc = json::parse(
-            &answer.body,
-            json::Limits {
-                max_depth: 32,
-                max_elements: 100_000,
-                allow_non_finite: false,
-            },
-        )
-        .ok()?;
-        let schema = Arc::new(V2Schema::parse(&doc).ok()?);
+        let fetched = self.fetch_v2_schema(model).await;
+        let schema = match fetched {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                eprintln!(
+                    "palisade guard: model '{model}': no input schema from the model server ({e}); \
+                     shapes and datatypes go unchecked for {} s",
+                    SCHEMA_TTL.as_secs()
+                );
+                None
+            }
+        };
         self.schemas
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(model.to_string(), schema.clone());
-        Some(schema)
+            .insert(model.to_string(), (Instant::now(), schema.clone()));
+        schema
+    }
+
+    async fn fetch_v2_schema(&self, model: &str) -> Result<V2Schema, String> {
+        let uri = self.upstream.uri(&format!("/v2/models/{model}"))?;
+        let req = Request::get(uri)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let answer = self
+            .upstream
+            .send(req)
+            .await
+            .map_err(|f| f.message(&self.upstream.settings))?;
+        if !answer.status.is_success() {
+            return Err(format!("GET /v2/models/{model} answered {}", answer.status));
+        }
+        let doc = json::parse(&answer.body, json::RESPONSE_LIMITS).map_err(|e| e.to_string())?;
+        V2Schema::parse(&doc)
     }
 
     fn observe_predictions(&self, rt: &Runtime, model: &ModelRuntime, body: &[u8]) {
@@ -763,14 +810,7 @@ impl Gateway {
         let Some(settings) = &model.cfg.drift else {
             return;
         };
-        let Ok(doc) = json::parse(
-            body,
-            json::Limits {
-                max_depth: 64,
-                max_elements: 10_000_000,
-                allow_non_finite: true,
-            },
-        ) else {
+        let Ok(doc) = json::parse(body, json::RESPONSE_LIMITS) else {
             return;
         };
         let Some(preds) = protocol::predictions(rt.cfg.upstream.protocol, &model.cfg, &doc) else {

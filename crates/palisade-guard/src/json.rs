@@ -87,6 +87,14 @@ pub struct Limits {
     pub allow_non_finite: bool,
 }
 
+/// Limits for what the model server answers (predictions, metadata): it is behind the guard,
+/// so these only bound memory; TF Serving may answer NaN.
+pub const RESPONSE_LIMITS: Limits = Limits {
+    max_depth: 64,
+    max_elements: 10_000_000,
+    allow_non_finite: true,
+};
+
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {

@@ -105,7 +105,7 @@ pub async fn run_once(gw: &Gateway, model: &Model, set: &ControlSet) -> Result<O
     let uri = gw.upstream.uri(&infer_path(protocol, model))?;
     let req = hyper::Request::post(uri)
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header("x-palisade-tenant", "palisade-probe")
+        .header(crate::gateway::TENANT_HEADER, "palisade-probe")
         .body(Full::new(Bytes::from(body.to_string())))
         .map_err(|e| e.to_string())?;
     let answer = gw
@@ -119,15 +119,8 @@ pub async fn run_once(gw: &Gateway, model: &Model, set: &ControlSet) -> Result<O
             answer.status
         ));
     }
-    let doc = json::parse(
-        &answer.body,
-        json::Limits {
-            max_depth: 64,
-            max_elements: 10_000_000,
-            allow_non_finite: true,
-        },
-    )
-    .map_err(|e| format!("the model server's answer: {e}"))?;
+    let doc = json::parse(&answer.body, json::RESPONSE_LIMITS)
+        .map_err(|e| format!("the model server's answer: {e}"))?;
     let preds = protocol::predictions(protocol, model, &doc)
         .ok_or("the model server's answer holds no predictions where the protocol puts them")?;
     if preds.len() != set.inputs.len() {
@@ -144,37 +137,42 @@ pub async fn run_once(gw: &Gateway, model: &Model, set: &ControlSet) -> Result<O
     })
 }
 
-/// Runs every configured probe when it is due, following configuration reloads.
+/// Runs every configured probe when it is due, following configuration reloads. A model's
+/// next probe waits for its previous one to finish (a slow model server never piles them up).
 pub async fn schedule(gw: Arc<Gateway>) {
     let mut due: HashMap<String, Instant> = HashMap::new();
+    let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
         let rt = gw.current();
-        for m in &rt.cfg.models {
-            let Some(p) = &m.probe else { continue };
+        for m in rt.models() {
+            let (Some(p), Some(set)) = (&m.cfg.probe, &m.control_set) else {
+                continue;
+            };
             let now = Instant::now();
-            if due.get(&m.name).is_some_and(|d| *d > now) {
+            let busy = running.get(&m.cfg.name).is_some_and(|h| !h.is_finished());
+            if busy || due.get(&m.cfg.name).is_some_and(|d| *d > now) {
                 continue;
             }
             due.insert(
-                m.name.clone(),
+                m.cfg.name.clone(),
                 now + Duration::from_secs(p.interval_seconds),
             );
             let gw = gw.clone();
-            let m = m.clone();
-            tokio::spawn(async move { probe_and_report(&gw, &m).await });
+            let (model, set) = (m.cfg.clone(), set.clone());
+            running.insert(
+                m.cfg.name.clone(),
+                tokio::spawn(async move { probe_and_report(&gw, &model, &set).await }),
+            );
         }
     }
 }
 
-async fn probe_and_report(gw: &Gateway, m: &Model) {
+async fn probe_and_report(gw: &Gateway, m: &Model, set: &ControlSet) {
     let Some(p) = &m.probe else { return };
     let labels = l1("model", &m.name);
-    let result = match ControlSet::load(&p.control_set) {
-        Ok(set) => run_once(gw, m, &set).await,
-        Err(e) => Err(e),
-    };
+    let result = run_once(gw, m, set).await;
     let outcome = match result {
         Ok(o) => o,
         Err(e) => {

@@ -110,10 +110,14 @@ impl Batch {
     }
 
     /// Rows given as JSON values (arrays, nested arrays or single numbers), all one length.
-    fn from_rows(rows: &[Value], what: &str) -> Result<Batch, String> {
+    fn from_rows<'a>(
+        rows: impl ExactSizeIterator<Item = &'a Value>,
+        what: &str,
+    ) -> Result<Batch, String> {
+        let count = rows.len();
         let mut data = Vec::new();
         let mut cols = None;
-        for (i, r) in rows.iter().enumerate() {
+        for (i, r) in rows.enumerate() {
             let before = data.len();
             flatten(r, &mut data).map_err(|e| format!("{what}[{i}]: {e}"))?;
             let n = data.len() - before;
@@ -128,7 +132,7 @@ impl Batch {
             }
         }
         Ok(Batch {
-            rows: rows.len(),
+            rows: count,
             cols: cols.unwrap_or(0),
             data,
         })
@@ -221,9 +225,9 @@ pub fn features(
                 .ok_or_else(|| format!("the request has nothing at '{pointer}'"))?;
             match v {
                 Value::Array(a) if a.iter().any(|x| matches!(x, Value::Array(_))) => {
-                    Batch::from_rows(a, pointer)
+                    Batch::from_rows(a.iter(), pointer)
                 }
-                Value::Array(_) => Batch::from_rows(std::slice::from_ref(v), pointer),
+                Value::Array(_) => Batch::from_rows(std::iter::once(v), pointer),
                 other => Err(format!(
                     "'{pointer}' is {}, expected an array",
                     other.kind()
@@ -233,24 +237,24 @@ pub fn features(
     }
 }
 
-fn tfserving_features(model: &Model, body: &Value) -> Result<Batch, String> {
-    let pick = |v: &'_ Value, what: &str| -> Result<Value, String> {
-        match v {
-            Value::Object(members) => {
-                let found = match &model.input {
-                    Some(name) => v.get(name),
-                    None if members.len() == 1 => Some(&members[0].1),
-                    None => None,
-                };
-                found.cloned().ok_or_else(|| match &model.input {
-                    Some(name) => format!("{what} has no input named '{name}'"),
-                    None => format!(
-                        "{what} has several named inputs; set the model's `input` to the one to screen"
-                    ),
-                })
-            }
-            other => Ok(other.clone()),
-        }
+fn tfserving_features<'a>(model: &Model, body: &'a Value) -> Result<Batch, String> {
+    // A named-input object is read through to the input being screened.
+    let pick = |v: &'a Value, what: &dyn Fn() -> String| -> Result<&'a Value, String> {
+        let Value::Object(members) = v else {
+            return Ok(v);
+        };
+        let found = match &model.input {
+            Some(name) => v.get(name),
+            None if members.len() == 1 => Some(&members[0].1),
+            None => None,
+        };
+        found.ok_or_else(|| match &model.input {
+            Some(name) => format!("{} has no input named '{name}'", what()),
+            None => format!(
+                "{} has several named inputs; set the model's `input` to the one to screen",
+                what()
+            ),
+        })
     };
     if let Some(instances) = body.get("instances") {
         let a = instances
@@ -259,15 +263,14 @@ fn tfserving_features(model: &Model, body: &Value) -> Result<Batch, String> {
         let rows = a
             .iter()
             .enumerate()
-            .map(|(i, r)| pick(r, &format!("instances[{i}]")))
+            .map(|(i, r)| pick(r, &|| format!("instances[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
-        return Batch::from_rows(&rows, "instances");
+        return Batch::from_rows(rows.into_iter(), "instances");
     }
     if let Some(inputs) = body.get("inputs") {
-        let columnar = pick(inputs, "inputs")?;
-        return match &columnar {
-            Value::Array(a) => Batch::from_rows(a, "inputs"),
-            other => Batch::from_rows(std::slice::from_ref(other), "inputs"),
+        return match pick(inputs, &|| "inputs".to_string())? {
+            Value::Array(a) => Batch::from_rows(a.iter(), "inputs"),
+            other => Batch::from_rows(std::iter::once(other), "inputs"),
         };
     }
     Err("the request has neither 'instances' nor 'inputs'".into())

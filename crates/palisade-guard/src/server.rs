@@ -65,11 +65,6 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     };
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
-    for m in &cfg.models {
-        if let Some(p) = &m.probe {
-            crate::probe::ControlSet::load(&p.control_set)?;
-        }
-    }
     let reload_seconds = cfg.server.reload_seconds;
     let runtime = Runtime::build(cfg, None)?;
     let gateway = Arc::new(Gateway::new(runtime, metrics, events)?);
@@ -299,11 +294,6 @@ fn modified(path: &Path) -> Option<SystemTime> {
 pub fn reload(path: &Path, gateway: &Gateway) {
     let current = gateway.current();
     let result = Config::load(path).and_then(|cfg| {
-        for m in &cfg.models {
-            if let Some(p) = &m.probe {
-                crate::probe::ControlSet::load(&p.control_set)?;
-            }
-        }
         let old = &current.cfg;
         let mut kept = Vec::new();
         if cfg.server.listen != old.server.listen

@@ -26,12 +26,6 @@ pub fn guard(command: GuardCommand) -> Result<u8, String> {
         }
         GuardCommand::CheckConfig { config } => {
             let cfg = palisade_guard::config::Config::load(&config)?;
-            for (i, m) in cfg.models.iter().enumerate() {
-                if let Some(p) = &m.probe {
-                    palisade_guard::probe::ControlSet::load(&p.control_set)
-                        .map_err(|e| format!("models[{i}].probe.control_set: {e}"))?;
-                }
-            }
             palisade_guard::gateway::Runtime::build(cfg.clone(), None)?;
             println!(
                 "{}: ok ({} tenant(s), {} model(s), {} upstream at {})",

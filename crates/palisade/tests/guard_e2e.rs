@@ -44,6 +44,18 @@ fn json_protocol_authenticates_screens_and_forwards() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["predictions"].as_array().unwrap().len(), 1);
     assert_eq!(r.header("x-palisade-flag"), None);
+    // The model server learns the tenant from the guard; a client cannot claim another one,
+    // and its key is not passed on.
+    let auth = format!("Bearer {KEY_A}");
+    let body = row_body(&clean[..1]).to_string();
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("X-Palisade-Tenant", "b"),
+        ("Content-Type", "application/json"),
+    ];
+    let r = request(guard.addr, "POST", "/predict", &headers, body.as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-tenant"), Some("a"));
 
     // Adversarial digits are flagged, clean ones rarely.
     let flagged = |rows: &[Vec<f64>]| {

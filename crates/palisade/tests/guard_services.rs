@@ -105,15 +105,10 @@ fn prometheus_scrapes_the_guard() {
 #[test]
 fn shipped_alert_rules_and_dashboard_are_valid() {
     let rules = repo().join("deploy/guard/prometheus-rules.yml");
-    let out = Command::new(tool("promtool"))
-        .args(["check", "rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    run_ok(
+        Command::new(tool("promtool"))
+            .args(["check", "rules"])
+            .arg(&rules),
     );
     // Every metric the rules and the dashboard use is one the guard exports.
     let metrics = palisade_guard::metrics::Metrics::new();
@@ -203,14 +198,16 @@ fn guard_a_guard_b(text: &str) -> (Guard, Guard) {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new(tool("openssl"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    run_ok(Command::new(tool("openssl")).args(args).current_dir(dir));
+}
+
+/// Runs a command that must succeed; its output is shown when it does not.
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "openssl {args:?}: {}",
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }

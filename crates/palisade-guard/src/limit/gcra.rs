@@ -67,6 +67,12 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_state_has_its_whole_burst_at_time_zero() {
+        let g = Gcra::default();
+        assert_eq!((0..4).filter(|_| g.check(0, 1.0, 3).is_ok()).count(), 3);
+    }
+
+    #[test]
     fn concurrent_callers_never_exceed_the_burst() {
         let g = std::sync::Arc::new(Gcra::default());
         let admitted: usize = std::thread::scope(|s| {

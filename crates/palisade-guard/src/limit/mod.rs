@@ -109,7 +109,8 @@ impl Limiter {
     }
 
     fn local(&self, state: &TenantState, rate: f64, burst: u32) -> Result<(), Duration> {
-        let now = self.start.elapsed().as_nanos() as u64 + 1_000_000_000_000;
+        // A fresh tenant state (TAT 0) is at or before any `now`: the whole burst is free.
+        let now = self.start.elapsed().as_nanos() as u64;
         state.gcra.check(now, rate, burst)
     }
 }

@@ -84,6 +84,9 @@ pub enum Reply {
 
 type Conn = BufReader<TcpStream>;
 
+/// `read_reply` recurses into arrays, so its future is boxed.
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub struct Client {
     addr: Address,
     timeout: Duration,
@@ -216,7 +219,7 @@ async fn roundtrip(conn: &mut Conn, args: &[&str]) -> Result<Reply, String> {
     read_reply(conn, 0).await
 }
 
-fn read_reply(conn: &mut Conn, depth: usize) -> futures_box::BoxFuture<'_, Result<Reply, String>> {
+fn read_reply(conn: &mut Conn, depth: usize) -> BoxFuture<'_, Result<Reply, String>> {
     Box::pin(async move {
         if depth > 4 {
             return Err("reply nested too deeply".into());
@@ -269,10 +272,6 @@ fn read_reply(conn: &mut Conn, depth: usize) -> futures_box::BoxFuture<'_, Resul
             _ => return Err(format!("unknown reply type in '{line}'")),
         })
     })
-}
-
-mod futures_box {
-    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 }
 
 #[cfg(test)]

@@ -13,72 +13,32 @@ pub struct Npy {
     pub data: u64,
 }
 
-pub const MAGIC: &[u8] = b"\x93NUMPY";
+pub use palisade_core::npy::MAGIC;
 
 /// Parse the header; `Err` says what is wrong with it.
 pub fn read(blob: &Blob) -> Result<Npy, String> {
-    let h = blob
-        .bytes(0, 10)
+    let first = blob
+        .bytes(0, blob.len().min(12) as usize)
         .ok()
         .flatten()
         .ok_or("truncated .npy header")?;
-    if &h[..6] != MAGIC {
-        return Err("not a .npy file".into());
-    }
-    let version = (h[6], h[7]);
-    let (len, start) = match version.0 {
-        1 => (u16::from_le_bytes([h[8], h[9]]) as u64, 10),
-        2 | 3 => {
-            let b = blob
-                .bytes(8, 4)
-                .ok()
-                .flatten()
-                .ok_or("truncated .npy header")?;
-            (u32::from_le_bytes(b.try_into().expect("4")) as u64, 12)
-        }
-        v => return Err(format!(".npy format version {v} is not one NumPy writes")),
-    };
-    if len > 1 << 24 {
-        return Err(format!(".npy header of {len} bytes is implausibly large"));
-    }
+    let (version, start, len) = palisade_core::npy::header_span(&first)?;
     let text = blob
-        .bytes(start, len as usize)
+        .bytes(start as u64, len)
         .ok()
         .flatten()
         .ok_or("the .npy header runs past the end of the file")?;
-    let text = String::from_utf8_lossy(&text).into_owned();
-    let descr = descr(&text).ok_or("the .npy header has no 'descr'")?;
+    let text = String::from_utf8_lossy(&text);
+    let descr = palisade_core::npy::field(&text, "descr")
+        .ok_or("the .npy header has no 'descr'")?
+        .to_string();
     let objects = descr_has_objects(&descr);
     Ok(Npy {
         version,
         descr,
         objects,
-        data: start + len,
+        data: (start + len) as u64,
     })
-}
-
-/// The `'descr'` value's source text.
-fn descr(header: &str) -> Option<String> {
-    let i = header.find("'descr'")? + "'descr'".len();
-    let rest = header[i..].trim_start().strip_prefix(':')?.trim_start();
-    if let Some(r) = rest.strip_prefix('\'') {
-        return Some(r[..r.find('\'')?].to_string());
-    }
-    // structured: a list up to the matching bracket
-    let mut depth = 0;
-    for (k, c) in rest.char_indices() {
-        match c {
-            '[' | '(' => depth += 1,
-            ']' | ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(rest[..=k].to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 fn descr_has_objects(d: &str) -> bool {

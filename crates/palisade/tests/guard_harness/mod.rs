@@ -137,13 +137,7 @@ pub const KEY_B: &str = "key-of-tenant-b";
 /// A guard config: `[server]` on free ports, the upstream, tenants a and b (b's limits from
 /// `tenant_b`), then `rest` verbatim (models, limits…).
 pub fn config(upstream: SocketAddr, protocol: &str, tenant_b: &str, rest: &str) -> String {
-    let hash = |k: &str| {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(k.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let hash = palisade_guard::tenant::hash_key;
     format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nreload_seconds = 1\n\n\
          [upstream]\nurl = \"http://{upstream}\"\nprotocol = \"{protocol}\"\ntimeout_ms = 3000\n\
