@@ -278,44 +278,15 @@ impl Config {
     }
 }
 
-/// Today's date (UTC) as `YYYY-MM-DD`, without a calendar dependency.
+/// Today's date (UTC) as `YYYY-MM-DD`.
 pub fn today_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    civil_from_days((secs / 86_400) as i64)
+    crate::time::Timestamp::now().date()
 }
 
 /// Now (UTC) as an RFC 3339 timestamp, `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn now_utc_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let day = secs % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        civil_from_days((secs / 86_400) as i64),
-        day / 3600,
-        day % 3600 / 60,
-        day % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (public domain description).
-fn civil_from_days(z: i64) -> String {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
+    let now = crate::time::Timestamp::now();
+    crate::time::Timestamp::from_secs(now.micros().div_euclid(1_000_000)).to_string()
 }
 
 #[cfg(test)]
@@ -337,8 +308,9 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil_from_days(0), "1970-01-01");
-        assert_eq!(civil_from_days(20_779), "2026-11-22");
+        use crate::time::Timestamp;
+        assert_eq!(Timestamp(0).date(), "1970-01-01");
+        assert_eq!(Timestamp::from_secs(20_779 * 86_400).date(), "2026-11-22");
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod severity;
 pub mod shell;
 pub mod source;
 pub mod suppress;
+pub mod time;
 pub mod walk;
 
 pub use event::Event;

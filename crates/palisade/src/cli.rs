@@ -32,6 +32,12 @@ pub enum Command {
         #[command(subcommand)]
         command: GuardCommand,
     },
+    /// Incident response: ingest Falco, Kubernetes audit and guard events, correlate them into
+    /// incidents, keep a tamper-evident record, report response times
+    Respond {
+        #[command(subcommand)]
+        command: RespondCommand,
+    },
     /// List every rule
     Rules {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
@@ -42,6 +48,119 @@ pub enum Command {
         /// Rule code (K8S001) or name (privileged-container)
         rule: String,
     },
+}
+
+/// Where `palisade respond` keeps its record unless told otherwise.
+pub const RESPOND_DB: &str = "palisade-respond.db";
+
+#[derive(Subcommand, Debug)]
+pub enum RespondCommand {
+    /// Record events from files (or - for stdin): detect, correlate, print the incidents
+    #[command(
+        after_help = "A file is one JSON value (an object, an array, a Kubernetes audit EventList) or JSON lines. Each event is recognised by its fields unless --format says what they all are. Events that cannot be read are reported with their file and line, recorded as input errors, and the rest are kept.\n\nExample:\n  palisade respond replay --db /tmp/ir.db ../shared/peer/falco/test/trace_files/k8s_audit/*.json"
+    )]
+    Replay {
+        /// Event files; - reads stdin
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        db: RespondDb,
+        #[command(flatten)]
+        detection: RespondDetection,
+        /// What the events are: auto, falco, k8s-audit, guard, generic
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Stamp detections with the events' own time (event) or the time of processing (wall)
+        #[arg(long, default_value = "event", value_parser = ["event", "wall"])]
+        clock: String,
+        /// Print the incidents as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List incidents (open ones unless --all)
+    Incidents {
+        #[command(flatten)]
+        db: RespondDb,
+        /// Closed incidents too
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one incident: timeline, findings, techniques, blast radius, response times
+    Show {
+        /// Incident id (INC-0001)
+        id: String,
+        #[command(flatten)]
+        db: RespondDb,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move an incident to its next NIST phase: triaged, contained, eradicated, recovered, closed
+    #[command(
+        after_help = "Phases only move forward. Closing needs the lessons learned as --reason.\n\nExample:\n  palisade respond phase INC-0001 contained --by alice --reason \"scaled digits to zero\""
+    )]
+    Phase {
+        id: String,
+        /// triaged, contained, eradicated, recovered or closed
+        phase: String,
+        /// Who acted
+        #[arg(long)]
+        by: String,
+        /// Why (for closed: the lessons learned)
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        db: RespondDb,
+    },
+    /// Prove the record's hash chain and evidence hashes (exit 1 when broken)
+    Verify {
+        #[command(flatten)]
+        db: RespondDb,
+        /// A head hash noted earlier (printed by verify): also proves nothing after it was cut
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
+    /// Response times (MTTD, MTTA, MTTC, MTTR) over a period
+    Report {
+        #[command(flatten)]
+        db: RespondDb,
+        /// Incidents opened at or after this date or time (2026-11-01 or RFC 3339)
+        #[arg(long)]
+        since: Option<String>,
+        /// Incidents opened before this date or time
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the detection rules in force (the shipped ones and --rules files), or check them
+    Rules {
+        #[command(flatten)]
+        detection: RespondDetection,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RespondDb {
+    /// The response database (SQLite; created when absent)
+    #[arg(long, default_value = RESPOND_DB)]
+    pub db: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RespondDetection {
+    /// More detection rules (YAML), after the shipped ones; repeatable
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// How long an incident stays open to new detections after its last one (30m, 2h)
+    #[arg(long, default_value = "30m")]
+    pub window: String,
+    /// The least severe detection that opens an incident: low, medium, high, critical
+    #[arg(long, default_value = "low")]
+    pub open_at: String,
 }
 
 #[derive(Subcommand, Debug)]

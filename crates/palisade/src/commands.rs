@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> Result<u8, String> {
         Command::Scan(args) => scan(args),
         Command::Reach(args) => crate::reach::reach(args),
         Command::Guard { command } => crate::guard::guard(command),
+        Command::Respond { command } => crate::respond::respond(command),
         Command::Model {
             command: ModelCommand::Scan(args),
         } => model_scan(args),

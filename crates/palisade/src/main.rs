@@ -7,6 +7,7 @@ mod commands;
 mod guard;
 mod model;
 mod reach;
+mod respond;
 mod scan;
 mod sign;
 

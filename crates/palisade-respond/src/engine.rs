@@ -1,0 +1,242 @@
+//! The pipeline in one place: ingest → detect → correlate → record.
+//!
+//! [`Engine::ingest`] takes one parsed body or file and records all of it in one transaction:
+//! every signal, every input error, every detection, every incident change, each as a chain
+//! entry. When it returns `Ok`, the batch is committed and durable; the server answers 2xx only
+//! then. Phase changes ([`Engine::advance`]) go through the same record.
+
+use crate::correlate::{Correlator, Placed};
+use crate::detect::Detector;
+use crate::incident::{Incident, Phase};
+use crate::ingest::{IngestError, Parsed};
+use crate::rules::RuleSet;
+use crate::signal::{Source, Workload};
+use crate::store::{Kind, Store};
+use palisade_core::Severity;
+use palisade_core::time::Timestamp;
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+
+/// Open incidents kept in memory before idle ones are let go (they stay in the store).
+pub const MAX_IN_MEMORY: usize = 10_000;
+
+/// Which clock stamps detections and automatic phase changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The time of processing (a live server).
+    Wall,
+    /// The time of the signal being processed (replaying recorded events: the incident's times
+    /// then are those of the original events).
+    Event,
+}
+
+pub struct Options {
+    /// How long an incident stays joinable after its last signal.
+    pub window_secs: f64,
+    /// The least severe detection that opens an incident by itself.
+    pub open_at: Severity,
+    pub clock: Clock,
+    /// Guard models and the workloads serving them (`digits` → `ml/digits[Deployment]`).
+    pub models: HashMap<String, Workload>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            window_secs: 1800.0,
+            open_at: Severity::Low,
+            clock: Clock::Wall,
+            models: HashMap::new(),
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub accepted: usize,
+    pub errors: Vec<IngestError>,
+    pub detections: usize,
+    pub duplicates: usize,
+    pub opened: Vec<String>,
+    pub updated: BTreeSet<String>,
+}
+
+pub struct Engine {
+    store: Store,
+    detector: Detector,
+    correlator: Correlator,
+    clock: Clock,
+    models: HashMap<String, Workload>,
+}
+
+impl Engine {
+    pub fn new(store: Store, rules: RuleSet, opts: Options) -> Result<Engine, String> {
+        let open = store
+            .incidents(true)?
+            .iter()
+            .map(Incident::from_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Engine {
+            store,
+            detector: Detector::new(rules),
+            correlator: Correlator {
+                window_secs: opts.window_secs,
+                open_at: opts.open_at,
+                open,
+            },
+            clock: opts.clock,
+            models: opts.models,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.detector.rules
+    }
+
+    /// Records a batch; `origin` says where it came from (`POST /ingest/falco`, a file name).
+    pub fn ingest(&mut self, parsed: Parsed, origin: &str) -> Result<Outcome, String> {
+        let Engine {
+            store,
+            detector,
+            correlator,
+            clock,
+            models,
+        } = self;
+        // Threshold windows and in-memory incidents change as the batch is processed; if the
+        // transaction fails they are restored, so memory never runs ahead of the record.
+        let saved = correlator.open.clone();
+        let result = store.transaction(|store| {
+            let mut out = Outcome::default();
+            for e in &parsed.errors {
+                store.append(Kind::IngestError, None, &json!({"origin": origin, "at": e.at, "message": e.message}))?;
+                store.bump("ingest_errors", 1)?;
+            }
+            out.errors = parsed.errors.clone();
+            for mut signal in parsed.signals {
+                if signal.source == Source::Guard
+                    && let Some(w) = signal.subject.model.as_ref().and_then(|m| models.get(m))
+                {
+                    signal.subject.namespace = Some(w.namespace.clone());
+                    signal.subject.workload = Some(w.clone());
+                }
+                store.append(Kind::Signal, None, &signal.to_record())?;
+                store.bump("signals", 1)?;
+                out.accepted += 1;
+                let now = match clock {
+                    Clock::Wall => Timestamp::now(),
+                    Clock::Event => signal.time,
+                };
+                for d in detector.detect(&signal) {
+                    let record = d.to_json();
+                    let det_time = d.time;
+                    let placed = correlator.place(d, || next_id(store), now)?;
+                    let n = match placed {
+                        Placed::Dropped => {
+                            store.append(Kind::Detection, None, &record)?;
+                            out.detections += 1;
+                            continue;
+                        }
+                        Placed::Duplicate(_) => {
+                            out.duplicates += 1;
+                            continue;
+                        }
+                        Placed::Opened(n) | Placed::Joined(n) => n,
+                    };
+                    out.detections += 1;
+                    let inc = &mut correlator.open[n];
+                    let id = inc.id.clone();
+                    // Replaying: the incident was detected when its earliest detection fired.
+                    if *clock == Clock::Event
+                        && let Some(first) = inc.history.first_mut()
+                        && first.phase == Phase::Detected
+                        && det_time < first.at
+                    {
+                        first.at = det_time;
+                    }
+                    if let Placed::Opened(_) = placed {
+                        store.append(
+                            Kind::Opened,
+                            Some(&id),
+                            &json!({"title": inc.title, "severity": inc.severity.as_str(), "at": now.to_string()}),
+                        )?;
+                        out.opened.push(id.clone());
+                    }
+                    store.append(Kind::Detection, Some(&id), &record)?;
+                    if let Some(s) = inc.reassess() {
+                        store.append(
+                            Kind::Severity,
+                            Some(&id),
+                            &json!({"severity": s.as_str(), "reason": format!("{} rules agree", inc.findings.len())}),
+                        )?;
+                    }
+                    out.updated.insert(id);
+                }
+            }
+            for inc in correlator.open.iter().filter(|i| out.updated.contains(&i.id)) {
+                store.save_incident(&inc.id, &inc.first_seen.to_string(), inc.is_open(), &inc.to_json())?;
+            }
+            if correlator.open.len() > MAX_IN_MEMORY {
+                let newest = correlator.open.iter().map(|i| i.last_seen).max().unwrap_or_default();
+                correlator.prune(newest);
+            }
+            Ok(out)
+        });
+        if result.is_err() {
+            correlator.open = saved;
+        }
+        result
+    }
+
+    /// An incident by id, from memory when open, else from the store.
+    pub fn incident(&self, id: &str) -> Result<Option<Incident>, String> {
+        if let Some(i) = self.correlator.open.iter().find(|i| i.id == id) {
+            return Ok(Some(i.clone()));
+        }
+        self.store
+            .incident(id)?
+            .map(|v| Incident::from_json(&v))
+            .transpose()
+    }
+
+    /// Moves an incident to `phase`, recording who and why.
+    pub fn advance(
+        &mut self,
+        id: &str,
+        phase: Phase,
+        by: &str,
+        reason: &str,
+        at: Option<Timestamp>,
+    ) -> Result<Incident, String> {
+        let mut inc = self
+            .incident(id)?
+            .ok_or_else(|| format!("no incident {id}"))?;
+        let at = at.unwrap_or_else(Timestamp::now);
+        inc.advance(phase, at, by, reason)?;
+        let change =
+            json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
+        self.store.transaction(|s| {
+            s.append(Kind::Phase, Some(id), &change)?;
+            s.save_incident(
+                id,
+                &inc.first_seen.to_string(),
+                inc.is_open(),
+                &inc.to_json(),
+            )
+        })?;
+        self.correlator.open.retain(|i| i.id != id);
+        if inc.is_open() {
+            self.correlator.open.push(inc.clone());
+        }
+        Ok(inc)
+    }
+}
+
+fn next_id(store: &mut Store) -> Result<String, String> {
+    // The counter lives in the same transaction, so ids are never reused across crashes.
+    Ok(format!("INC-{:04}", store.bump("incident", 1)?))
+}
