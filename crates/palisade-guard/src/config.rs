@@ -254,6 +254,25 @@ pub struct Events {
     pub stdout: Option<bool>,
     /// POST each event as JSON to this `http://` URL (bounded queue; dropped events are counted).
     pub webhook: Option<String>,
+    /// The environment variable holding a bearer token for the webhook (`palisade respond
+    /// serve` requires one); the token itself never sits in the file.
+    pub webhook_token_env: Option<String>,
+}
+
+impl Events {
+    /// The webhook's bearer token, read from `webhook_token_env`.
+    pub fn webhook_token(&self) -> Result<Option<String>, String> {
+        match &self.webhook_token_env {
+            None => Ok(None),
+            Some(var) => std::env::var(var)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| Some(t.trim().to_string()))
+                .ok_or_else(|| {
+                    format!("events.webhook_token_env: the environment variable {var} is not set")
+                }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -36,12 +36,23 @@ pub struct Sink {
 
 impl Sink {
     /// Starts the webhook sender (on the current Tokio runtime) when a URL is given.
-    pub fn new(stdout: bool, webhook: Option<&str>, metrics: Arc<Metrics>) -> Result<Sink, String> {
+    pub fn new(
+        stdout: bool,
+        webhook: Option<&str>,
+        token: Option<String>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Sink, String> {
         let webhook = match webhook {
             Some(url) => {
                 let uri: hyper::Uri = url.parse().map_err(|e| format!("events.webhook: {e}"))?;
+                let auth = token
+                    .map(|t| hyper::header::HeaderValue::from_str(&format!("Bearer {t}")))
+                    .transpose()
+                    .map_err(
+                        |_| "events.webhook_token_env: the token is not a valid header value",
+                    )?;
                 let (tx, rx) = mpsc::channel(1024);
-                tokio::spawn(deliver(uri, rx));
+                tokio::spawn(deliver(uri, auth, rx));
                 Some(tx)
             }
             None => None,
@@ -142,13 +153,20 @@ impl Sink {
 }
 
 /// POSTs queued events one by one; a failed delivery is reported on stderr and dropped.
-async fn deliver(uri: hyper::Uri, mut rx: mpsc::Receiver<Vec<u8>>) {
+async fn deliver(
+    uri: hyper::Uri,
+    auth: Option<hyper::header::HeaderValue>,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     while let Some(body) = rx.recv().await {
-        let req = hyper::Request::post(uri.clone())
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from(body)));
+        let mut req = hyper::Request::post(uri.clone())
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        if let Some(a) = &auth {
+            req = req.header(hyper::header::AUTHORIZATION, a.clone());
+        }
+        let req = req.body(http_body_util::Full::new(bytes::Bytes::from(body)));
         let Ok(req) = req else { continue };
         match tokio::time::timeout(Duration::from_secs(5), client.request(req)).await {
             Ok(Ok(resp)) if resp.status().is_success() => {}
@@ -183,7 +201,7 @@ mod tests {
     #[tokio::test]
     async fn a_flood_becomes_few_events_that_still_count_every_request() {
         let metrics = Arc::new(Metrics::new());
-        let sink = Sink::new(false, None, metrics.clone()).unwrap();
+        let sink = Sink::new(false, None, None, metrics.clone()).unwrap();
         for _ in 0..1000 {
             sink.request(rejected("b"));
         }

@@ -46,6 +46,7 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     let events = Sink::new(
         cfg.events.stdout.unwrap_or(true),
         cfg.events.webhook.as_deref(),
+        cfg.events.webhook_token()?,
         metrics.clone(),
     )?;
     let tls = match &cfg.server.tls {

@@ -22,23 +22,28 @@ pub struct Directory {
 
 impl Directory {
     pub fn new(tenants: &[Tenant]) -> Directory {
-        let keys = tenants
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                let hex = t.api_key_sha256.as_deref()?;
-                let mut h = [0u8; 32];
-                for (k, b) in h.iter_mut().enumerate() {
-                    *b = u8::from_str_radix(hex.get(2 * k..2 * k + 2)?, 16).ok()?;
-                }
-                Some((i, h))
-            })
-            .collect();
-        let names = tenants
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| Some((i, t.mtls_common_name.clone()?)))
-            .collect();
+        Directory::from_credentials(
+            tenants
+                .iter()
+                .map(|t| (t.api_key_sha256.as_deref(), t.mtls_common_name.as_deref())),
+        )
+    }
+
+    /// From each caller's key hash (hex SHA-256) and certificate common name, either optional;
+    /// a caller's index is its position. Also what `palisade respond` authenticates senders with.
+    pub fn from_credentials<'a>(
+        callers: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) -> Directory {
+        let mut keys = Vec::new();
+        let mut names = Vec::new();
+        for (i, (hash, cn)) in callers.enumerate() {
+            if let Some(h) = hash.and_then(decode_sha256) {
+                keys.push((i, h));
+            }
+            if let Some(cn) = cn {
+                names.push((i, cn.to_string()));
+            }
+        }
         Directory { keys, names }
     }
 
@@ -58,6 +63,14 @@ impl Directory {
     pub fn by_common_name(&self, cn: &str) -> Option<usize> {
         self.names.iter().find(|(_, n)| n == cn).map(|(i, _)| *i)
     }
+}
+
+fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
+    let mut h = [0u8; 32];
+    for (k, b) in h.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * k..2 * k + 2)?, 16).ok()?;
+    }
+    (hex.len() == 64).then_some(h)
 }
 
 /// The API key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`.

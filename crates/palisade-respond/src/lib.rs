@@ -5,6 +5,7 @@
 //! [`incident::Incident`]s → [`store`] (SQLite, every entry hash-chained). [`engine::Engine`]
 //! runs that pipeline in one transaction per batch, so whatever it acknowledges is on disk.
 
+pub mod config;
 pub mod correlate;
 pub mod crosswalk;
 pub mod detect;
@@ -13,6 +14,7 @@ pub mod incident;
 pub mod ingest;
 pub mod report;
 pub mod rules;
+pub mod serve;
 pub mod signal;
 pub mod store;
 pub mod workload;

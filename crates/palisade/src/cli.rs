@@ -55,6 +55,16 @@ pub const RESPOND_DB: &str = "palisade-respond.db";
 
 #[derive(Subcommand, Debug)]
 pub enum RespondCommand {
+    /// Receive events over HTTP (Falco, Falcosidekick, Kubernetes audit webhook, guard,
+    /// generic), record them, correlate incidents (until SIGINT/SIGTERM)
+    #[command(
+        after_help = "Endpoints: POST /ingest (any event), /ingest/falco, /ingest/falcosidekick, /ingest/k8s-audit, /ingest/guard, /ingest/generic; GET /healthz. Senders authenticate with Authorization: Bearer TOKEN. A 200 means the whole batch is on disk.\n\nExample:\n  palisade respond serve --config examples/respond/respond.toml"
+    )]
+    Serve {
+        /// The TOML configuration (listen, db, senders, rules, models)
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
     /// Record events from files (or - for stdin): detect, correlate, print the incidents
     #[command(
         after_help = "A file is one JSON value (an object, an array, a Kubernetes audit EventList) or JSON lines. Each event is recognised by its fields unless --format says what they all are. Events that cannot be read are reported with their file and line, recorded as input errors, and the rest are kept.\n\nExample:\n  palisade respond replay --db /tmp/ir.db ../shared/peer/falco/test/trace_files/k8s_audit/*.json"

@@ -16,6 +16,15 @@ use std::path::Path;
 
 pub fn respond(command: RespondCommand) -> Result<u8, String> {
     match command {
+        RespondCommand::Serve { config } => {
+            let cfg = palisade_respond::config::Config::load(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            rt.block_on(palisade_respond::serve::run(cfg))?;
+            Ok(EXIT_OK)
+        }
         RespondCommand::Replay {
             files,
             db,

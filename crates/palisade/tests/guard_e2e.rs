@@ -439,75 +439,64 @@ fn check_config_names_the_broken_key() {
 }
 
 #[test]
-fn events_are_posted_to_the_webhook() {
-    // A webhook receiver: reads each POST and answers 200.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let hook = listener.local_addr().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut w = stream.try_clone().unwrap();
-                let mut r = std::io::BufReader::new(stream);
-                // The guard's client keeps the connection open: one request after another.
-                while let Ok(req) = read_request(&mut r) {
-                    let _ = tx.send(serde_json::from_slice(&req).unwrap());
-                    use std::io::Write as _;
-                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
+fn events_reach_palisade_respond_through_the_webhook() {
+    // The real receiver: `palisade respond serve`, which needs the guard's bearer token.
+    let dir = tempdir("guard-webhook");
+    let respond = Respond::start(&dir, free_port());
     let server = ModelServer::start("clean", 0);
-    let guard = Guard::start(&config(
-        server.addr,
-        "json",
-        "",
-        &format!(
-            "[events]\nwebhook = \"http://{hook}/events\"\n\n{}",
-            digits_model("json", "")
+    let guard = Guard::start_with_env(
+        &config(
+            server.addr,
+            "json",
+            "",
+            &format!(
+                "[events]\nwebhook = \"http://{}/ingest/guard\"\nwebhook_token_env = \"RESPOND_TOKEN\"\n\n{}",
+                respond.addr,
+                digits_model("json", "")
+            ),
         ),
-    ));
+        &[("RESPOND_TOKEN", RESPOND_TOKEN)],
+    );
     assert_eq!(
         guard.post("/predict", Some("stolen"), &json!({})).status,
         401
     );
-    let e = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("no event posted");
-    assert_eq!(e["rule"], "GRD001");
-    assert_eq!(e["action"], "rejected");
-    // The same event went to stdout.
-    guard.wait_event(5, |s| s["rule"] == "GRD001" && s["time"] == e["time"]);
+    // The same event went to stdout…
+    let e = guard.wait_event(5, |s| s["rule"] == "GRD001");
+    // …and is in respond's record, as a guard signal about the model's workload.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let recorded = loop {
+        let store = palisade_respond::store::Store::open(&respond.db).unwrap();
+        let mut st = store
+            .connection()
+            .prepare("SELECT body FROM chain WHERE kind = 'signal'")
+            .unwrap();
+        let bodies: Vec<serde_json::Value> = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|b| serde_json::from_str(&b.unwrap()).unwrap())
+            .collect();
+        if !bodies.is_empty() || std::time::Instant::now() > deadline {
+            break bodies;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(recorded.len(), 1, "no event reached palisade respond");
+    let s = &recorded[0];
+    assert_eq!(
+        (s["source"].as_str(), s["rule"].as_str()),
+        (Some("guard"), Some("GRD001"))
+    );
+    assert_eq!(s["raw"]["time"], e["time"]);
+    // A refused credential names no tenant; respond keeps the event whole.
+    assert_eq!(s["raw"], e);
     assert_eq!(
         guard.metric("palisade_guard_events_dropped_total"),
         Some(0.0)
     );
-}
-
-/// Reads one HTTP/1.1 request with a Content-Length body; returns the body.
-fn read_request(r: &mut std::io::BufReader<std::net::TcpStream>) -> std::io::Result<Vec<u8>> {
-    use std::io::{BufRead as _, Read as _};
-    let mut line = String::new();
-    let mut len = 0;
-    loop {
-        line.clear();
-        if r.read_line(&mut line)? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((n, v)) = l.split_once(':')
-            && n.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body)?;
-    Ok(body)
+    assert!(
+        !guard.log().iter().any(|l| l.contains("webhook answered")),
+        "respond refused an event: {:?}",
+        guard.log()
+    );
 }

@@ -165,6 +165,11 @@ pub fn digits_model(protocol: &str, extra: &str) -> String {
 impl Guard {
     /// Writes `config` to a fresh directory and starts `palisade guard run` on it.
     pub fn start(config: &str) -> Guard {
+        Guard::start_with_env(config, &[])
+    }
+
+    /// As `start`, with extra environment variables for the guard process.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Guard {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "guard-{}-{}",
@@ -177,6 +182,7 @@ impl Guard {
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .args(["guard", "run", "--config"])
             .arg(&path)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -383,4 +389,53 @@ pub fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Response> 
         headers,
         body,
     })
+}
+
+/// The bearer token test senders use with [`Respond`].
+pub const RESPOND_TOKEN: &str = "test-ingest-token";
+
+/// `palisade respond serve` on a loopback port, its database in `dir`.
+pub struct Respond {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+}
+
+impl Respond {
+    pub fn start(dir: &Path, port: u16) -> Respond {
+        let hash = palisade_guard::tenant::hash_key(RESPOND_TOKEN);
+        let config = dir.join("respond.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndb = \"ir.db\"\nmax_body_bytes = 65536\n\
+                 [[senders]]\nname = \"test\"\ntoken_sha256 = \"{hash}\"\n\
+                 [models]\ndigits = {{ namespace = \"ml\", name = \"digits\" }}\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["respond", "serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let proc = Proc(child);
+        wait_http(addr, "/healthz", 20);
+        Respond {
+            proc,
+            addr,
+            db: dir.join("ir.db"),
+        }
+    }
+}
+
+/// A fresh, empty directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }

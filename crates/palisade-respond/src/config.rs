@@ -1,0 +1,203 @@
+//! `palisade respond serve`'s TOML configuration.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8720"        # where senders POST events
+//! db = "palisade-respond.db"       # relative paths are relative to this file
+//! rules = ["site-rules.yaml"]      # after the shipped rules
+//! window = "30m"                   # how long an incident stays joinable
+//! open_at = "low"                  # least severe detection that opens an incident
+//! max_body_bytes = 10485760        # larger bodies get 413
+//!
+//! [[senders]]                      # who may send: a bearer token, stored as its SHA-256
+//! name = "falcosidekick"           #   (palisade guard hash-key prints it)
+//! token_sha256 = "9f86d08…"
+//!
+//! [models]                         # guard models and the workloads serving them
+//! digits = { namespace = "ml", kind = "Deployment", name = "digits" }
+//! ```
+//!
+//! Unknown keys are refused; errors name the key.
+
+use crate::rules::duration_secs;
+use crate::signal::Workload;
+use palisade_core::Severity;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_db")]
+    pub db: PathBuf,
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    #[serde(default = "default_window")]
+    pub window: String,
+    #[serde(default = "default_open_at")]
+    pub open_at: String,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub senders: Vec<Sender>,
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelWorkload>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sender {
+    pub name: String,
+    pub token_sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelWorkload {
+    pub namespace: String,
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    pub name: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8720".into()
+}
+fn default_db() -> PathBuf {
+    "palisade-respond.db".into()
+}
+fn default_window() -> String {
+    "30m".into()
+}
+fn default_open_at() -> String {
+    "low".into()
+}
+fn default_max_body() -> usize {
+    10 << 20
+}
+fn default_kind() -> String {
+    "Deployment".into()
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let mut cfg = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut cfg.db);
+        cfg.rules.iter_mut().for_each(fix);
+        Ok(cfg)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            format!(
+                "listen: '{}' is not an address like 127.0.0.1:8720",
+                self.listen
+            )
+        })?;
+        self.window_secs()?;
+        self.open_at()?;
+        if self.max_body_bytes < 1024 {
+            return Err(format!(
+                "max_body_bytes: {} is too small (at least 1024)",
+                self.max_body_bytes
+            ));
+        }
+        if self.senders.is_empty() {
+            return Err(
+                "senders: at least one sender with a token is needed; ingest is never open".into(),
+            );
+        }
+        for (i, s) in self.senders.iter().enumerate() {
+            let t = &s.token_sha256;
+            if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "senders[{i}].token_sha256: expected 64 hex digits (palisade guard hash-key prints them)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn window_secs(&self) -> Result<f64, String> {
+        duration_secs(&self.window)
+            .ok_or_else(|| format!("window: '{}' is not a duration like 30m or 2h", self.window))
+    }
+
+    pub fn open_at(&self) -> Result<Severity, String> {
+        self.open_at
+            .parse::<Severity>()
+            .ok()
+            .filter(|s| *s > Severity::Info)
+            .ok_or_else(|| {
+                format!(
+                    "open_at: '{}' is not one of low, medium, high, critical",
+                    self.open_at
+                )
+            })
+    }
+
+    pub fn model_workloads(&self) -> std::collections::HashMap<String, Workload> {
+        self.models
+            .iter()
+            .map(|(m, w)| {
+                (
+                    m.clone(),
+                    Workload {
+                        namespace: w.namespace.clone(),
+                        kind: w.kind.clone(),
+                        name: w.name.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn errors_name_the_key() {
+        for (text, want) in [
+            ("listen = 'nowhere'", "listen:"),
+            ("colour = 'red'", "unknown field `colour`"),
+            ("window = 'soon'", "window:"),
+            ("open_at = 'info'", "open_at:"),
+            ("", "senders: at least one"),
+            (
+                "[[senders]]\nname = 'x'\ntoken_sha256 = 'abc'",
+                "senders[0].token_sha256",
+            ),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        let ok = format!(
+            "[[senders]]\nname = 'f'\ntoken_sha256 = '{TOKEN}'\n[models]\ndigits = {{ namespace = 'ml', name = 'digits' }}"
+        );
+        let c = Config::parse(&ok).unwrap();
+        assert_eq!(
+            c.model_workloads()["digits"].to_string(),
+            "ml/digits[Deployment]"
+        );
+    }
+}

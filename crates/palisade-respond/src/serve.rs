@@ -1,0 +1,249 @@
+//! `palisade respond serve`: the ingest endpoints.
+//!
+//! | endpoint                  | body                                                    |
+//! |---------------------------|---------------------------------------------------------|
+//! | `POST /ingest`            | any event Palisade reads, recognised by its fields      |
+//! | `POST /ingest/falco`      | Falco's `http_output` JSON, Falcosidekick's webhook     |
+//! | `POST /ingest/k8s-audit`  | the audit webhook backend's `EventList`, or events      |
+//! | `POST /ingest/guard`      | `palisade guard` events (its `webhook`)                 |
+//! | `POST /ingest/generic`    | Palisade's generic event                                |
+//! | `GET /healthz`            | `ok` when the database answers                          |
+//!
+//! Every ingest request needs a sender's token: `Authorization: Bearer TOKEN` (Falcosidekick's
+//! custom headers, the audit webhook kubeconfig's `token`), or `?token=TOKEN` for senders that
+//! cannot set headers (Falco's own `http_output`; the token then appears in URLs, so prefer
+//! headers). Bodies over `max_body_bytes` get 413. The batch is recorded in one transaction
+//! before the answer: 200 means every event in it is on disk; 400 lists what could not be read
+//! (the rest of the batch is recorded); 503 means nothing was recorded and the sender should
+//! retry.
+
+use crate::config::Config;
+use crate::engine::{Clock, Engine, Options};
+use crate::ingest::{self, Format};
+use crate::rules::RuleSet;
+use crate::store::Store;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use palisade_guard::tenant::{Directory, presented_key};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub struct App {
+    engine: Mutex<Engine>,
+    senders: Directory,
+    names: Vec<String>,
+    max_body: usize,
+}
+
+/// Builds the engine from the configuration (rules loaded and checked, database opened).
+pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
+    let files = cfg
+        .rules
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|t| (p.display().to_string(), t))
+                .map_err(|e| format!("rules: {}: {e}", p.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rules = RuleSet::with_files(&files).map_err(|e| format!("rules:\n  {}", e.join("\n  ")))?;
+    let opts = Options {
+        window_secs: cfg.window_secs()?,
+        open_at: cfg.open_at()?,
+        clock: Clock::Wall,
+        models: cfg.model_workloads(),
+    };
+    let engine = Engine::new(Store::open(&cfg.db)?, rules, opts)?;
+    Ok(Arc::new(App {
+        engine: Mutex::new(engine),
+        senders: Directory::from_credentials(
+            cfg.senders
+                .iter()
+                .map(|s| (Some(s.token_sha256.as_str()), None)),
+        ),
+        names: cfg.senders.iter().map(|s| s.name.clone()).collect(),
+        max_body: cfg.max_body_bytes,
+    }))
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.max_body;
+    Router::new()
+        .route("/ingest", post(ingest_auto))
+        .route("/ingest/{format}", post(ingest_format))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn run(cfg: Config) -> Result<(), String> {
+    let app = app(&cfg)?;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| format!("listen {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "palisade respond: listening on {addr} (database {})",
+        cfg.db.display()
+    );
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let ok = app
+        .engine
+        .lock()
+        .map(|e| e.store().counter("signals").is_ok())
+        .unwrap_or(false);
+    if ok {
+        "ok\n".into_response()
+    } else {
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not answer",
+        )
+    }
+}
+
+async fn ingest_auto(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(app, Format::Auto, q, headers, body).await
+}
+
+async fn ingest_format(
+    State(app): State<Arc<App>>,
+    Path(format): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let format = match format.as_str() {
+        "falcosidekick" => Format::Falco,
+        f => match Format::parse(f).filter(|f| *f != Format::Auto) {
+            Some(f) => f,
+            None => {
+                return problem(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "no endpoint /ingest/{format}: use falco, falcosidekick, k8s-audit, guard or generic"
+                    ),
+                );
+            }
+        },
+    };
+    handle(app, format, q, headers, body).await
+}
+
+async fn handle(
+    app: Arc<App>,
+    format: Format,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let token = presented_key(&headers).or(q.get("token").map(String::as_str));
+    let Some(sender) = token.and_then(|t| app.senders.by_key(t)) else {
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            "a sender token is needed: Authorization: Bearer TOKEN (or ?token=TOKEN)",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().unwrap());
+        return r;
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is over max_body_bytes ({} bytes); send smaller batches",
+                    app.max_body
+                ),
+            );
+        }
+        Err(e) => return problem(e.status(), format!("reading the body: {e}")),
+    };
+    let origin = format!("POST /ingest/{} from {}", format.name(), app.names[sender]);
+    let app2 = app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let text = match std::str::from_utf8(&body) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not UTF-8 (at byte {})", e.valid_up_to()),
+                ));
+            }
+        };
+        let parsed = ingest::parse(text, format);
+        let mut engine = app2.engine.lock().map_err(|_| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the engine failed earlier".to_string(),
+            )
+        })?;
+        engine.ingest(parsed, &origin).map_err(|e| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("nothing was recorded: {e}"),
+            )
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(out)) => {
+            let status = if out.errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let errors: Vec<String> = out.errors.iter().map(|e| e.to_string()).collect();
+            let mut body = json!({
+                "accepted": out.accepted,
+                "detections": out.detections,
+                "opened": out.opened,
+                "incidents": out.updated,
+            });
+            if !errors.is_empty() {
+                body["error"] = format!(
+                    "{} event(s) could not be read; the other {} were recorded",
+                    errors.len(),
+                    out.accepted
+                )
+                .into();
+                body["errors"] = errors.into();
+            }
+            (status, axum::Json(body)).into_response()
+        }
+        Ok(Err((status, msg))) => problem(status, msg),
+        Err(_) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ingest failed unexpectedly; nothing was acknowledged",
+        ),
+    }
+}
