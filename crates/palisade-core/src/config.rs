@@ -278,6 +278,14 @@ impl Config {
     }
 }
 
+/// Makes a path from a configuration file relative to that file's directory (absolute paths
+/// stay as they are).
+pub fn resolve_relative(base: &std::path::Path, p: &mut std::path::PathBuf) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
+}
+
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub fn today_utc() -> String {
     crate::time::Timestamp::now().date()

@@ -378,11 +378,7 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let fix = |p: &mut PathBuf| palisade_core::config::resolve_relative(base, p);
         if let Some(tls) = &mut self.server.tls {
             fix(&mut tls.cert);
             fix(&mut tls.key);

@@ -87,11 +87,7 @@ impl Config {
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         let mut cfg = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
+        let fix = |p: &mut PathBuf| palisade_core::config::resolve_relative(base, p);
         fix(&mut cfg.db);
         cfg.rules.iter_mut().for_each(fix);
         Ok(cfg)

@@ -104,6 +104,17 @@ impl Store {
         Store::init(conn, &name)
     }
 
+    /// Opens a database that must already exist (commands that only read or amend a record).
+    pub fn open_existing(path: &Path) -> Result<Store, String> {
+        if !path.is_file() {
+            return Err(format!(
+                "no response database at {} (palisade respond replay or serve creates one; --db names it)",
+                path.display()
+            ));
+        }
+        Store::open(path)
+    }
+
     /// A database in memory (tests, dry runs).
     pub fn memory() -> Result<Store, String> {
         Store::init(

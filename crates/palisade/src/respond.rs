@@ -164,8 +164,9 @@ fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
+/// The record for commands that read or amend it: it must exist.
 fn open_store(db: &RespondDb) -> Result<Store, String> {
-    Store::open(&db.db)
+    Store::open_existing(&db.db)
 }
 
 fn load_rules(d: &RespondDetection) -> Result<RuleSet, String> {
@@ -240,7 +241,7 @@ fn replay(
         Clock::Event
     };
     let mut engine = Engine::new(
-        open_store(db)?,
+        Store::open(&db.db)?,
         load_rules(detection)?,
         options(detection, clock)?,
     )?;
