@@ -278,6 +278,18 @@ impl Config {
     }
 }
 
+/// Reads a configuration file and parses it with `parse`; errors start with the file's name.
+/// Also returns the directory that relative paths in the file are relative to.
+pub fn load_with<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<(T, &std::path::Path), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let value = parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((value, path.parent().unwrap_or(std::path::Path::new("."))))
+}
+
 /// Makes a path from a configuration file relative to that file's directory (absolute paths
 /// stay as they are).
 pub fn resolve_relative(base: &std::path::Path, p: &mut std::path::PathBuf) {

@@ -362,10 +362,7 @@ fn default_redis_timeout_ms() -> u64 {
 impl Config {
     /// Reads, parses and validates the file; relative paths in it become relative to it.
     pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let mut cfg = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let (mut cfg, base) = palisade_core::config::load_with(path, Config::parse)?;
         cfg.resolve_paths(base);
         Ok(cfg)
     }

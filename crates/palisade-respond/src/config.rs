@@ -22,7 +22,7 @@ use crate::rules::duration_secs;
 use crate::signal::Workload;
 use palisade_core::Severity;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,7 +43,7 @@ pub struct Config {
     #[serde(default)]
     pub senders: Vec<Sender>,
     #[serde(default)]
-    pub models: BTreeMap<String, ModelWorkload>,
+    pub models: HashMap<String, Workload>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,15 +51,6 @@ pub struct Config {
 pub struct Sender {
     pub name: String,
     pub token_sha256: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelWorkload {
-    pub namespace: String,
-    #[serde(default = "default_kind")]
-    pub kind: String,
-    pub name: String,
 }
 
 fn default_listen() -> String {
@@ -77,16 +68,10 @@ fn default_open_at() -> String {
 fn default_max_body() -> usize {
     10 << 20
 }
-fn default_kind() -> String {
-    "Deployment".into()
-}
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let mut cfg = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let (mut cfg, base) = palisade_core::config::load_with(path, Config::parse)?;
         let fix = |p: &mut PathBuf| palisade_core::config::resolve_relative(base, p);
         fix(&mut cfg.db);
         cfg.rules.iter_mut().for_each(fix);
@@ -131,38 +116,25 @@ impl Config {
     }
 
     pub fn window_secs(&self) -> Result<f64, String> {
-        duration_secs(&self.window)
-            .ok_or_else(|| format!("window: '{}' is not a duration like 30m or 2h", self.window))
+        parse_window(&self.window).map_err(|e| format!("window: {e}"))
     }
 
     pub fn open_at(&self) -> Result<Severity, String> {
-        self.open_at
-            .parse::<Severity>()
-            .ok()
-            .filter(|s| *s > Severity::Info)
-            .ok_or_else(|| {
-                format!(
-                    "open_at: '{}' is not one of low, medium, high, critical",
-                    self.open_at
-                )
-            })
+        parse_open_at(&self.open_at).map_err(|e| format!("open_at: {e}"))
     }
+}
 
-    pub fn model_workloads(&self) -> std::collections::HashMap<String, Workload> {
-        self.models
-            .iter()
-            .map(|(m, w)| {
-                (
-                    m.clone(),
-                    Workload {
-                        namespace: w.namespace.clone(),
-                        kind: w.kind.clone(),
-                        name: w.name.clone(),
-                    },
-                )
-            })
-            .collect()
-    }
+/// A duration for `window` (`30m`, `2h`) in seconds.
+pub fn parse_window(s: &str) -> Result<f64, String> {
+    duration_secs(s).ok_or_else(|| format!("'{s}' is not a duration like 30m or 2h"))
+}
+
+/// The least severe detection that opens an incident (`info` cannot).
+pub fn parse_open_at(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>()
+        .ok()
+        .filter(|s| *s > Severity::Info)
+        .ok_or_else(|| format!("'{s}' is not one of low, medium, high, critical"))
 }
 
 #[cfg(test)]
@@ -192,7 +164,7 @@ mod tests {
         );
         let c = Config::parse(&ok).unwrap();
         assert_eq!(
-            c.model_workloads()["digits"].to_string(),
+            c.models["digits"].to_string(),
             "ml/digits[Deployment]"
         );
     }

@@ -7,7 +7,8 @@
 //! ATT&CK ones map to, and the correlation keys its rule names.
 
 use crate::crosswalk;
-use crate::rules::{KeyKind, Rule, RuleSet, RuleSeverity, field};
+use crate::rules::field::{self, Doc};
+use crate::rules::{KeyKind, Rule, RuleSet, RuleSeverity};
 use crate::signal::{Signal, Subject};
 use palisade_core::Severity;
 use palisade_core::time::Timestamp;
@@ -73,7 +74,11 @@ impl Detector {
     }
 
     pub fn detect(&mut self, signal: &Signal) -> Vec<Detection> {
-        let view = signal.view();
+        let added = signal.added_fields();
+        let doc = Doc {
+            raw: &signal.raw,
+            added: &added,
+        };
         let mut out = Vec::new();
         let mut matched = false;
         for pass in [false, true] {
@@ -85,31 +90,31 @@ impl Detector {
                 if rule.fallback != pass || rule.source.is_some_and(|s| s != signal.source) {
                     continue;
                 }
-                if !rule.condition.eval(&view) {
+                if !rule.condition.eval(&doc) {
                     continue;
                 }
                 matched = true;
                 let occurrences = match &rule.threshold {
                     None => signal.count,
-                    Some(_) => match self.count(i, &view, signal) {
+                    Some(_) => match self.count(i, &doc, signal) {
                         Some(n) => n,
                         None => continue,
                     },
                 };
                 let rule = &self.rules.rules[i];
-                out.push(detection(rule, signal, &view, occurrences));
+                out.push(detection(rule, signal, &doc, occurrences));
             }
         }
         out
     }
 
     /// Adds the signal to its window; the count when the threshold is reached.
-    fn count(&mut self, rule: usize, view: &Value, signal: &Signal) -> Option<u64> {
+    fn count(&mut self, rule: usize, doc: &Doc, signal: &Signal) -> Option<u64> {
         let t = self.rules.rules[rule].threshold.as_ref()?;
         let group =
             t.by.iter()
                 .map(|p| {
-                    field::resolve(view, p)
+                    doc.resolve(p)
                         .first()
                         .and_then(|v| field::text(v))
                         .map(|s| s.into_owned())
@@ -154,14 +159,14 @@ impl Detector {
     }
 }
 
-fn detection(rule: &Rule, signal: &Signal, view: &Value, occurrences: u64) -> Detection {
+fn detection(rule: &Rule, signal: &Signal, doc: &Doc, occurrences: u64) -> Detection {
     let severity = match rule.severity {
         RuleSeverity::Fixed(s) => s,
         RuleSeverity::FromSource => signal.severity,
     };
     let techniques = crosswalk::enrich(rule.techniques.iter().chain(&signal.techniques).cloned());
     let mut message = match &rule.output {
-        Some(template) => render(template, view),
+        Some(template) => render(template, doc),
         None => signal.message.clone(),
     };
     if occurrences > 1 && rule.threshold.is_some() {
@@ -205,7 +210,7 @@ pub fn keys(kinds: &[KeyKind], s: &Subject) -> Vec<String> {
 }
 
 /// `%{path}` placeholders filled from the signal's JSON (`?` when absent).
-pub fn render(template: &str, view: &Value) -> String {
+pub fn render(template: &str, doc: &Doc) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(i) = rest.find("%{") {
@@ -217,7 +222,7 @@ pub fn render(template: &str, view: &Value) -> String {
         };
         let values: Vec<String> = field::parse_path(&after[..end])
             .map(|p| {
-                field::resolve(view, &p)
+                doc.resolve(&p)
                     .into_iter()
                     .filter_map(|v| field::text(v).map(|t| t.into_owned()))
                     .collect()

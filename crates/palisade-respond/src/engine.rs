@@ -72,11 +72,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(store: Store, rules: RuleSet, opts: Options) -> Result<Engine, String> {
-        let open = store
-            .incidents(true)?
-            .iter()
-            .map(Incident::from_json)
-            .collect::<Result<Vec<_>, _>>()?;
+        let open = load_open(&store)?;
         Ok(Engine {
             store,
             detector: Detector::new(rules),
@@ -107,17 +103,22 @@ impl Engine {
             clock,
             models,
         } = self;
-        // Threshold windows and in-memory incidents change as the batch is processed; if the
-        // transaction fails they are restored, so memory never runs ahead of the record.
-        let saved = correlator.open.clone();
+        let Parsed {
+            signals, errors, ..
+        } = parsed;
         let result = store.transaction(|store| {
             let mut out = Outcome::default();
-            for e in &parsed.errors {
+            for e in &errors {
                 store.append(Kind::IngestError, None, &json!({"origin": origin, "at": e.at, "message": e.message}))?;
-                store.bump("ingest_errors", 1)?;
             }
-            out.errors = parsed.errors.clone();
-            for mut signal in parsed.signals {
+            if !errors.is_empty() {
+                store.bump("ingest_errors", errors.len() as i64)?;
+            }
+            if !signals.is_empty() {
+                store.bump("signals", signals.len() as i64)?;
+            }
+            out.errors = errors;
+            for mut signal in signals {
                 if signal.source == Source::Guard
                     && let Some(w) = signal.subject.model.as_ref().and_then(|m| models.get(m))
                 {
@@ -125,7 +126,6 @@ impl Engine {
                     signal.subject.workload = Some(w.clone());
                 }
                 store.append(Kind::Signal, None, &signal.to_record())?;
-                store.bump("signals", 1)?;
                 out.accepted += 1;
                 let now = match clock {
                     Clock::Wall => Timestamp::now(),
@@ -178,7 +178,7 @@ impl Engine {
                 }
             }
             for inc in correlator.open.iter().filter(|i| out.updated.contains(&i.id)) {
-                store.save_incident(&inc.id, &inc.first_seen.to_string(), inc.is_open(), &inc.to_json())?;
+                store.save_incident(inc)?;
             }
             if correlator.open.len() > MAX_IN_MEMORY {
                 let newest = correlator.open.iter().map(|i| i.last_seen).max().unwrap_or_default();
@@ -187,7 +187,12 @@ impl Engine {
             Ok(out)
         });
         if result.is_err() {
-            correlator.open = saved;
+            // The in-memory incidents ran ahead of a batch that was rolled back: read them back
+            // from the record. (Threshold windows keep the counts; a sender retrying the batch
+            // may reach a threshold a little early.)
+            if let Ok(open) = load_open(store) {
+                correlator.open = open;
+            }
         }
         result
     }
@@ -221,12 +226,7 @@ impl Engine {
             json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
         self.store.transaction(|s| {
             s.append(Kind::Phase, Some(id), &change)?;
-            s.save_incident(
-                id,
-                &inc.first_seen.to_string(),
-                inc.is_open(),
-                &inc.to_json(),
-            )
+            s.save_incident(&inc)
         })?;
         self.correlator.open.retain(|i| i.id != id);
         if inc.is_open() {
@@ -234,6 +234,14 @@ impl Engine {
         }
         Ok(inc)
     }
+}
+
+fn load_open(store: &Store) -> Result<Vec<Incident>, String> {
+    store
+        .incidents(true)?
+        .iter()
+        .map(Incident::from_json)
+        .collect()
 }
 
 fn next_id(store: &mut Store) -> Result<String, String> {

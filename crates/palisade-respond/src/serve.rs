@@ -43,21 +43,12 @@ pub struct App {
 
 /// Builds the engine from the configuration (rules loaded and checked, database opened).
 pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
-    let files = cfg
-        .rules
-        .iter()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .map(|t| (p.display().to_string(), t))
-                .map_err(|e| format!("rules: {}: {e}", p.display()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let rules = RuleSet::with_files(&files).map_err(|e| format!("rules:\n  {}", e.join("\n  ")))?;
+    let rules = RuleSet::from_paths(&cfg.rules).map_err(|e| format!("rules: {e}"))?;
     let opts = Options {
         window_secs: cfg.window_secs()?,
         open_at: cfg.open_at()?,
         clock: Clock::Wall,
-        models: cfg.model_workloads(),
+        models: cfg.models.clone(),
     };
     let engine = Engine::new(Store::open(&cfg.db)?, rules, opts)?;
     Ok(Arc::new(App {

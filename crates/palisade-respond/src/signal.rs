@@ -3,7 +3,8 @@
 //! Falco alerts, Kubernetes audit events, guard events and generic JSON events all become a
 //! [`Signal`]: when, from where, the source's own rule and severity, the techniques it already
 //! names, and a [`Subject`] (which namespace, pod, workload, node, tenant, model, user). Detection
-//! rules test the signal's JSON ([`Signal::view`]); correlation keys come from the subject.
+//! rules test the received JSON and [`Signal::added_fields`]; correlation keys come from the
+//! subject.
 
 use palisade_core::Severity;
 use palisade_core::time::Timestamp;
@@ -52,11 +53,19 @@ impl fmt::Display for Source {
 }
 
 /// A workload: the object that owns the pods (`Deployment`, `StatefulSet`, … or a bare `Pod`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// In configuration: `{ namespace = "ml", kind = "Deployment", name = "digits" }` (the kind
+/// defaults to Deployment).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Workload {
     pub namespace: String,
+    #[serde(default = "deployment")]
     pub kind: String,
     pub name: String,
+}
+
+fn deployment() -> String {
+    "Deployment".into()
 }
 
 impl fmt::Display for Workload {
@@ -131,30 +140,20 @@ pub struct Signal {
 }
 
 impl Signal {
-    /// What conditions see: the received object, plus `signal.*` (source, rule, severity, time,
-    /// techniques) and `subject.*`.
-    pub fn view(&self) -> Value {
-        let mut doc = match &self.raw {
-            Value::Object(o) => o.clone(),
-            other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other.clone());
-                m
-            }
-        };
-        doc.insert(
-            "signal".into(),
-            json!({
+    /// What Palisade adds for conditions to read beside the received object: `signal.*`
+    /// (source, rule, severity, time, techniques, message) and `subject.*`.
+    pub fn added_fields(&self) -> Value {
+        json!({
+            "signal": {
                 "source": self.source.as_str(),
                 "rule": self.rule,
                 "severity": self.severity.as_str(),
                 "time": self.time.to_string(),
                 "techniques": self.techniques,
                 "message": self.message,
-            }),
-        );
-        doc.insert("subject".into(), self.subject.to_json());
-        Value::Object(doc)
+            },
+            "subject": self.subject.to_json(),
+        })
     }
 
     /// The signal as one chain entry: normalised fields and the original object.

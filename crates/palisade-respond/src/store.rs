@@ -61,6 +61,22 @@ pub struct Entry {
     pub hash: String,
 }
 
+const SELECT_ENTRY: &str = "SELECT seq, time, kind, incident, body, prev, hash FROM chain";
+
+impl Entry {
+    fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
+        Ok(Entry {
+            seq: r.get(0)?,
+            time: r.get(1)?,
+            kind: r.get(2)?,
+            incident: r.get(3)?,
+            body: r.get(4)?,
+            prev: r.get(5)?,
+            hash: r.get(6)?,
+        })
+    }
+}
+
 pub struct Store {
     conn: Connection,
     head: (i64, String),
@@ -136,7 +152,8 @@ impl Store {
              CREATE TABLE IF NOT EXISTS blobs (
                  hash TEXT PRIMARY KEY, media TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS incidents (
-                 id TEXT PRIMARY KEY, opened TEXT NOT NULL, open INTEGER NOT NULL, body TEXT NOT NULL);
+                 id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, open INTEGER NOT NULL,
+                 body TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )
         .map_err(|e| format!("{name}: not a Palisade response database, or unusable: {e}"))?;
@@ -222,18 +239,20 @@ impl Store {
             .map_err(|e| e.to_string())
     }
 
-    pub fn save_incident(
-        &mut self,
-        id: &str,
-        opened: &str,
-        open: bool,
-        body: &Value,
-    ) -> Result<(), String> {
+    /// Saves an incident's current state (its history is in the chain).
+    pub fn save_incident(&mut self, inc: &crate::incident::Incident) -> Result<(), String> {
+        let id = &inc.id;
         self.conn
             .execute(
-                "INSERT INTO incidents (id, opened, open, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(id) DO UPDATE SET open = excluded.open, body = excluded.body",
-                params![id, opened, open as i64, body.to_string()],
+                "INSERT INTO incidents (id, first_seen, open, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET first_seen = excluded.first_seen,
+                     open = excluded.open, body = excluded.body",
+                params![
+                    id,
+                    inc.first_seen.micros(),
+                    inc.is_open() as i64,
+                    inc.to_json().to_string()
+                ],
             )
             .map_err(|e| format!("saving {id}: {e}"))?;
         Ok(())
@@ -242,9 +261,9 @@ impl Store {
     /// Incidents as stored, oldest first; `open_only` leaves out closed ones.
     pub fn incidents(&self, open_only: bool) -> Result<Vec<Value>, String> {
         let sql = if open_only {
-            "SELECT body FROM incidents WHERE open = 1 ORDER BY opened, id"
+            "SELECT body FROM incidents WHERE open = 1 ORDER BY first_seen, id"
         } else {
-            "SELECT body FROM incidents ORDER BY opened, id"
+            "SELECT body FROM incidents ORDER BY first_seen, id"
         };
         let mut st = self.conn.prepare(sql).map_err(|e| e.to_string())?;
         let rows = st
@@ -295,30 +314,13 @@ impl Store {
 
     /// The chain entries about one incident, in order.
     pub fn entries_for(&self, incident: &str) -> Result<Vec<Entry>, String> {
-        self.entries_where("WHERE incident = ?1", Some(incident))
-    }
-
-    fn entries_where(&self, filter: &str, arg: Option<&str>) -> Result<Vec<Entry>, String> {
-        let sql = format!(
-            "SELECT seq, time, kind, incident, body, prev, hash FROM chain {filter} ORDER BY seq"
-        );
-        let mut st = self.conn.prepare(&sql).map_err(|e| e.to_string())?;
-        let map = |r: &rusqlite::Row| {
-            Ok(Entry {
-                seq: r.get(0)?,
-                time: r.get(1)?,
-                kind: r.get(2)?,
-                incident: r.get(3)?,
-                body: r.get(4)?,
-                prev: r.get(5)?,
-                hash: r.get(6)?,
-            })
-        };
-        let rows = match arg {
-            Some(a) => st.query_map([a], map),
-            None => st.query_map([], map),
-        }
-        .map_err(|e| e.to_string())?;
+        let mut st = self
+            .conn
+            .prepare(&format!("{SELECT_ENTRY} WHERE incident = ?1 ORDER BY seq"))
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([incident], Entry::from_row)
+            .map_err(|e| e.to_string())?;
         rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
     }
 
@@ -333,7 +335,7 @@ impl Store {
     pub fn verify(&self, expect_head: Option<&str>) -> Result<Verified, String> {
         let mut st = self
             .conn
-            .prepare("SELECT seq, time, kind, incident, body, prev, hash FROM chain ORDER BY seq")
+            .prepare(&format!("{SELECT_ENTRY} ORDER BY seq"))
             .map_err(|e| e.to_string())?;
         let mut rows = st.query([]).map_err(|e| e.to_string())?;
         let mut prev = GENESIS.to_string();
@@ -342,15 +344,7 @@ impl Store {
         let mut evidence = Vec::new();
         let mut seen_head = expect_head.is_none();
         while let Some(r) = rows.next().map_err(|e| e.to_string())? {
-            let e = Entry {
-                seq: r.get(0).map_err(|e| e.to_string())?,
-                time: r.get(1).map_err(|e| e.to_string())?,
-                kind: r.get(2).map_err(|e| e.to_string())?,
-                incident: r.get(3).map_err(|e| e.to_string())?,
-                body: r.get(4).map_err(|e| e.to_string())?,
-                prev: r.get(5).map_err(|e| e.to_string())?,
-                hash: r.get(6).map_err(|e| e.to_string())?,
-            };
+            let e = Entry::from_row(r).map_err(|e| e.to_string())?;
             let at = format!(
                 "entry {} ({}{})",
                 e.seq,

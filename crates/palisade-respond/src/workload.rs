@@ -15,28 +15,26 @@ fn safe(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| SAFE.contains(&b))
 }
 
+/// The Deployment a ReplicaSet named `DEPLOYMENT-HASH` belongs to.
+pub fn deployment_of_replicaset(name: &str) -> Option<&str> {
+    let (deployment, hash) = name.rsplit_once('-')?;
+    (!deployment.is_empty() && (6..=10).contains(&hash.len()) && safe(hash)).then_some(deployment)
+}
+
 /// The owner a pod's name implies.
 pub fn from_pod_name(namespace: &str, pod: &str) -> Workload {
-    let parts: Vec<&str> = pod.rsplitn(3, '-').collect();
-    let (kind, name) = match parts.as_slice() {
-        [suffix, hash, name]
-            if !name.is_empty()
-                && suffix.len() == 5
-                && (6..=10).contains(&hash.len())
-                && safe(suffix)
-                && safe(hash) =>
-        {
-            ("Deployment", *name)
-        }
-        [ordinal, rest @ ..]
-            if !ordinal.is_empty()
-                && ordinal.len() <= 5
-                && ordinal.bytes().all(|b| b.is_ascii_digit())
-                && !rest.is_empty()
-                && pod.len() > ordinal.len() + 1 =>
-        {
-            ("StatefulSet", &pod[..pod.len() - ordinal.len() - 1])
-        }
+    let split = pod.rsplit_once('-');
+    let deployment = split
+        .filter(|(_, suffix)| suffix.len() == 5 && safe(suffix))
+        .and_then(|(replicaset, _)| deployment_of_replicaset(replicaset));
+    let statefulset = split.filter(|(set, ordinal)| {
+        !set.is_empty()
+            && (1..=5).contains(&ordinal.len())
+            && ordinal.bytes().all(|b| b.is_ascii_digit())
+    });
+    let (kind, name) = match (deployment, statefulset) {
+        (Some(d), _) => ("Deployment", d),
+        (None, Some((set, _))) => ("StatefulSet", set),
         _ => ("Pod", pod),
     };
     Workload {
@@ -61,5 +59,10 @@ mod tests {
         assert_eq!(w.to_string(), "ml/model-server-canary-abcde[Pod]");
         assert_eq!(from_pod_name("ml", "web").kind, "Pod");
         assert_eq!(from_pod_name("ml", "-0").kind, "Pod");
+        assert_eq!(
+            deployment_of_replicaset("digits-6d4cf56db6"),
+            Some("digits")
+        );
+        assert_eq!(deployment_of_replicaset("digits-canary"), None);
     }
 }

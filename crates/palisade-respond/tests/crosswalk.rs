@@ -1,10 +1,9 @@
 //! `data/atlas-techniques.tsv` matches MITRE ATLAS's own `ATLAS.yaml`
-//! (../shared/peer/atlas-data, mitre-atlas/atlas-data, Apache-2.0), and every technique the
-//! shipped rules name exists there.
+//! (../shared/peer/atlas-data, mitre-atlas/atlas-data, Apache-2.0). (Rule files naming an ATLAS
+//! technique not in it are refused when loaded: see the rules module's tests.)
 
 use palisade_k8s::yaml;
 use palisade_respond::crosswalk;
-use palisade_respond::rules::RuleSet;
 use std::path::Path;
 
 #[test]
@@ -51,13 +50,4 @@ fn the_table_is_atlas_yaml() {
         assert_eq!(a, b);
     }
     assert!(table.iter().filter(|t| t.2.is_some()).count() >= 30);
-}
-
-#[test]
-fn shipped_rules_name_only_real_atlas_techniques() {
-    for r in &RuleSet::builtin().rules {
-        for t in r.techniques.iter().filter(|t| t.starts_with("AML.")) {
-            assert!(crosswalk::atlas(t).is_some(), "{}: {t}", r.name);
-        }
-    }
 }

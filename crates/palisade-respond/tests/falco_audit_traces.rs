@@ -128,7 +128,7 @@ fn shipped_audit_rules_fire_where_falco_does_and_only_there() {
 }
 
 #[test]
-fn every_trace_reads_and_each_event_is_counted_once_per_rule() {
+fn every_trace_reads_and_each_event_carries_its_audit_id() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(FALCO)
         .join("trace_files/k8s_audit");

@@ -2,14 +2,14 @@
 
 use crate::cli::{RespondCommand, RespondDb, RespondDetection};
 use crate::commands::{EXIT_FINDINGS, EXIT_OK};
-use palisade_core::Severity;
 use palisade_core::time::Timestamp;
+use palisade_respond::config::{parse_open_at, parse_window};
 use palisade_respond::crosswalk;
 use palisade_respond::engine::{Clock, Engine, Options};
 use palisade_respond::incident::{Incident, Phase};
 use palisade_respond::ingest::{self, Format};
 use palisade_respond::report::{self, duration};
-use palisade_respond::rules::{RuleSet, RuleSeverity, duration_secs};
+use palisade_respond::rules::{RuleSet, RuleSeverity};
 use palisade_respond::store::Store;
 use std::io::Read as _;
 use std::path::Path;
@@ -170,34 +170,13 @@ fn open_store(db: &RespondDb) -> Result<Store, String> {
 }
 
 fn load_rules(d: &RespondDetection) -> Result<RuleSet, String> {
-    let files = d
-        .rules
-        .iter()
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .map(|t| (p.display().to_string(), t))
-                .map_err(|e| format!("--rules {}: {e}", p.display()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    RuleSet::with_files(&files)
-        .map_err(|errs| format!("the detection rules have errors:\n  {}", errs.join("\n  ")))
+    RuleSet::from_paths(&d.rules)
 }
 
 fn options(d: &RespondDetection, clock: Clock) -> Result<Options, String> {
     Ok(Options {
-        window_secs: duration_secs(&d.window)
-            .ok_or_else(|| format!("--window '{}': a duration like 30m or 2h", d.window))?,
-        open_at: d
-            .open_at
-            .parse::<Severity>()
-            .ok()
-            .filter(|s| *s > Severity::Info)
-            .ok_or_else(|| {
-                format!(
-                    "--open-at '{}': one of low, medium, high, critical",
-                    d.open_at
-                )
-            })?,
+        window_secs: parse_window(&d.window).map_err(|e| format!("--window: {e}"))?,
+        open_at: parse_open_at(&d.open_at).map_err(|e| format!("--open-at: {e}"))?,
         clock,
         ..Options::default()
     })
@@ -281,9 +260,9 @@ fn replay(
             }
         );
         println!(
-            "{} incident(s) opened, {} updated\n",
+            "{} incident(s) opened, {} earlier one(s) updated\n",
             opened.len(),
-            touched.len() - opened.len().min(touched.len())
+            touched.len() - opened.len()
         );
         print!("{}", table(&list, false));
         if !list.is_empty() {

@@ -20,13 +20,6 @@ fn tool(name: &str) -> PathBuf {
     panic!("{name} is not installed: scripts/test installs it (apt-get)");
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn prometheus_scrapes_the_guard() {
     let server = ModelServer::start("clean", 0);
@@ -39,7 +32,7 @@ fn prometheus_scrapes_the_guard() {
     assert_eq!(r.status, 200);
     guard.post("/predict", None, &json!({}));
 
-    let dir = scratch("prometheus");
+    let dir = tempdir("prometheus");
     let port = free_port();
     std::fs::write(
         dir.join("prometheus.yml"),
@@ -286,7 +279,7 @@ fn certificates(dir: &Path) {
 
 #[test]
 fn tls_with_client_certificates_over_http2() {
-    let dir = scratch("guard-tls");
+    let dir = tempdir("guard-tls");
     certificates(&dir);
     let server = ModelServer::start("clean", 0);
     let text = config(server.addr, "json", "", &digits_model("json", "")).replace(

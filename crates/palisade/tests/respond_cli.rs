@@ -1,26 +1,12 @@
 //! `palisade respond` from the command line, as a responder uses it on Falco's audit traces.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn palisade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{outcome, run, shared, tempdir};
+use std::path::Path;
 
 fn traces() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/peer/falco/test/trace_files/k8s_audit");
+    let dir = shared().join("peer/falco/test/trace_files/k8s_audit");
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -33,18 +19,15 @@ fn traces() -> Vec<String> {
 
 #[test]
 fn replay_show_phase_report_verify_and_tamper() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("respond-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempdir("respond-cli");
     let db = dir.join("ir.db");
     let db = db.to_str().unwrap();
 
     let mut args = vec!["respond", "replay", "--db", db];
     let files = traces();
     args.extend(files.iter().map(String::as_str));
-    let o = palisade(&args);
-    let out = text(&o);
+    let o = run(&args);
+    let out = outcome(&o).1;
     assert!(o.status.success(), "{out}");
     assert!(
         out.contains("fal_01_003.json: not a recognised event"),
@@ -56,7 +39,7 @@ fn replay_show_phase_report_verify_and_tamper() {
         "{out}"
     );
 
-    let o = palisade(&["respond", "incidents", "--db", db, "--json"]);
+    let o = run(&["respond", "incidents", "--db", db, "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let exec = list
         .as_array()
@@ -78,14 +61,14 @@ fn replay_show_phase_report_verify_and_tamper() {
             .contains(&"default/nginx-deployment[Deployment]".into())
     );
 
-    let o = palisade(&["respond", "show", id, "--db", db]);
-    let out = text(&o);
+    let o = run(&["respond", "show", id, "--db", db]);
+    let out = outcome(&o).1;
     assert!(
         out.contains("Timeline (NIST phases):") && out.contains("T1609"),
         "{out}"
     );
 
-    let o = palisade(&[
+    let o = run(&[
         "respond",
         "phase",
         id,
@@ -97,21 +80,21 @@ fn replay_show_phase_report_verify_and_tamper() {
         "--db",
         db,
     ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = palisade(&["respond", "phase", id, "triaged", "--by", "bob", "--db", db]);
+    assert!(o.status.success(), "{}", outcome(&o).1);
+    let o = run(&["respond", "phase", id, "triaged", "--by", "bob", "--db", db]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("can only move forward"));
+    assert!(outcome(&o).1.contains("can only move forward"));
 
-    let o = palisade(&["respond", "report", "--db", db, "--json"]);
+    let o = run(&["respond", "report", "--db", db, "--json"]);
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["mttc"]["incidents"], 1);
     assert!(r["incidents"].as_u64().unwrap() >= 5);
 
-    let o = palisade(&["respond", "verify", "--db", db]);
+    let o = run(&["respond", "verify", "--db", db]);
     assert!(
-        o.status.success() && text(&o).contains("chain intact"),
+        o.status.success() && outcome(&o).1.contains("chain intact"),
         "{}",
-        text(&o)
+        outcome(&o).1
     );
 
     // Someone rewrites history: the contained phase becomes "recovered".
@@ -123,23 +106,23 @@ fn replay_show_phase_report_verify_and_tamper() {
         )
         .unwrap();
     drop(store);
-    let o = palisade(&["respond", "verify", "--db", db]);
+    let o = run(&["respond", "verify", "--db", db]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o).contains(&format!(
+        outcome(&o).1.contains(&format!(
             "(phase, {id}): its contents do not match its hash"
         )),
         "{}",
-        text(&o)
+        outcome(&o).1
     );
 
-    let o = palisade(&[
+    let o = run(&[
         "respond",
         "report",
         "--db",
         dir.join("typo.db").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("no response database at"));
+    assert!(outcome(&o).1.contains("no response database at"));
     let _ = std::fs::remove_dir_all(&dir);
 }

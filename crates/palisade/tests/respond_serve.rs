@@ -28,7 +28,7 @@ fn senders_get_clear_answers() {
     let dir = tempdir("answers");
     let s = start(&dir, free_port());
     let audit = std::fs::read(
-        guard_harness::repo().join("../shared/peer/falco/test/trace_files/k8s_audit/exec_pod.json"),
+        guard_harness::shared().join("peer/falco/test/trace_files/k8s_audit/exec_pod.json"),
     )
     .unwrap();
 

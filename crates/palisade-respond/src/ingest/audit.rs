@@ -37,9 +37,10 @@ pub fn read(v: Value) -> Result<Signal, String> {
         ));
     }
     let verb = required(&v, "verb", "audit event")?.to_string();
+    const NONE: &Value = &Value::Null;
     let object_ref = match v.get("objectRef") {
-        None | Some(Value::Null) => Value::Null,
-        Some(o @ Value::Object(_)) => o.clone(),
+        None | Some(Value::Null) => NONE,
+        Some(o @ Value::Object(_)) => o,
         Some(other) => {
             return Err(format!(
                 "audit event field 'objectRef' must be an object, found {}",
@@ -52,15 +53,15 @@ pub fn read(v: Value) -> Result<Signal, String> {
         &["requestReceivedTimestamp", "stageTimestamp", "timestamp"],
         "audit event",
     )?;
-    let resource = optional(&object_ref, "resource");
-    let sub = optional(&object_ref, "subresource");
-    let namespace = optional(&object_ref, "namespace");
+    let resource = optional(object_ref, "resource");
+    let sub = optional(object_ref, "subresource");
+    let namespace = optional(object_ref, "namespace");
     let object_name = |o: &str| {
         v.get(o)
             .and_then(|x| x.get("metadata"))
             .and_then(|m| optional(m, "name"))
     };
-    let name = optional(&object_ref, "name")
+    let name = optional(object_ref, "name")
         .or_else(|| object_name("requestObject"))
         .or_else(|| object_name("responseObject"));
     let user = v
@@ -158,11 +159,14 @@ fn owner(v: &Value, namespace: &str) -> Option<Workload> {
         .or_else(|| refs.first())?;
     let kind = required(r, "kind", "ownerReference").ok()?;
     let name = required(r, "name", "ownerReference").ok()?;
-    if kind == "ReplicaSet" {
-        let w = workload::from_pod_name(namespace, &format!("{name}-bcdfg"));
-        if w.kind == "Deployment" {
-            return Some(w);
-        }
+    if kind == "ReplicaSet"
+        && let Some(deployment) = workload::deployment_of_replicaset(name)
+    {
+        return Some(Workload {
+            namespace: namespace.into(),
+            kind: "Deployment".into(),
+            name: deployment.into(),
+        });
     }
     Some(Workload {
         namespace: namespace.into(),

@@ -48,9 +48,10 @@ pub fn read(mut v: Value) -> Result<Signal, String> {
         )
     })?;
     let time = time_field(&v, &["time"], "Falco alert")?;
+    const NONE: &Value = &Value::Null;
     let fields = match v.get("output_fields") {
-        None | Some(Value::Null) => Value::Object(Default::default()),
-        Some(f @ Value::Object(_)) => f.clone(),
+        None | Some(Value::Null) => NONE,
+        Some(f @ Value::Object(_)) => f,
         Some(other) => {
             return Err(format!(
                 "Falco alert field 'output_fields' must be an object, found {}",
@@ -63,7 +64,7 @@ pub fn read(mut v: Value) -> Result<Signal, String> {
         _ => Vec::new(),
     };
     let techniques = technique_ids(tags.into_iter());
-    let field = |k: &str| optional(&fields, k);
+    let field = |k: &str| optional(fields, k);
     let either = |a: &str, b: &str| field(a).or_else(|| field(b));
     let namespace = either("k8s.ns.name", "k8smeta.ns.name");
     let pod = either("k8s.pod.name", "k8smeta.pod.name");

@@ -10,7 +10,7 @@
 //! `source` and `rule` are required; `time` defaults to the time of receipt, `severity` to
 //! `medium`. `workload` is `KIND/NAME` in the event's namespace.
 
-use super::{kind_of, optional, required, technique_ids, time_field};
+use super::{is_technique, kind_of, optional, required, technique_ids, time_field};
 use crate::signal::{Signal, Source, Subject, Workload};
 use crate::workload;
 use palisade_core::Severity;
@@ -39,13 +39,15 @@ pub fn read(v: Value) -> Result<Signal, String> {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
             let tags: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-            let ids = technique_ids(tags.iter().copied());
-            if let Some(bad) = tags.iter().find(|t| !ids.iter().any(|i| i == *t)) {
+            if tags.len() != items.len() {
+                return Err(format!("{what} field 'techniques' must hold strings"));
+            }
+            if let Some(bad) = tags.iter().find(|t| !is_technique(t)) {
                 return Err(format!(
                     "{what} field 'techniques': '{bad}' is not an ATT&CK (T1234) or ATLAS (AML.T0001) ID"
                 ));
             }
-            ids
+            technique_ids(tags.into_iter())
         }
         Some(other) => {
             return Err(format!(

@@ -75,6 +75,8 @@ impl std::fmt::Display for IngestError {
 pub struct Parsed {
     pub signals: Vec<Signal>,
     pub errors: Vec<IngestError>,
+    /// Reading stopped at [`MAX_EVENTS_PER_BODY`].
+    pub truncated: bool,
 }
 
 /// Reads a body: one JSON value, or JSON lines when the whole is not one value.
@@ -96,7 +98,12 @@ pub fn parse(text: &str, format: Format) -> Parsed {
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
                 .collect();
-            if lines.len() <= 1 {
+            // JSON lines only when the first line is a value by itself; otherwise it is one
+            // (pretty-printed) document with an error, reported once where it is.
+            let first_alone = lines
+                .first()
+                .is_some_and(|(_, l)| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok());
+            if lines.len() <= 1 || !first_alone {
                 out.errors.push(IngestError {
                     at: format!("line {}, column {}", whole.line(), whole.column()),
                     message: format!("not JSON: {whole}"),
@@ -104,6 +111,9 @@ pub fn parse(text: &str, format: Format) -> Parsed {
                 return out;
             }
             for (i, line) in lines {
+                if out.truncated {
+                    break;
+                }
                 match serde_json::from_str::<Value>(line) {
                     Ok(v) => value(v, format, &format!("line {}", i + 1), &mut out),
                     Err(e) => out.errors.push(IngestError {
@@ -121,15 +131,6 @@ fn value(v: Value, format: Format, at: &str, out: &mut Parsed) {
     match v {
         Value::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
-                if out.signals.len() + out.errors.len() >= MAX_EVENTS_PER_BODY {
-                    out.errors.push(IngestError {
-                        at: format!("{at}[{i}]"),
-                        message: format!(
-                            "more than {MAX_EVENTS_PER_BODY} events; the rest were not read"
-                        ),
-                    });
-                    return;
-                }
                 object(item, format, &format!("{at}[{i}]"), out);
             }
         }
@@ -142,6 +143,15 @@ fn object(v: Value, format: Format, at: &str, out: &mut Parsed) {
         at: at.to_string(),
         message,
     };
+    if out.signals.len() + out.errors.len() >= MAX_EVENTS_PER_BODY {
+        if !out.truncated {
+            out.truncated = true;
+            out.errors.push(err(format!(
+                "more than {MAX_EVENTS_PER_BODY} events; this one and the rest were not read"
+            )));
+        }
+        return;
+    }
     if !v.is_object() {
         out.errors.push(err(format!(
             "expected a JSON object, found {}",
@@ -297,4 +307,30 @@ pub(crate) fn is_technique(t: &str) -> bool {
     let main = parts.next().unwrap_or("");
     let sub_ok = parts.all(|p| p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit()));
     main.len() == 4 && main.bytes().all(|b| b.is_ascii_digit()) && sub_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_document_is_one_error_and_json_lines_are_read_line_by_line() {
+        let pretty = "{\n  \"rule\": \"x\",\n  \"source\": \"y\"\n  \"oops\": 1\n}\n";
+        let p = parse(pretty, Format::Auto);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert!(p.errors[0].at.starts_with("line 4"), "{:?}", p.errors);
+        let lines = "{\"source\": \"s\", \"rule\": \"a\"}\n{broken\n\n{\"source\": \"s\", \"rule\": \"b\"}\n";
+        let p = parse(lines, Format::Generic);
+        assert_eq!(p.signals.len(), 2);
+        assert_eq!(p.errors[0].at, "line 2, column 2");
+    }
+
+    #[test]
+    fn reading_stops_at_the_event_limit_with_one_error() {
+        let one = "{\"source\": \"s\", \"rule\": \"a\"}\n";
+        let p = parse(&one.repeat(MAX_EVENTS_PER_BODY + 5), Format::Generic);
+        assert_eq!(p.signals.len(), MAX_EVENTS_PER_BODY);
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.truncated && p.errors[0].at == format!("line {}", MAX_EVENTS_PER_BODY + 1));
+    }
 }

@@ -18,9 +18,10 @@
 //! ```
 //!
 //! A field is a path into the signal's JSON ([`super::field`]); when it yields several values
-//! (arrays, `[*]`), a test holds when any value passes it, and `!=` holds when none equals.
+//! (arrays, `[*]`), a test holds when any value passes it. `a != b` is `not a = b`: it holds
+//! when no value equals.
 
-use super::field::{self, Path};
+use super::field::{self, Doc, Path};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -36,7 +37,6 @@ pub enum Condition {
 pub enum Test {
     Exists,
     Eq(String),
-    Ne(String),
     Lt(f64),
     Le(f64),
     Gt(f64),
@@ -235,6 +235,11 @@ impl Parser<'_> {
                     };
                 }
                 let path = field::parse_path(&w).map_err(|e| format!("column {col}: {e}"))?;
+                if self.peek() == Some(&Tok::Op("!=")) {
+                    self.at += 1;
+                    let test = Test::Eq(self.value("!=")?);
+                    return Ok(Condition::Not(Box::new(Condition::Test { path, test })));
+                }
                 let test = self.test(&w)?;
                 Ok(Condition::Test { path, test })
             }
@@ -273,7 +278,6 @@ impl Parser<'_> {
             Some(Tok::Word(w)) if w == "exists" => Ok(Test::Exists),
             Some(Tok::Op(op)) => Ok(match op {
                 "=" => Test::Eq(self.value("=")?),
-                "!=" => Test::Ne(self.value("!=")?),
                 "<" => Test::Lt(self.number(op)?),
                 "<=" => Test::Le(self.number(op)?),
                 ">" => Test::Gt(self.number(op)?),
@@ -354,20 +358,13 @@ impl Parser<'_> {
 }
 
 impl Condition {
-    /// Whether the condition holds for a signal's JSON.
-    pub fn eval(&self, doc: &Value) -> bool {
+    /// Whether the condition holds for a signal.
+    pub fn eval(&self, doc: &Doc) -> bool {
         match self {
             Condition::And(cs) => cs.iter().all(|c| c.eval(doc)),
             Condition::Or(cs) => cs.iter().any(|c| c.eval(doc)),
             Condition::Not(c) => !c.eval(doc),
-            Condition::Test { path, test } => {
-                let values = field::resolve(doc, path);
-                match test {
-                    Test::Exists => !values.is_empty(),
-                    Test::Ne(want) => !values.iter().any(|v| equals(v, want)),
-                    _ => values.iter().any(|v| test.holds(v)),
-                }
-            }
+            Condition::Test { path, test } => doc.resolve(path).iter().any(|v| test.holds(v)),
         }
     }
 }
@@ -393,7 +390,6 @@ impl Test {
         match self {
             Test::Exists => true,
             Test::Eq(w) => equals(v, w),
-            Test::Ne(w) => !equals(v, w),
             Test::Lt(n) => num().is_some_and(|x| x < *n),
             Test::Le(n) => num().is_some_and(|x| x <= *n),
             Test::Gt(n) => num().is_some_and(|x| x > *n),
@@ -423,7 +419,7 @@ mod tests {
     }
 
     fn holds(cond: &str, doc: &Value) -> bool {
-        parse(cond, &scope()).unwrap().eval(doc)
+        parse(cond, &scope()).unwrap().eval(&Doc::plain(doc))
     }
 
     #[test]

@@ -51,11 +51,34 @@ pub fn parse_path(text: &str) -> Result<Path, String> {
     Ok(out)
 }
 
-/// Every value the path reaches; arrays at the end are spread into their elements.
-pub fn resolve<'a>(doc: &'a Value, path: &[Seg]) -> Vec<&'a Value> {
-    let mut out = Vec::new();
-    walk(doc, path, &mut out);
-    out
+/// What conditions read: the event as received, and the fields Palisade adds (`signal.*`,
+/// `subject.*`) kept beside it, so the received object is never copied to add them.
+#[derive(Clone, Copy)]
+pub struct Doc<'a> {
+    pub raw: &'a Value,
+    /// An object whose top-level keys take precedence over the same keys in `raw`.
+    pub added: &'a Value,
+}
+
+impl<'a> Doc<'a> {
+    /// A document with nothing added.
+    pub fn plain(raw: &'a Value) -> Doc<'a> {
+        Doc {
+            raw,
+            added: &Value::Null,
+        }
+    }
+
+    /// Every value the path reaches; arrays at the end are spread into their elements.
+    pub fn resolve(&self, path: &[Seg]) -> Vec<&'a Value> {
+        let root = match path.first() {
+            Some(Seg::Key(k)) if self.added.get(k).is_some() => self.added,
+            _ => self.raw,
+        };
+        let mut out = Vec::new();
+        walk(root, path, &mut out);
+        out
+    }
 }
 
 fn walk<'a>(v: &'a Value, path: &[Seg], out: &mut Vec<&'a Value>) {
@@ -114,15 +137,6 @@ pub fn text(v: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The first string-ish value at a dotted path, for building subjects and messages.
-pub fn first_text(doc: &Value, path: &str) -> Option<String> {
-    let p = parse_path(path).ok()?;
-    resolve(doc, &p)
-        .into_iter()
-        .find_map(|v| text(v).map(|t| t.into_owned()))
-        .filter(|t| !t.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,10 +145,21 @@ mod tests {
     #[test]
     fn paths_reach_nested_values_and_indices() {
         let doc = json!({"a": {"b": [{"c": 1}, {"c": 2}, {"d": 3}]}, "x.y": {"z": "w"}});
-        let p = parse_path("a.b[*].c").unwrap();
-        assert_eq!(resolve(&doc, &p), vec![&json!(1), &json!(2)]);
-        assert_eq!(first_text(&doc, "a.b[2].d").as_deref(), Some("3"));
-        assert_eq!(first_text(&doc, "x.y.z").as_deref(), Some("w"));
+        let get = |p: &str| Doc::plain(&doc).resolve(&parse_path(p).unwrap());
+        assert_eq!(get("a.b[*].c"), vec![&json!(1), &json!(2)]);
+        assert_eq!(get("a.b[2].d"), vec![&json!(3)]);
+        assert_eq!(
+            get("x.y.z"),
+            vec![&json!("w")],
+            "a dotted key wins over nesting"
+        );
+        let added = json!({"a": {"b": "mine"}});
+        let d = Doc {
+            raw: &doc,
+            added: &added,
+        };
+        assert_eq!(d.resolve(&parse_path("a.b").unwrap()), vec![&json!("mine")]);
+        assert_eq!(d.resolve(&parse_path("x.y.z").unwrap()), vec![&json!("w")]);
         assert!(parse_path("a[x]").is_err());
         assert!(parse_path("a[*]b").is_err());
     }

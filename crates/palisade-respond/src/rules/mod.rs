@@ -135,6 +135,20 @@ impl RuleSet {
         RuleSet::load(&all)
     }
 
+    /// The shipped rules followed by these files; one error listing every problem.
+    pub fn from_paths(paths: &[std::path::PathBuf]) -> Result<RuleSet, String> {
+        let files = paths
+            .iter()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .map(|t| (p.display().to_string(), t))
+                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        RuleSet::with_files(&files)
+            .map_err(|errs| format!("the detection rules have errors:\n  {}", errs.join("\n  ")))
+    }
+
     /// Rules from files in order; every problem is reported, each with its place.
     pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, Vec<String>> {
         let mut errors = Vec::new();

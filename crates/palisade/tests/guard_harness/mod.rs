@@ -12,9 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(unused_imports)]
+pub use common::{repo, shared, tempdir};
 
 pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("GUARD_PYTHON") {
@@ -430,12 +431,4 @@ impl Respond {
             db: dir.join("ir.db"),
         }
     }
-}
-
-/// A fresh, empty directory for one test.
-pub fn tempdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
