@@ -163,9 +163,6 @@ mod tests {
             "[[senders]]\nname = 'f'\ntoken_sha256 = '{TOKEN}'\n[models]\ndigits = {{ namespace = 'ml', name = 'digits' }}"
         );
         let c = Config::parse(&ok).unwrap();
-        assert_eq!(
-            c.models["digits"].to_string(),
-            "ml/digits[Deployment]"
-        );
+        assert_eq!(c.models["digits"].to_string(), "ml/digits[Deployment]");
     }
 }
