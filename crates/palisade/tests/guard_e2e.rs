@@ -282,7 +282,9 @@ fn one_tenants_flood_does_not_reach_another() {
     let guard = Guard::start(&config(
         server.addr,
         "json",
-        "requests_per_second = 2\nburst = 3\nmax_concurrent = 1\nmodels = [\"digits\"]",
+        // One token per 2 s: the five sequential requests below (150 ms each) finish long
+        // before another token could arrive, even on a loaded machine.
+        "requests_per_second = 0.5\nburst = 3\nmax_concurrent = 1\nmodels = [\"digits\"]",
         &digits_model("json", "[models.screening]\nout_of_range = \"log\"\n"),
     ));
     let one = row_body(&rows("clean.json")[..1]);
@@ -304,8 +306,8 @@ fn one_tenants_flood_does_not_reach_another() {
     );
 
     // Concurrency: b may have one request in flight (the server takes 150 ms); the rest are
-    // shed at once, a's run in parallel.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // shed at once, a's run in parallel. Wait for b to have two tokens again (4.5 s at 0.5/s).
+    std::thread::sleep(std::time::Duration::from_millis(4500));
     let statuses: Vec<(String, u16)> = std::thread::scope(|s| {
         let hs: Vec<_> = [KEY_B, KEY_B, KEY_A, KEY_A]
             .into_iter()
