@@ -217,22 +217,37 @@ impl Engine {
         reason: &str,
         at: Option<Timestamp>,
     ) -> Result<Incident, String> {
+        let at = at.unwrap_or_else(Timestamp::now);
+        self.update(id, |s, inc| {
+            inc.advance(phase, at, by, reason)?;
+            let change =
+                json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
+            s.append(Kind::Phase, Some(id), &change)?;
+            Ok(())
+        })
+        .map(|(inc, ())| inc)
+    }
+
+    /// Changes an incident and records the change, with whatever `change` appends to the
+    /// chain, in one transaction; nothing is kept if it fails.
+    pub fn update<T>(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut Store, &mut Incident) -> Result<T, String>,
+    ) -> Result<(Incident, T), String> {
         let mut inc = self
             .incident(id)?
             .ok_or_else(|| format!("no incident {id}"))?;
-        let at = at.unwrap_or_else(Timestamp::now);
-        inc.advance(phase, at, by, reason)?;
-        let change =
-            json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
-        self.store.transaction(|s| {
-            s.append(Kind::Phase, Some(id), &change)?;
-            s.save_incident(&inc)
+        let out = self.store.transaction(|s| {
+            let out = change(s, &mut inc)?;
+            s.save_incident(&inc)?;
+            Ok(out)
         })?;
         self.correlator.open.retain(|i| i.id != id);
         if inc.is_open() {
             self.correlator.open.push(inc.clone());
         }
-        Ok(inc)
+        Ok((inc, out))
     }
 }
 

@@ -82,7 +82,10 @@ pub struct Blast {
     pub namespaces: BTreeSet<String>,
     pub workloads: BTreeSet<String>,
     pub pods: BTreeSet<String>,
+    /// Nodes the signals name (where something was seen).
     pub nodes: BTreeSet<String>,
+    /// Nodes that ran the incident's pods, from the cluster inventory (at risk, not seen).
+    pub hosts: BTreeSet<String>,
     pub services: BTreeSet<String>,
     pub tenants: BTreeSet<String>,
     pub models: BTreeSet<String>,
@@ -103,6 +106,58 @@ pub struct Incident {
     pub history: Vec<PhaseChange>,
     pub findings: Vec<Finding>,
     pub blast: Blast,
+    /// The playbook answering it, how far it got, and what it did.
+    pub response: Response,
+}
+
+/// A playbook's progress on an incident.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Response {
+    #[serde(default)]
+    pub playbook: Option<String>,
+    /// The index of the next step to run.
+    #[serde(default)]
+    pub next_step: usize,
+    /// A step waiting for approval.
+    #[serde(default)]
+    pub pending: Option<Pending>,
+    /// Steps approved (by index), with who approved.
+    #[serde(default)]
+    pub approved: Vec<Approval>,
+    #[serde(default)]
+    pub actions: Vec<ActionRecord>,
+    /// Whether a `verify` step has passed since the last action that changed what runs.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    pub step: usize,
+    pub what: String,
+    pub since: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Approval {
+    pub step: usize,
+    pub by: String,
+    pub at: String,
+}
+
+/// One action taken, as recorded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ActionRecord {
+    pub step: usize,
+    pub action: String,
+    /// changed, unchanged, skipped, recorded or failed.
+    pub status: String,
+    pub summary: String,
+    pub by: String,
+    pub at: String,
+    /// (what, SHA-256) of each piece of evidence it stored.
+    #[serde(default)]
+    pub evidence: Vec<(String, String)>,
 }
 
 impl Incident {
@@ -123,6 +178,7 @@ impl Incident {
             }],
             findings: Vec::new(),
             blast: Blast::default(),
+            response: Response::default(),
         };
         inc.add(d);
         inc
@@ -297,7 +353,7 @@ impl Incident {
             })).collect::<Vec<_>>(),
             "blast_radius": {
                 "namespaces": sets(&b.namespaces), "workloads": sets(&b.workloads),
-                "pods": sets(&b.pods), "nodes": sets(&b.nodes), "services": sets(&b.services),
+                "pods": sets(&b.pods), "nodes": sets(&b.nodes), "hosts": sets(&b.hosts), "services": sets(&b.services),
                 "tenants": sets(&b.tenants), "models": sets(&b.models), "users": sets(&b.users),
                 "images": sets(&b.images),
             },
@@ -305,6 +361,7 @@ impl Incident {
                 "mttd_seconds": t.detect, "mtta_seconds": t.acknowledge,
                 "mttc_seconds": t.contain, "mttr_seconds": t.recover,
             },
+            "response": serde_json::to_value(&self.response).unwrap_or(Value::Null),
         })
     }
 
@@ -394,11 +451,17 @@ impl Incident {
                 workloads: set("workloads"),
                 pods: set("pods"),
                 nodes: set("nodes"),
+                hosts: set("hosts"),
                 services: set("services"),
                 tenants: set("tenants"),
                 models: set("models"),
                 users: set("users"),
                 images: set("images"),
+            },
+            response: match v.get("response") {
+                None | Some(Value::Null) => Response::default(),
+                Some(r) => serde_json::from_value(r.clone())
+                    .map_err(|e| format!("incident response: {e}"))?,
             },
         })
     }

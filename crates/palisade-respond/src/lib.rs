@@ -5,15 +5,19 @@
 //! [`incident::Incident`]s → [`store`] (SQLite, every entry hash-chained). [`engine::Engine`]
 //! runs that pipeline in one transaction per batch, so whatever it acknowledges is on disk.
 
+pub mod actions;
 pub mod config;
 pub mod correlate;
 pub mod crosswalk;
 pub mod detect;
+pub mod drill;
 pub mod engine;
 pub mod incident;
 pub mod ingest;
+pub mod playbook;
 pub mod report;
 pub mod rules;
+pub mod runner;
 pub mod serve;
 pub mod signal;
 pub mod store;

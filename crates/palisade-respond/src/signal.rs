@@ -74,6 +74,28 @@ impl fmt::Display for Workload {
     }
 }
 
+impl std::str::FromStr for Workload {
+    type Err = String;
+
+    /// The display form back: `namespace/name[Kind]`.
+    fn from_str(s: &str) -> Result<Workload, String> {
+        let bad = || format!("'{s}' is not a workload (namespace/name[Kind])");
+        let (ns, rest) = s.split_once('/').ok_or_else(bad)?;
+        let (name, kind) = rest
+            .strip_suffix(']')
+            .and_then(|r| r.split_once('['))
+            .ok_or_else(bad)?;
+        if ns.is_empty() || name.is_empty() || kind.is_empty() {
+            return Err(bad());
+        }
+        Ok(Workload {
+            namespace: ns.into(),
+            kind: kind.into(),
+            name: name.into(),
+        })
+    }
+}
+
 /// What a signal is about. Every field is optional: sources know different things.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Subject {
