@@ -100,6 +100,7 @@ pub fn build(all: &[Incident], since: Option<Timestamp>, until: Option<Timestamp
 pub fn duration(secs: Option<f64>) -> String {
     match secs {
         None => "—".into(),
+        Some(s) if s < 1.0 => format!("{:.0}ms", s * 1000.0),
         Some(s) if s < 60.0 => format!("{s:.1}s"),
         Some(s) if s < 3600.0 => format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64),
         Some(s) if s < 86_400.0 => format!(

@@ -144,6 +144,60 @@ pub enum RespondCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run (or resume) the playbook that answers an incident, through the Kubernetes API
+    #[command(
+        after_help = "The first playbook whose match fits the incident runs, unless --playbook names one. Steps marked 'approval: required' stop the run until `palisade respond approve`. --dry-run changes nothing and prints the steps with their kubectl equivalents.\n\nExamples:\n  palisade respond run INC-0001 --dry-run\n  palisade respond run INC-0001 --kubeconfig ~/.kube/config"
+    )]
+    Run {
+        id: String,
+        #[command(flatten)]
+        db: RespondDb,
+        #[command(flatten)]
+        response: RespondPlaybooks,
+        /// Run this playbook rather than the first that matches
+        #[arg(long)]
+        playbook: Option<String>,
+        /// Print the steps and their kubectl equivalents; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Approve every gate as this person (records who)
+        #[arg(long, value_name = "WHO")]
+        approve_all_as: Option<String>,
+    },
+    /// Approve the step an incident's playbook is waiting on, then go on with the run
+    Approve {
+        id: String,
+        /// Who approves
+        #[arg(long)]
+        by: String,
+        #[command(flatten)]
+        db: RespondDb,
+        #[command(flatten)]
+        response: RespondPlaybooks,
+    },
+    /// List the playbooks in force (the shipped ones and --playbooks files), or check them
+    Playbooks {
+        #[command(flatten)]
+        response: RespondPlaybooks,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay one of the seeds' incidents end to end against an in-process Kubernetes API
+    /// server and print the response times (exit 1 when it does not reach its phase)
+    #[command(
+        after_help = "breakout: a privileged inference pod escapes (release_agent), reads the weights and calls out → evidence, quarantine, scale to zero, cordon and drain, revoke credentials, roll back, recovered.\nadversarial: adversarial inputs and a changed model (guard probe) → roll back, probe back in range, closed.\nflood: one tenant floods → an incident about that tenant only; nothing in the cluster changes.\n\nExample:\n  palisade respond drill all"
+    )]
+    Drill {
+        /// breakout, adversarial, flood or all
+        #[arg(default_value = "all")]
+        name: String,
+        /// Keep the record in this database (default: in memory)
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// More playbooks (YAML), after the shipped ones
+        #[arg(long = "playbooks")]
+        playbooks: Vec<PathBuf>,
+    },
     /// List the detection rules in force (the shipped ones and --rules files), or check them
     Rules {
         #[command(flatten)]
@@ -158,6 +212,19 @@ pub struct RespondDb {
     /// The response database (SQLite; created when absent)
     #[arg(long, default_value = RESPOND_DB)]
     pub db: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RespondPlaybooks {
+    /// More playbooks (YAML), after the shipped ones; repeatable
+    #[arg(long = "playbooks")]
+    pub playbooks: Vec<PathBuf>,
+    /// The cluster to act on (default: as kubectl finds it — KUBECONFIG, ~/.kube/config, in-cluster)
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// A variable for playbook strings, NAME=VALUE (e.g. guard_metrics=http://guard:9100/metrics); repeatable
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]

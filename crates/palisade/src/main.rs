@@ -8,6 +8,7 @@ mod guard;
 mod model;
 mod reach;
 mod respond;
+mod respond_run;
 mod scan;
 mod sign;
 

@@ -122,6 +122,33 @@ pub fn respond(command: RespondCommand) -> Result<u8, String> {
             }
             Ok(EXIT_OK)
         }
+        RespondCommand::Run {
+            id,
+            db,
+            response,
+            playbook,
+            dry_run,
+            approve_all_as,
+        } => crate::respond_run::run(
+            &id,
+            &db,
+            &response,
+            playbook.as_deref(),
+            dry_run,
+            approve_all_as,
+        ),
+        RespondCommand::Approve {
+            id,
+            by,
+            db,
+            response,
+        } => crate::respond_run::approve(&id, &by, &db, &response),
+        RespondCommand::Playbooks { response, json } => crate::respond_run::list(&response, json),
+        RespondCommand::Drill {
+            name,
+            db,
+            playbooks,
+        } => crate::respond_run::drill(&name, db.as_deref(), &playbooks),
         RespondCommand::Rules { detection, json } => {
             let rules = load_rules(&detection)?;
             if json {
@@ -165,7 +192,7 @@ fn print_json(v: &serde_json::Value) {
 }
 
 /// The record for commands that read or amend it: it must exist.
-fn open_store(db: &RespondDb) -> Result<Store, String> {
+pub(crate) fn open_store(db: &RespondDb) -> Result<Store, String> {
     Store::open_existing(&db.db)
 }
 
@@ -390,6 +417,7 @@ fn show(i: &Incident, store: &Store) -> Result<String, String> {
         ("workloads", &b.workloads),
         ("pods", &b.pods),
         ("nodes", &b.nodes),
+        ("hosts", &b.hosts),
         ("services", &b.services),
         ("namespaces", &b.namespaces),
         ("tenants", &b.tenants),
@@ -401,6 +429,41 @@ fn show(i: &Incident, store: &Store) -> Result<String, String> {
             o.push_str(&format!(
                 "  {name:<11} {}\n",
                 set.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let r = &i.response;
+    if let Some(p) = &r.playbook {
+        o.push_str(&format!("\nResponse (playbook {p}):\n"));
+        for a in &r.actions {
+            o.push_str(&format!(
+                "  {}  step {:<2} {:<18} {:<9} by {}: {}\n",
+                a.at,
+                a.step + 1,
+                a.action,
+                a.status,
+                a.by,
+                a.summary
+            ));
+            for (name, hash) in &a.evidence {
+                o.push_str(&format!("      evidence sha256:{}…  {name}\n", &hash[..16]));
+            }
+        }
+        for ap in &r.approved {
+            o.push_str(&format!(
+                "  approved step {} by {} at {}\n",
+                ap.step + 1,
+                ap.by,
+                ap.at
+            ));
+        }
+        if let Some(p) = &r.pending {
+            o.push_str(&format!(
+                "  WAITING for approval of step {} ({}) since {}: palisade respond approve {} --by NAME\n",
+                p.step + 1,
+                p.what,
+                p.since,
+                i.id
             ));
         }
     }

@@ -367,6 +367,14 @@ pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, Str
             .await
             .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
     };
+    client(config)
+}
+
+/// kube retries 429s on its own, up to 15 times with a backoff growing towards minutes. An
+/// eviction refused by a disruption budget is a 429 too: responders decide how long to wait
+/// (`cordon`'s `timeout_seconds`), so that retrying is switched off.
+fn client(mut config: kube::Config) -> Result<Client, String> {
+    config.default_retry = false;
     Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
 }
 
@@ -377,7 +385,7 @@ pub async fn connect_yaml(text: &str) -> Result<Client, String> {
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("kubeconfig: {e}"))?;
-    Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+    client(config)
 }
 
 /// Checks a rollback step's fields (at most one target).
