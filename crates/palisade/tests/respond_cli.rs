@@ -126,3 +126,46 @@ fn replay_show_phase_report_verify_and_tamper() {
     assert!(outcome(&o).1.contains("no response database at"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn drills_print_their_times_and_fail_loudly() {
+    let o = run(&["respond", "drill", "flood"]);
+    let out = outcome(&o).1;
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("drill flood: PASSED (INC-0001 reached contained)"), "{out}");
+    assert!(out.contains("response times: MTTD "), "{out}");
+    let o = run(&["respond", "drill", "earthquake"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(outcome(&o).1.contains("no drill 'earthquake': breakout, adversarial, flood or all"));
+}
+
+#[test]
+fn a_dry_run_prints_the_playbook_as_kubectl() {
+    let dir = tempdir("respond-dry-run");
+    let db = dir.join("ir.db");
+    let db = db.to_str().unwrap();
+    let alert = serde_json::json!({"rule": "Detect release_agent File Container Escapes", "priority": "Critical",
+        "source": "syscall", "time": "2026-11-22T10:00:00Z", "hostname": "gpu-node-7", "tags": ["T1611"],
+        "output": "escape", "output_fields": {"k8s.ns.name": "ml", "k8s.pod.name": "digits-6d4cf56db6-x8k2p"}});
+    let events = dir.join("alert.json");
+    std::fs::write(&events, alert.to_string()).unwrap();
+    assert!(run(&["respond", "replay", "--db", db, events.to_str().unwrap()]).status.success());
+    let o = run(&["respond", "run", "INC-0001", "--db", db, "--dry-run"]);
+    let out = outcome(&o).1;
+    assert!(o.status.success(), "{out}");
+    for want in [
+        "# playbook contain-container-escape for INC-0001",
+        "kubectl scale deployment/digits -n ml --replicas=0",
+        "kubectl cordon gpu-node-7",
+        "kubectl drain gpu-node-7 --ignore-daemonsets",
+    ] {
+        assert!(out.contains(want), "missing {want:?}:\n{out}");
+    }
+    let o = run(&["respond", "playbooks"]);
+    assert!(outcome(&o).1.contains("4 playbooks"));
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "- playbook: x\n  match: {}\n  steps: [{action: nuke}]\n").unwrap();
+    let o = run(&["respond", "playbooks", "--playbooks", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(outcome(&o).1.contains("bad.yaml:3"), "{}", outcome(&o).1);
+}
