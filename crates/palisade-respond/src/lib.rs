@@ -12,6 +12,7 @@ pub mod crosswalk;
 pub mod detect;
 pub mod drill;
 pub mod engine;
+pub mod falco_rules;
 pub mod incident;
 pub mod ingest;
 pub mod playbook;

@@ -198,6 +198,16 @@ pub enum RespondCommand {
         #[arg(long = "playbooks")]
         playbooks: Vec<PathBuf>,
     },
+    /// Print Palisade's ML rules for Falco (model weights read, shells and package managers,
+    /// outbound connections, writes below model directories), or check Falco rules files
+    #[command(
+        after_help = "Examples:\n  palisade respond falco-rules > /etc/falco/rules.d/palisade_ml_rules.yaml\n  palisade respond falco-rules --check /etc/falco/falco_rules.yaml /etc/falco/rules.d/palisade_ml_rules.yaml"
+    )]
+    FalcoRules {
+        /// Check these rules files (in Falco's load order) instead of printing ours; exit 1 on problems
+        #[arg(long, num_args = 1..)]
+        check: Vec<PathBuf>,
+    },
     /// List the detection rules in force (the shipped ones and --rules files), or check them
     Rules {
         #[command(flatten)]

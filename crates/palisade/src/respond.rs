@@ -149,6 +149,35 @@ pub fn respond(command: RespondCommand) -> Result<u8, String> {
             db,
             playbooks,
         } => crate::respond_run::drill(&name, db.as_deref(), &playbooks),
+        RespondCommand::FalcoRules { check } => {
+            if check.is_empty() {
+                print!("{}", palisade_respond::falco_rules::RULES);
+                return Ok(EXIT_OK);
+            }
+            let texts = check
+                .iter()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .map(|t| (p.display().to_string(), t))
+                        .map_err(|e| format!("{}: {e}", p.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<(&str, &str)> = texts
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            let errs = palisade_respond::falco_rules::check_all(&refs);
+            for e in &errs {
+                println!("{e}");
+            }
+            if errs.is_empty() {
+                println!("{} file(s): valid Falco rules", texts.len());
+                Ok(EXIT_OK)
+            } else {
+                println!("{} problem(s)", errs.len());
+                Ok(EXIT_FINDINGS)
+            }
+        }
         RespondCommand::Rules { detection, json } => {
             let rules = load_rules(&detection)?;
             if json {

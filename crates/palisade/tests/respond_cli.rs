@@ -132,11 +132,18 @@ fn drills_print_their_times_and_fail_loudly() {
     let o = run(&["respond", "drill", "flood"]);
     let out = outcome(&o).1;
     assert!(o.status.success(), "{out}");
-    assert!(out.contains("drill flood: PASSED (INC-0001 reached contained)"), "{out}");
+    assert!(
+        out.contains("drill flood: PASSED (INC-0001 reached contained)"),
+        "{out}"
+    );
     assert!(out.contains("response times: MTTD "), "{out}");
     let o = run(&["respond", "drill", "earthquake"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(outcome(&o).1.contains("no drill 'earthquake': breakout, adversarial, flood or all"));
+    assert!(
+        outcome(&o)
+            .1
+            .contains("no drill 'earthquake': breakout, adversarial, flood or all")
+    );
 }
 
 #[test]
@@ -149,7 +156,11 @@ fn a_dry_run_prints_the_playbook_as_kubectl() {
         "output": "escape", "output_fields": {"k8s.ns.name": "ml", "k8s.pod.name": "digits-6d4cf56db6-x8k2p"}});
     let events = dir.join("alert.json");
     std::fs::write(&events, alert.to_string()).unwrap();
-    assert!(run(&["respond", "replay", "--db", db, events.to_str().unwrap()]).status.success());
+    assert!(
+        run(&["respond", "replay", "--db", db, events.to_str().unwrap()])
+            .status
+            .success()
+    );
     let o = run(&["respond", "run", "INC-0001", "--db", db, "--dry-run"]);
     let out = outcome(&o).1;
     assert!(o.status.success(), "{out}");
@@ -164,8 +175,43 @@ fn a_dry_run_prints_the_playbook_as_kubectl() {
     let o = run(&["respond", "playbooks"]);
     assert!(outcome(&o).1.contains("4 playbooks"));
     let bad = dir.join("bad.yaml");
-    std::fs::write(&bad, "- playbook: x\n  match: {}\n  steps: [{action: nuke}]\n").unwrap();
+    std::fs::write(
+        &bad,
+        "- playbook: x\n  match: {}\n  steps: [{action: nuke}]\n",
+    )
+    .unwrap();
     let o = run(&["respond", "playbooks", "--playbooks", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(outcome(&o).1.contains("bad.yaml:3"), "{}", outcome(&o).1);
+}
+
+#[test]
+fn falco_rules_are_printed_and_checked() {
+    let dir = tempdir("respond-falco-rules");
+    let o = run(&["respond", "falco-rules"]);
+    assert!(o.status.success());
+    let ours = dir.join("palisade_ml_rules.yaml");
+    std::fs::write(&ours, &o.stdout).unwrap();
+    let o = run(&["respond", "falco-rules", "--check", ours.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", outcome(&o).1);
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "- rule: x\n  desc: d\n  condition: proc.name = sh and\n  output: o\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "respond",
+        "falco-rules",
+        "--check",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        outcome(&o)
+            .1
+            .contains("broken.yaml:1: rule 'x': expected a condition"),
+        "{}",
+        outcome(&o).1
+    );
 }
