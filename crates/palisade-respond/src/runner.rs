@@ -16,6 +16,15 @@ use kube::Client;
 use palisade_core::time::Timestamp;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// The engine, locked only for each read or record, never across an action: ingest goes on
+/// while a playbook waits on the cluster.
+fn lock(engine: &Mutex<Engine>) -> Result<MutexGuard<'_, Engine>, String> {
+    engine
+        .lock()
+        .map_err(|_| "the engine lock is poisoned (an earlier panic)".to_string())
+}
 
 /// How approval gates are passed.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,14 +128,14 @@ pub fn approve(engine: &mut Engine, id: &str, by: &str) -> Result<Incident, Stri
 
 /// Runs (or resumes) `book` on incident `id`.
 pub async fn run(
-    engine: &mut Engine,
+    engine: &Mutex<Engine>,
     client: Option<&Client>,
     book: &Playbook,
     id: &str,
     gates: &Gates,
     extra: &BTreeMap<String, String>,
 ) -> Result<Outcome, String> {
-    let inc = engine
+    let inc = lock(engine)?
         .incident(id)?
         .ok_or_else(|| format!("no incident {id}"))?;
     if let Some(other) = &inc.response.playbook
@@ -140,14 +149,14 @@ pub async fn run(
     let by = format!("playbook:{}", book.name);
     let start = inc.response.next_step;
     for (i, step) in book.steps.iter().enumerate().skip(start) {
-        let inc = engine
+        let inc = lock(engine)?
             .incident(id)?
             .ok_or_else(|| format!("no incident {id}"))?;
         if step.approval && !inc.response.approved.iter().any(|a| a.step == i) {
             match gates {
                 Gates::Stop => {
                     let what = step.describe();
-                    engine.update(id, |s, inc| {
+                    lock(engine)?.update(id, |s, inc| {
                         inc.response.playbook = Some(book.name.clone());
                         if inc.response.pending.is_none() {
                             s.append(
@@ -166,7 +175,7 @@ pub async fn run(
                     return Ok(Outcome::WaitingForApproval { step: i, what });
                 }
                 Gates::ApproveAs(who) => {
-                    engine.update(id, |_, inc| {
+                    lock(engine)?.update(id, |_, inc| {
                         inc.response.pending = Some(Pending {
                             step: i,
                             what: step.describe(),
@@ -174,14 +183,14 @@ pub async fn run(
                         });
                         Ok(())
                     })?;
-                    approve(engine, id, who)?;
+                    approve(&mut *lock(engine)?, id, who)?;
                 }
             }
         }
         match &step.kind {
             StepKind::Phase { phase, reason } => {
                 if inc.phase() >= *phase {
-                    engine.update(id, |_, inc| {
+                    lock(engine)?.update(id, |_, inc| {
                         inc.response.playbook = Some(book.name.clone());
                         inc.response.next_step = i + 1;
                         Ok(())
@@ -195,7 +204,7 @@ pub async fn run(
                     );
                     return Ok(Outcome::Failed { step: i, error });
                 }
-                engine.update(id, |s, inc| {
+                lock(engine)?.update(id, |s, inc| {
                     let at = Timestamp::now();
                     inc.advance(*phase, at, &by, reason)?;
                     s.append(Kind::Phase, Some(id), &json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason}))?;
@@ -214,7 +223,7 @@ pub async fn run(
                 let failed = result.is_err();
                 record(engine, id, book, i, &action, result, &by)?;
                 if failed {
-                    let inc = engine.incident(id)?.unwrap_or(inc);
+                    let inc = lock(engine)?.incident(id)?.unwrap_or(inc);
                     let error = inc
                         .response
                         .actions
@@ -232,7 +241,7 @@ pub async fn run(
 /// Stores an action's evidence and record in one transaction, and moves the run on if it
 /// succeeded.
 fn record(
-    engine: &mut Engine,
+    engine: &Mutex<Engine>,
     id: &str,
     book: &Playbook,
     step: usize,
@@ -240,7 +249,7 @@ fn record(
     result: Result<crate::actions::Done, String>,
     by: &str,
 ) -> Result<(), String> {
-    engine
+    lock(engine)?
         .update(id, |s, inc| {
             let at = Timestamp::now().to_string();
             let mut rec = ActionRecord {

@@ -13,8 +13,9 @@ use palisade_respond::rules::RuleSet;
 use palisade_respond::runner::{self, Gates, Outcome};
 use palisade_respond::store::{Kind, Store};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
-async fn setup() -> (ApiServer, kube::Client, Engine, String) {
+async fn setup() -> (ApiServer, kube::Client, Mutex<Engine>, String) {
     let api = ApiServer::start("t0ken").await.unwrap();
     scenario::seed(&api.cluster(), Some(scenario::privileged_release())).unwrap();
     let client = actions::connect_yaml(&api.kubeconfig()).await.unwrap();
@@ -32,21 +33,24 @@ async fn setup() -> (ApiServer, kube::Client, Engine, String) {
         .ingest(ingest::parse(&text, Format::Auto), "test")
         .unwrap();
     let id = out.opened[0].clone();
-    (api, client, engine, id)
+    (api, client, Mutex::new(engine), id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
-    let (api, client, mut engine, id) = setup().await;
+    let (api, client, engine, id) = setup().await;
     let books = playbook::builtin();
-    let book = playbook::choose(&books, &engine.incident(&id).unwrap().unwrap())
-        .unwrap()
-        .clone();
+    let book = playbook::choose(
+        &books,
+        &engine.lock().unwrap().incident(&id).unwrap().unwrap(),
+    )
+    .unwrap()
+    .clone();
     assert_eq!(book.name, "contain-container-escape");
     let none = BTreeMap::new();
 
     // The run stops before scaling to zero: evidence and quarantine are done, nothing else.
-    let out = runner::run(&mut engine, Some(&client), &book, &id, &Gates::Stop, &none)
+    let out = runner::run(&engine, Some(&client), &book, &id, &Gates::Stop, &none)
         .await
         .unwrap();
     assert_eq!(
@@ -63,17 +67,19 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
             .get(&NETWORK_POLICIES, "ml", "palisade-quarantine-digits")
             .is_some()
     );
-    let inc = engine.incident(&id).unwrap().unwrap();
+    let inc = engine.lock().unwrap().incident(&id).unwrap().unwrap();
     assert_eq!(inc.response.pending.as_ref().unwrap().step, 2);
 
     // Running again while waiting does nothing more.
     let n = inc.response.actions.len();
-    let out = runner::run(&mut engine, Some(&client), &book, &id, &Gates::Stop, &none)
+    let out = runner::run(&engine, Some(&client), &book, &id, &Gates::Stop, &none)
         .await
         .unwrap();
     assert!(matches!(out, Outcome::WaitingForApproval { step: 2, .. }));
     assert_eq!(
         engine
+            .lock()
+            .unwrap()
             .incident(&id)
             .unwrap()
             .unwrap()
@@ -86,9 +92,9 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
     // Approve each gate in turn, as alice.
     let mut approvals = 0;
     loop {
-        runner::approve(&mut engine, &id, "alice").unwrap();
+        runner::approve(&mut engine.lock().unwrap(), &id, "alice").unwrap();
         approvals += 1;
-        match runner::run(&mut engine, Some(&client), &book, &id, &Gates::Stop, &none)
+        match runner::run(&engine, Some(&client), &book, &id, &Gates::Stop, &none)
             .await
             .unwrap()
         {
@@ -98,17 +104,17 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
         }
     }
     assert_eq!(approvals, 3, "scale, cordon and rollback are gated");
-    let inc = engine.incident(&id).unwrap().unwrap();
+    let inc = engine.lock().unwrap().incident(&id).unwrap().unwrap();
     assert_eq!(inc.phase().as_str(), "recovered");
     assert!(inc.response.approved.iter().all(|a| a.by == "alice"));
     assert!(
-        runner::approve(&mut engine, &id, "bob")
+        runner::approve(&mut engine.lock().unwrap(), &id, "bob")
             .unwrap_err()
             .contains("no step waiting")
     );
 
     // The record holds each approval and each action with its evidence, and verifies.
-    let entries = engine.store().entries_for(&id).unwrap();
+    let entries = engine.lock().unwrap().store().entries_for(&id).unwrap();
     let count = |k: Kind| entries.iter().filter(|e| e.kind == k.as_str()).count();
     assert_eq!(count(Kind::Action), inc.response.actions.len());
     assert!(count(Kind::Evidence) >= 20, "{}", count(Kind::Evidence));
@@ -119,7 +125,7 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
             .count(),
         3
     );
-    let v = engine.store().verify(None).unwrap();
+    let v = engine.lock().unwrap().store().verify(None).unwrap();
     assert!(v.blobs >= 10);
 
     // Every action again, on the same scope: nothing changes the second time.
@@ -159,7 +165,7 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_prints_kubectl_and_touches_nothing() {
     let (api, _client, engine, id) = setup().await;
-    let inc = engine.incident(&id).unwrap().unwrap();
+    let inc = engine.lock().unwrap().incident(&id).unwrap().unwrap();
     let books = playbook::builtin();
     let book = playbook::choose(&books, &inc).unwrap();
     let before = api.cluster().requests().len();
@@ -181,11 +187,11 @@ async fn a_dry_run_prints_kubectl_and_touches_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_is_not_declared_without_a_passing_check() {
-    let (_api, client, mut engine, id) = setup().await;
+    let (_api, client, engine, id) = setup().await;
     let text = "- playbook: hasty\n  match: {}\n  steps:\n    - action: rollback\n    - phase: recovered\n      reason: surely fine\n";
     let book = playbook::load(&[("hasty.yaml", text)]).unwrap().remove(0);
     let out = runner::run(
-        &mut engine,
+        &engine,
         Some(&client),
         &book,
         &id,
@@ -200,7 +206,14 @@ async fn recovery_is_not_declared_without_a_passing_check() {
     assert_eq!(step, 1);
     assert!(error.contains("recovery has not been verified"), "{error}");
     assert_eq!(
-        engine.incident(&id).unwrap().unwrap().phase().as_str(),
+        engine
+            .lock()
+            .unwrap()
+            .incident(&id)
+            .unwrap()
+            .unwrap()
+            .phase()
+            .as_str(),
         "detected"
     );
 
@@ -209,7 +222,7 @@ async fn recovery_is_not_declared_without_a_passing_check() {
     let book = playbook::load(&[("probe.yaml", text)]).unwrap().remove(0);
     let mut e2 = setup().await;
     let out = runner::run(
-        &mut e2.2,
+        &e2.2,
         Some(&e2.1),
         &book,
         &e2.3,

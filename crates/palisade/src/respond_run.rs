@@ -95,18 +95,11 @@ pub fn run(
         return Ok(EXIT_OK);
     }
     let gates = approve_as.map_or(Gates::Stop, Gates::ApproveAs);
-    go(
-        &mut engine,
-        &book,
-        id,
-        &gates,
-        &extra,
-        r.kubeconfig.as_deref(),
-    )
+    go(engine, &book, id, &gates, &extra, r.kubeconfig.as_deref())
 }
 
 fn go(
-    engine: &mut Engine,
+    engine: Engine,
     book: &Playbook,
     id: &str,
     gates: &Gates,
@@ -122,14 +115,18 @@ fn go(
         .incident(id)?
         .map(|i| i.response.actions.len())
         .unwrap_or(0);
+    let shared = std::sync::Mutex::new(engine);
     let outcome = rt.block_on(async {
         let client = if needs_cluster {
             Some(actions::connect(kubeconfig).await?)
         } else {
             None
         };
-        runner::run(engine, client.as_ref(), book, id, gates, extra).await
+        runner::run(&shared, client.as_ref(), book, id, gates, extra).await
     })?;
+    let engine = shared
+        .into_inner()
+        .map_err(|_| "the engine lock is poisoned")?;
     let inc = engine.incident(id)?.ok_or("the incident vanished")?;
     println!("{id}: playbook {}", book.name);
     for a in inc.response.actions.iter().skip(before) {
@@ -171,7 +168,7 @@ pub fn approve(id: &str, by: &str, db: &RespondDb, r: &RespondPlaybooks) -> Resu
     println!("{id}: approved by {by}");
     let book = pick(&books, &inc, None)?.clone();
     go(
-        &mut engine,
+        engine,
         &book,
         id,
         &Gates::Stop,

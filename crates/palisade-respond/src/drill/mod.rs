@@ -203,8 +203,9 @@ pub async fn run(drill: Drill, db: Option<&Path>, books: &[Playbook]) -> Result<
         book.steps.len()
     ));
     let vars = BTreeMap::from([("guard_metrics".to_string(), metrics_url)]);
+    let shared = std::sync::Mutex::new(engine);
     let outcome = runner::run(
-        &mut engine,
+        &shared,
         Some(&client),
         book,
         &id,
@@ -212,6 +213,9 @@ pub async fn run(drill: Drill, db: Option<&Path>, books: &[Playbook]) -> Result<
         &vars,
     )
     .await?;
+    let mut engine = shared
+        .into_inner()
+        .map_err(|_| "the engine lock is poisoned")?;
     let inc = engine.incident(&id)?.ok_or("the incident vanished")?;
     for a in &inc.response.actions {
         lines.push(format!(
