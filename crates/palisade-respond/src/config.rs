@@ -44,6 +44,32 @@ pub struct Config {
     pub senders: Vec<Sender>,
     #[serde(default)]
     pub models: HashMap<String, Workload>,
+    /// People who may use the dashboard (`/ui`), each with the SHA-256 of their token.
+    #[serde(default)]
+    pub operators: Vec<Sender>,
+    #[serde(default)]
+    pub response: Response,
+}
+
+/// How the server answers incidents.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// The cluster to act on; without it, as kubectl finds one. Actions need `act = true`.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Whether the server acts on the cluster at all (playbook actions, Roll back).
+    #[serde(default)]
+    pub act: bool,
+    /// Run the matching playbook as soon as an incident opens (stopping at approval gates).
+    #[serde(default)]
+    pub auto: bool,
+    /// More playbook files, after the shipped ones.
+    #[serde(default)]
+    pub playbooks: Vec<PathBuf>,
+    /// Variables for playbook strings (`guard_metrics = "http://…/metrics"`).
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +101,10 @@ impl Config {
         let fix = |p: &mut PathBuf| palisade_core::config::resolve_relative(base, p);
         fix(&mut cfg.db);
         cfg.rules.iter_mut().for_each(fix);
+        cfg.response.playbooks.iter_mut().for_each(fix);
+        if let Some(k) = cfg.response.kubeconfig.as_mut() {
+            fix(k);
+        }
         Ok(cfg)
     }
 

@@ -148,7 +148,9 @@ pub struct Approval {
 /// One action taken, as recorded.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionRecord {
-    pub step: usize,
+    /// The playbook step, or none for an action a person took (the dashboard's Roll back).
+    #[serde(default)]
+    pub step: Option<usize>,
     pub action: String,
     /// changed, unchanged, skipped, recorded or failed.
     pub status: String,
@@ -158,6 +160,13 @@ pub struct ActionRecord {
     /// (what, SHA-256) of each piece of evidence it stored.
     #[serde(default)]
     pub evidence: Vec<(String, String)>,
+}
+
+impl ActionRecord {
+    /// The step number as people count (from 1), or `-` for a person's own action.
+    pub fn step_label(&self) -> String {
+        self.step.map_or("-".into(), |s| (s + 1).to_string())
+    }
 }
 
 impl Incident {

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod config;
 pub mod correlate;
 pub mod crosswalk;
+pub mod dashboard;
 pub mod detect;
 pub mod drill;
 pub mod engine;

@@ -221,7 +221,7 @@ pub async fn run(
                     None => Err("no Kubernetes client (give --kubeconfig, or run where kubectl would find one)".into()),
                 };
                 let failed = result.is_err();
-                record(engine, id, book, i, &action, result, &by)?;
+                record(engine, id, Some((book, i)), &action, result, &by)?;
                 if failed {
                     let inc = lock(engine)?.incident(id)?.unwrap_or(inc);
                     let error = inc
@@ -238,13 +238,36 @@ pub async fn run(
     Ok(Outcome::Completed)
 }
 
+/// Runs one action on an incident outside any playbook (a person's decision, such as the
+/// dashboard's Roll back) and records it like a playbook's. Returns the record.
+pub async fn act(
+    engine: &Mutex<Engine>,
+    client: &Client,
+    id: &str,
+    action: &Action,
+    by: &str,
+) -> Result<ActionRecord, String> {
+    let inc = lock(engine)?
+        .incident(id)?
+        .ok_or_else(|| format!("no incident {id}"))?;
+    let result = action.run(client, &Scope::of(&inc)).await;
+    record(engine, id, None, action, result, by)?;
+    let inc = lock(engine)?
+        .incident(id)?
+        .ok_or_else(|| format!("no incident {id}"))?;
+    inc.response
+        .actions
+        .last()
+        .cloned()
+        .ok_or_else(|| "the action was not recorded".into())
+}
+
 /// Stores an action's evidence and record in one transaction, and moves the run on if it
-/// succeeded.
+/// succeeded (when it is a playbook's step).
 fn record(
     engine: &Mutex<Engine>,
     id: &str,
-    book: &Playbook,
-    step: usize,
+    step: Option<(&Playbook, usize)>,
     action: &Action,
     result: Result<crate::actions::Done, String>,
     by: &str,
@@ -253,7 +276,7 @@ fn record(
         .update(id, |s, inc| {
             let at = Timestamp::now().to_string();
             let mut rec = ActionRecord {
-                step,
+                step: step.map(|(_, i)| i),
                 action: action.name().into(),
                 status: "failed".into(),
                 summary: String::new(),
@@ -267,7 +290,7 @@ fn record(
                     for ev in &done.evidence {
                         let hash = s.put_blob(ev.media, &ev.data)?;
                         s.append(Kind::Evidence, Some(id), &json!({"name": ev.name, "media": ev.media,
-                            "sha256": hash, "size": ev.data.len(), "step": step + 1, "action": action.name()}))?;
+                            "sha256": hash, "size": ev.data.len(), "step": step.map(|(_, i)| i + 1), "action": action.name()}))?;
                         rec.evidence.push((ev.name.clone(), hash));
                     }
                     for (kind, value) in &done.found {
@@ -287,13 +310,17 @@ fn record(
                     }
                     rec.status = done.status.as_str().into();
                     rec.summary = done.summary;
-                    inc.response.next_step = step + 1;
+                    if let Some((_, i)) = step {
+                        inc.response.next_step = i + 1;
+                    }
                 }
             }
-            s.append(Kind::Action, Some(id), &json!({"playbook": book.name, "step": step + 1,
+            s.append(Kind::Action, Some(id), &json!({"playbook": step.map(|(b, _)| &b.name), "step": step.map(|(_, i)| i + 1),
                 "action": action, "status": rec.status, "summary": rec.summary, "by": by,
                 "evidence": rec.evidence.iter().map(|(_, h)| h).collect::<Vec<_>>()}))?;
-            inc.response.playbook = Some(book.name.clone());
+            if let Some((b, _)) = step {
+                inc.response.playbook = Some(b.name.clone());
+            }
             inc.response.actions.push(rec);
             Ok(())
         })

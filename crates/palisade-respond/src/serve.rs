@@ -1,4 +1,4 @@
-//! `palisade respond serve`: the ingest endpoints.
+//! `palisade respond serve`: the ingest endpoints (and the dashboard, [`crate::dashboard`]).
 //!
 //! | endpoint                  | body                                                    |
 //! |---------------------------|---------------------------------------------------------|
@@ -35,10 +35,51 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub struct App {
-    engine: Mutex<Engine>,
+    pub(crate) engine: Mutex<Engine>,
     senders: Directory,
     names: Vec<String>,
     max_body: usize,
+    pub(crate) operators: Directory,
+    pub(crate) operator_names: Vec<String>,
+    pub(crate) sessions: Mutex<HashMap<String, crate::dashboard::Session>>,
+    /// The cluster, when the configuration lets the server act (`[response] act = true`).
+    pub(crate) client: std::sync::OnceLock<kube::Client>,
+    pub(crate) books: Vec<crate::playbook::Playbook>,
+    pub(crate) vars: std::collections::BTreeMap<String, String>,
+    pub(crate) auto: bool,
+}
+
+impl App {
+    /// Runs (or resumes) the playbook answering an incident, in the background, stopping at
+    /// approval gates. Without a cluster or a matching playbook it does nothing.
+    pub(crate) fn respond(self: &Arc<App>, id: String) {
+        let Some(client) = self.client.get().cloned() else {
+            return;
+        };
+        let app = self.clone();
+        tokio::spawn(async move {
+            let book = {
+                let Ok(engine) = app.engine.lock() else {
+                    return;
+                };
+                let Ok(Some(inc)) = engine.incident(&id) else {
+                    return;
+                };
+                let named = inc.response.playbook.clone();
+                match named {
+                    Some(n) => app.books.iter().find(|b| b.name == n).cloned(),
+                    None => crate::playbook::choose(&app.books, &inc).cloned(),
+                }
+            };
+            let Some(book) = book else { return };
+            let gates = crate::runner::Gates::Stop;
+            if let Err(e) =
+                crate::runner::run(&app.engine, Some(&client), &book, &id, &gates, &app.vars).await
+            {
+                eprintln!("palisade respond: playbook {} on {id}: {e}", book.name);
+            }
+        });
+    }
 }
 
 /// Builds the engine from the configuration (rules loaded and checked, database opened).
@@ -60,6 +101,18 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         ),
         names: cfg.senders.iter().map(|s| s.name.clone()).collect(),
         max_body: cfg.max_body_bytes,
+        operators: Directory::from_credentials(
+            cfg.operators
+                .iter()
+                .map(|s| (Some(s.token_sha256.as_str()), None)),
+        ),
+        operator_names: cfg.operators.iter().map(|s| s.name.clone()).collect(),
+        sessions: Mutex::new(HashMap::new()),
+        client: std::sync::OnceLock::new(),
+        books: crate::playbook::from_paths(&cfg.response.playbooks)
+            .map_err(|e| format!("playbooks: {e}"))?,
+        vars: cfg.response.vars.clone(),
+        auto: cfg.response.auto,
     }))
 }
 
@@ -69,6 +122,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ingest", post(ingest_auto))
         .route("/ingest/{format}", post(ingest_format))
         .route("/healthz", get(healthz))
+        .merge(crate::dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
@@ -76,6 +130,10 @@ pub fn router(app: Arc<App>) -> Router {
 /// Serves until SIGINT or SIGTERM.
 pub async fn run(cfg: Config) -> Result<(), String> {
     let app = app(&cfg)?;
+    if cfg.response.act {
+        let client = crate::actions::connect(cfg.response.kubeconfig.as_deref()).await?;
+        let _ = app.client.set(client);
+    }
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| format!("listen {}: {e}", cfg.listen))?;
@@ -208,6 +266,11 @@ async fn handle(
     .await;
     match result {
         Ok(Ok(out)) => {
+            if app.auto {
+                for id in &out.opened {
+                    app.respond(id.clone());
+                }
+            }
             let status = if out.errors.is_empty() {
                 StatusCode::OK
             } else {

@@ -220,7 +220,7 @@ async fn recovery_is_not_declared_without_a_passing_check() {
     // A check that cannot pass fails the step with its reason, after its timeout.
     let text = "- playbook: probe\n  match: {}\n  steps:\n    - action: verify\n      timeout_seconds: 1\n      checks:\n        - http: {url: 'http://127.0.0.1:9/health'}\n";
     let book = playbook::load(&[("probe.yaml", text)]).unwrap().remove(0);
-    let mut e2 = setup().await;
+    let e2 = setup().await;
     let out = runner::run(
         &e2.2,
         Some(&e2.1),

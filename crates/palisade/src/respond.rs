@@ -468,7 +468,7 @@ fn show(i: &Incident, store: &Store) -> Result<String, String> {
             o.push_str(&format!(
                 "  {}  step {:<2} {:<18} {:<9} by {}: {}\n",
                 a.at,
-                a.step + 1,
+                a.step_label(),
                 a.action,
                 a.status,
                 a.by,

@@ -76,7 +76,7 @@ pub fn run(
     approve_as: Option<String>,
 ) -> Result<u8, String> {
     let books = playbook::from_paths(&r.playbooks)?;
-    let mut engine = engine(db)?;
+    let engine = engine(db)?;
     let inc = engine
         .incident(id)?
         .ok_or_else(|| format!("no incident {id} in {}", db.db.display()))?;
@@ -132,7 +132,7 @@ fn go(
     for a in inc.response.actions.iter().skip(before) {
         println!(
             "  step {:>2} {:<18} {:<9} {}",
-            a.step + 1,
+            a.step_label(),
             a.action,
             a.status,
             a.summary

@@ -220,7 +220,7 @@ pub async fn run(drill: Drill, db: Option<&Path>, books: &[Playbook]) -> Result<
     for a in &inc.response.actions {
         lines.push(format!(
             "  step {:>2} {:<18} {:<9} {}",
-            a.step + 1,
+            a.step_label(),
             a.action,
             a.status,
             a.summary

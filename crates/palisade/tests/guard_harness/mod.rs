@@ -336,8 +336,14 @@ pub fn send(
     body: &[u8],
     close: bool,
 ) -> std::io::Result<()> {
+    // `Host: test` unless the caller names one (chromedriver only answers `localhost`).
+    let host = if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        String::new()
+    } else {
+        "Host: test\r\n".to_string()
+    };
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\n{host}Content-Length: {}\r\n",
         body.len()
     );
     if close {
