@@ -101,9 +101,21 @@ impl Browser {
         v["value"][ELEMENT].as_str().map(str::to_string)
     }
 
+    /// The element, waiting up to 10 s for it (a page loading after a click).
     fn el(&self, css: &str) -> String {
-        self.find(css)
-            .unwrap_or_else(|| panic!("no element {css} on {}:\n{}", self.url(), self.source()))
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(e) = self.find(css) {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element {css} on {}:\n{}",
+                self.url(),
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn click(&self, css: &str) {

@@ -1,9 +1,9 @@
 //! Evidence collection: everything an investigator needs, taken before anything changes.
 
 use super::{
-    Done, Evidence, Scope, api_error, deployments, get_deployment, is_not_found, pods_of, to_value,
+    Done, Evidence, Scope, api_error, deployments, get_deployment, is_not_found, pods_of,
+    replica_sets_of, to_value,
 };
-use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use kube::Client;
 use kube::api::{Api, ListParams, LogParams};
@@ -19,22 +19,7 @@ pub async fn collect(client: &Client, scope: &Scope, tail: i64) -> Result<Done, 
             summary.push(format!("deployment {}/{} not found", w.namespace, w.name));
             continue;
         };
-        let rs_api: Api<ReplicaSet> = Api::namespaced(client.clone(), &w.namespace);
-        let uid = d.metadata.uid.clone().unwrap_or_default();
-        let sets: Vec<ReplicaSet> = rs_api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| api_error("listing replica sets", e))?
-            .items
-            .into_iter()
-            .filter(|rs| {
-                rs.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == uid)
-            })
-            .collect();
+        let sets = replica_sets_of(client, &d).await?;
         ev.push(Evidence::json(
             format!("deployment {}/{}", w.namespace, w.name),
             &d,

@@ -422,6 +422,30 @@ pub async fn get_deployment(client: &Client, w: &Workload) -> Result<Option<Depl
         .map_err(|e| api_error(&format!("reading deployment {}/{}", w.namespace, w.name), e))
 }
 
+/// The replica sets a deployment owns (its revision history).
+pub async fn replica_sets_of(
+    client: &Client,
+    d: &Deployment,
+) -> Result<Vec<k8s_openapi::api::apps::v1::ReplicaSet>, String> {
+    let ns = d.metadata.namespace.clone().unwrap_or_default();
+    let uid = d.metadata.uid.clone().unwrap_or_default();
+    let api: Api<k8s_openapi::api::apps::v1::ReplicaSet> = Api::namespaced(client.clone(), &ns);
+    Ok(api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| api_error(&format!("listing replica sets in {ns}"), e))?
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid)
+        })
+        .collect())
+}
+
 /// A label selector's string form (`a=b,c in (d)`).
 pub fn selector_string(
     sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,

@@ -3,12 +3,13 @@
 
 use super::{
     Done, Evidence, REPLICAS_BEFORE, Replicas, Scope, api_error, deployments, get_deployment,
+    replica_sets_of,
 };
 use crate::signal::Workload;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::Client;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use palisade_core::time::Timestamp;
 use serde_json::json;
 
@@ -195,22 +196,7 @@ pub async fn rollback(client: &Client, scope: &Scope, target: &Target) -> Result
         let current_template = d.spec.as_ref().map(|s| s.template.clone());
         let patched = match target {
             Target::Previous | Target::Revision(_) => {
-                let uid = d.metadata.uid.clone().unwrap_or_default();
-                let rs_api: Api<ReplicaSet> = Api::namespaced(client.clone(), &w.namespace);
-                let mut history: Vec<ReplicaSet> = rs_api
-                    .list(&ListParams::default())
-                    .await
-                    .map_err(|e| api_error("listing replica sets", e))?
-                    .items
-                    .into_iter()
-                    .filter(|rs| {
-                        rs.metadata
-                            .owner_references
-                            .iter()
-                            .flatten()
-                            .any(|o| o.uid == uid)
-                    })
-                    .collect();
+                let mut history = replica_sets_of(client, &d).await?;
                 history.sort_by_key(|rs| revision_of(&rs.metadata));
                 let current = revision_of(&d.metadata);
                 let marker = d

@@ -99,6 +99,10 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
     )
 }
 
+fn to_login() -> Response {
+    secure(Redirect::to("/ui/login").into_response())
+}
+
 fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -261,7 +265,7 @@ fn load(app: &App, id: Option<&str>) -> Result<Loaded, String> {
 
 async fn incidents(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Some((op, csrf)) = who(&app, &headers) else {
-        return secure(Redirect::to("/ui/login").into_response());
+        return to_login();
     };
     match load(&app, None) {
         Ok((all, _, _)) => html(page::incidents(&all, &op, &csrf)),
@@ -275,7 +279,7 @@ async fn incident(
     Path(id): Path<String>,
 ) -> Response {
     let Some((op, csrf)) = who(&app, &headers) else {
-        return secure(Redirect::to("/ui/login").into_response());
+        return to_login();
     };
     match load(&app, Some(&id)) {
         Ok((_, Some(inc), entries)) => html(page::incident(
@@ -320,7 +324,7 @@ async fn rollback_confirm(
     Path(id): Path<String>,
 ) -> Response {
     let Some((_, csrf)) = who(&app, &headers) else {
-        return secure(Redirect::to("/ui/login").into_response());
+        return to_login();
     };
     match load(&app, Some(&id)) {
         Ok((_, Some(inc), _)) => html(page::rollback_confirm(&inc, &csrf)),
@@ -371,7 +375,7 @@ async fn evidence(
     Path(hash): Path<String>,
 ) -> Response {
     if who(&app, &headers).is_none() {
-        return secure(Redirect::to("/ui/login").into_response());
+        return to_login();
     }
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return refuse(StatusCode::BAD_REQUEST, "evidence is named by its SHA-256");
