@@ -118,6 +118,8 @@ impl Browser {
         }
     }
 
+    /// Clicks and waits for the page it leads to: the clicked element goes stale once the
+    /// browser has navigated (a form's POST and its redirect have completed).
     fn click(&self, css: &str) {
         let e = self.el(css);
         self.call(
@@ -125,6 +127,16 @@ impl Browser {
             &self.s(&format!("/element/{e}/click")),
             Some(json!({})),
         );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let path = self.s(&format!("/element/{e}/text"));
+        loop {
+            let r = request(self.addr, "GET", &path, &[("Host", "localhost")], b"").unwrap();
+            if r.status >= 400 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "clicking {css} led nowhere");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn typ(&self, css: &str, text: &str) {
