@@ -40,7 +40,8 @@ pub struct Match {
     pub severity: Option<Severity>,
     /// Globs; any namespace of the incident matching one.
     pub namespaces: Vec<String>,
-    /// Labels every deployment in scope must carry (checked against the cluster).
+    /// Labels the deployments in scope should carry (parsed and shown; not yet checked
+    /// against the cluster).
     pub labels: BTreeMap<String, String>,
 }
 

@@ -88,7 +88,7 @@ pub fn run(
         }
         if !book.matcher.labels.is_empty() {
             println!(
-                "# (the playbook also requires labels {:?} on the workloads: checked against the cluster when it runs)",
+                "# (the playbook names labels {:?}; they are not yet checked against the cluster)",
                 book.matcher.labels
             );
         }
