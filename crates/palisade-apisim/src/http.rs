@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct Shared {
     pub state: Mutex<State>,
@@ -125,6 +125,27 @@ fn json_body(body: &Bytes) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
+/// Every request: recorded, then its bearer token checked. Returns the locked state.
+fn admit<'a>(
+    shared: &'a Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<MutexGuard<'a, State>, ApiError> {
+    let mut state = shared.state.lock().expect("state lock");
+    state.requests.push(format!("{method} {uri}"));
+    let authorised = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == shared.token);
+    if authorised {
+        Ok(state)
+    } else {
+        Err(ApiError::new(401, "Unauthorized", "Unauthorized"))
+    }
+}
+
 pub async fn handle(
     shared: Arc<Shared>,
     method: Method,
@@ -133,20 +154,10 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
-    shared
-        .state
-        .lock()
-        .expect("state lock")
-        .requests
-        .push(format!("{method} {}", uri));
-    let authorised = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t == shared.token);
-    if !authorised {
-        return fail(ApiError::new(401, "Unauthorized", "Unauthorized"));
-    }
+    let mut state = match admit(&shared, &method, &uri, &headers) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
     if path == "/version" {
         return answer(
             200,
@@ -170,7 +181,6 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let mut state = shared.state.lock().expect("state lock");
     let r = target.resource;
     let ns = target.namespace.as_deref().unwrap_or("");
     let result: Result<(u16, Value), ApiError> =
@@ -250,16 +260,10 @@ pub async fn handle(
 
 /// `GET pods/NAME/log` answers text, not JSON.
 pub async fn handle_log(shared: Arc<Shared>, uri: Uri, headers: HeaderMap) -> Response {
-    let authorised = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t == shared.token);
-    let mut state = shared.state.lock().expect("state lock");
-    state.requests.push(format!("GET {uri}"));
-    if !authorised {
-        return fail(ApiError::new(401, "Unauthorized", "Unauthorized"));
-    }
+    let state = match admit(&shared, &Method::GET, &uri, &headers) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let ["api", "v1", "namespaces", ns, "pods", pod, "log"] = segs.as_slice() else {
         return fail(ApiError::new(404, "NotFound", "not found"));

@@ -564,12 +564,16 @@ impl State {
         self.reconciling = false;
     }
 
-    fn of(&self, plural: &str) -> Vec<Value> {
+    fn objects_of<'a>(&'a self, plural: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.objects
             .iter()
-            .filter(|(k, _)| k.0 == plural)
-            .map(|(_, v)| v.clone())
-            .collect()
+            .filter(move |(k, _)| k.0 == plural)
+            .map(|(_, v)| v)
+    }
+
+    /// Copies (the controllers change the store while walking them).
+    fn of(&self, plural: &str) -> Vec<Value> {
+        self.objects_of(plural).cloned().collect()
     }
 
     fn put(&mut self, r: &Resource, obj: Value) {
@@ -674,14 +678,14 @@ impl State {
                 "deployment.kubernetes.io/revision",
                 revision(&active).to_string(),
             );
-            let pods: Vec<Value> = self
-                .of("pods")
-                .into_iter()
-                .filter(|p| {
-                    self.of("replicasets").iter().any(|rs| {
-                        owned_by(p, &meta(rs, "uid").unwrap_or_default()) && owned_by(rs, &uid)
-                    })
-                })
+            let sets: Vec<String> = self
+                .objects_of("replicasets")
+                .filter(|rs| owned_by(rs, &uid))
+                .filter_map(|rs| meta(rs, "uid"))
+                .collect();
+            let pods: Vec<&Value> = self
+                .objects_of("pods")
+                .filter(|p| sets.iter().any(|u| owned_by(p, u)))
                 .collect();
             let updated = pods
                 .iter()
@@ -691,7 +695,8 @@ impl State {
                 .iter()
                 .filter(|p| p["status"]["phase"] == "Running")
                 .count();
-            d2["status"] = json!({"observedGeneration": d2["metadata"]["generation"], "replicas": pods.len(),
+            let total = pods.len();
+            d2["status"] = json!({"observedGeneration": d2["metadata"]["generation"], "replicas": total,
                 "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
                 "unavailableReplicas": (replicas - ready as i64).max(0),
                 "conditions": [{"type": "Available", "status": if ready as i64 >= replicas { "True" } else { "False" }}]});
@@ -744,6 +749,13 @@ impl State {
             .filter(|n| n["spec"]["unschedulable"] != true)
             .filter_map(|n| meta(n, "name"))
             .collect();
+        // Pods per node, kept up to date as this pass binds more.
+        let mut load: HashMap<String, usize> = HashMap::new();
+        for p in self.objects_of("pods") {
+            if let Some(n) = p["spec"]["nodeName"].as_str() {
+                *load.entry(n.to_string()).or_default() += 1;
+            }
+        }
         for mut p in self.of("pods") {
             if p["status"]["phase"] != "Pending" {
                 continue;
@@ -751,16 +763,14 @@ impl State {
             let node = match p["spec"]["nodeName"].as_str() {
                 Some(n) => n.to_string(),
                 None => {
-                    let load = |n: &String| {
-                        self.of("pods")
-                            .iter()
-                            .filter(|p| p["spec"]["nodeName"] == n.as_str())
-                            .count()
+                    let Some(n) = nodes
+                        .iter()
+                        .min_by_key(|n| load.get(*n).copied().unwrap_or(0))
+                    else {
+                        continue;
                     };
-                    match nodes.iter().min_by_key(|n| load(n)) {
-                        Some(n) => n.clone(),
-                        None => continue,
-                    }
+                    *load.entry(n.clone()).or_default() += 1;
+                    n.clone()
                 }
             };
             p["spec"]["nodeName"] = json!(node);

@@ -218,14 +218,8 @@ impl Engine {
         at: Option<Timestamp>,
     ) -> Result<Incident, String> {
         let at = at.unwrap_or_else(Timestamp::now);
-        self.update(id, |s, inc| {
-            inc.advance(phase, at, by, reason)?;
-            let change =
-                json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
-            s.append(Kind::Phase, Some(id), &change)?;
-            Ok(())
-        })
-        .map(|(inc, ())| inc)
+        self.update(id, |s, inc| change_phase(s, inc, phase, at, by, reason))
+            .map(|(inc, ())| inc)
     }
 
     /// Changes an incident and records the change, with whatever `change` appends to the
@@ -249,6 +243,22 @@ impl Engine {
         }
         Ok((inc, out))
     }
+}
+
+/// Moves an incident to a phase and appends the change to the chain (inside the caller's
+/// transaction).
+pub fn change_phase(
+    s: &mut Store,
+    inc: &mut Incident,
+    phase: Phase,
+    at: Timestamp,
+    by: &str,
+    reason: &str,
+) -> Result<(), String> {
+    inc.advance(phase, at, by, reason)?;
+    let change = json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
+    s.append(Kind::Phase, Some(&inc.id), &change)?;
+    Ok(())
 }
 
 fn load_open(store: &Store) -> Result<Vec<Incident>, String> {

@@ -23,7 +23,7 @@ const PRIORITIES: [&str; 9] = [
     "info",
     "debug",
 ];
-const BINARY: [&str; 21] = [
+const BINARY: [&str; 20] = [
     "=",
     "==",
     "!=",
@@ -43,7 +43,6 @@ const BINARY: [&str; 21] = [
     "in",
     "intersects",
     "pmatch",
-    "bicontains",
     "bicontains",
 ];
 const LIST_OPS: [&str; 3] = ["in", "intersects", "pmatch"];
@@ -165,11 +164,10 @@ fn tokens(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
-struct Parser<'a> {
+struct Parser {
     toks: Vec<Tok>,
     pos: usize,
-    defined: &'a Defined,
-    /// Macros named in this condition (checked against `defined` by the caller).
+    /// Macros named in this condition (resolved by [`unresolved`] once every file is read).
     macros: Vec<String>,
 }
 
@@ -182,7 +180,7 @@ fn is_field(w: &str) -> bool {
         && (!w.contains('[') || w.ends_with(']'))
 }
 
-impl Parser<'_> {
+impl Parser {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
@@ -317,30 +315,24 @@ impl Parser<'_> {
             }
         }
         match self.next() {
-            Some(Tok::Word(v)) if !["and", "or", "not"].contains(&v.as_str()) => Ok(()),
-            Some(Tok::Quoted(_)) => Ok(()),
-            // A value that is a transformed field: `fd.name = val(proc.exepath)`.
-            Some(Tok::Word(v)) => Err(format!("'{op}' after {field} has no value (found '{v}')")),
-            other => Err(format!(
-                "'{op}' after {field} has no value (found {})",
-                show(other.as_ref())
-            )),
-        }
-        .and_then(|()| {
-            if self.peek() == Some(&Tok::Open) {
-                // val(field) / transformer(field) on the right-hand side.
-                self.pos += 1;
-                match (self.next(), self.next()) {
-                    (Some(Tok::Word(f)), Some(Tok::Close)) if is_field(&f) => Ok(()),
-                    _ => Err("a field reference on the right needs val(field.name)".into()),
-                }
-            } else {
-                Ok(())
+            Some(Tok::Quoted(_)) => {}
+            Some(Tok::Word(v)) if !["and", "or", "not"].contains(&v.as_str()) => {}
+            other => {
+                return Err(format!(
+                    "'{op}' after {field} has no value (found {})",
+                    show(other.as_ref())
+                ));
             }
-        })
-        .map(|()| {
-            let _ = self.defined;
-        })
+        }
+        // `val(field)` (or a transformer) on the right-hand side.
+        if self.peek() == Some(&Tok::Open) {
+            self.pos += 1;
+            match (self.next(), self.next()) {
+                (Some(Tok::Word(f)), Some(Tok::Close)) if is_field(&f) => {}
+                _ => return Err("a field reference on the right needs val(field.name)".into()),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -356,11 +348,10 @@ fn show(t: Option<&Tok>) -> String {
 }
 
 /// Parses a condition; returns the macro names it uses.
-pub fn condition(text: &str, defined: &Defined) -> Result<Vec<String>, String> {
+pub fn condition(text: &str) -> Result<Vec<String>, String> {
     let mut p = Parser {
         toks: tokens(text)?,
         pos: 0,
-        defined,
         macros: Vec::new(),
     };
     p.or()?;
@@ -451,7 +442,7 @@ pub fn check(file: &str, text: &str, defined: &mut Defined) -> Vec<String> {
             let cond =
                 |c: Option<&str>, what: &str, errs: &mut Vec<String>, defined: &mut Defined| {
                     let Some(c) = c else { return };
-                    match condition(c, defined) {
+                    match condition(c) {
                         Ok(used) => {
                             for m in used {
                                 defined.uses.push((at.clone(), what.to_string(), m));
@@ -529,10 +520,11 @@ mod tests {
 
     #[test]
     fn conditions_parse_as_falco_writes_them() {
-        let d = Defined {
-            macros: ["spawned_process".to_string()].into(),
-            ..Defined::default()
-        };
+        assert_eq!(
+            condition("spawned_process and not (my_macro or proc.name = sh)").unwrap(),
+            ["spawned_process", "my_macro"],
+            "macro references are returned for resolving later"
+        );
         for ok in [
             "spawned_process and proc.name in (sh, bash) and not k8s.pod.label[app] = \"x\"",
             "evt.dir=< and fd.typechar='f' and fd.num>=0",
@@ -541,7 +533,7 @@ mod tests {
             "k8s.ns.name = \"<NA>\" and proc.pname != <NA>",
             "evt.type in ()",
         ] {
-            assert!(condition(ok, &d).is_ok(), "{ok}: {:?}", condition(ok, &d));
+            assert!(condition(ok).is_ok(), "{ok}: {:?}", condition(ok));
         }
         for (bad, why) in [
             ("proc.name = ", "no value"),
@@ -551,7 +543,7 @@ mod tests {
             ("proc.name = sh and", "expected a condition"),
             ("proc.name = \"sh", "unterminated"),
         ] {
-            let e = condition(bad, &d).unwrap_err();
+            let e = condition(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }

@@ -126,9 +126,6 @@ pub struct Response {
     pub approved: Vec<Approval>,
     #[serde(default)]
     pub actions: Vec<ActionRecord>,
-    /// Whether a `verify` step has passed since the last action that changed what runs.
-    #[serde(default)]
-    pub verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

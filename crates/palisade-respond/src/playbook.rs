@@ -360,6 +360,37 @@ pub fn choose<'a>(books: &'a [Playbook], inc: &Incident) -> Option<&'a Playbook>
     books.iter().find(|p| p.matches(inc))
 }
 
+/// The playbook for a run: the one named, else the one already answering the incident, else
+/// the first that matches.
+pub fn for_incident<'a>(
+    books: &'a [Playbook],
+    inc: &Incident,
+    named: Option<&str>,
+) -> Result<&'a Playbook, String> {
+    match named.or(inc.response.playbook.as_deref()) {
+        Some(n) => books
+            .iter()
+            .find(|b| b.name == n)
+            .ok_or_else(|| format!("no playbook named '{n}' (see `palisade respond playbooks`)")),
+        None => choose(books, inc).ok_or_else(|| {
+            format!(
+                "no playbook matches {} (techniques {}; rules {}); name one with --playbook",
+                inc.id,
+                inc.techniques
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                inc.findings
+                    .iter()
+                    .map(|f| f.rule.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }),
+    }
+}
+
 /// Replaces `${name}` with its value; unknown names are left as they are.
 pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = text.to_string();

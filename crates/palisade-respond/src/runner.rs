@@ -7,11 +7,11 @@
 //! record is committed, and every action is idempotent, so re-running a step whose record was
 //! lost does no harm.
 
-use crate::actions::{Action, Scope, Status};
+use crate::actions::{Action, CHANGES_WORKLOAD, Scope, Status};
 use crate::engine::Engine;
-use crate::incident::{ActionRecord, Approval, Incident, Pending, Phase};
+use crate::incident::{ActionRecord, Approval, Incident, Pending, Phase, Response};
 use crate::playbook::{Playbook, StepKind, expand_action};
-use crate::store::Kind;
+use crate::store::{Kind, Store};
 use kube::Client;
 use palisade_core::time::Timestamp;
 use serde_json::json;
@@ -101,6 +101,42 @@ pub fn plan(book: &Playbook, inc: &Incident, extra: &BTreeMap<String, String>) -
     out
 }
 
+/// Whether a `verify` has passed since the last action that changed what runs, read from
+/// the actions recorded (a person's Roll back from the dashboard counts too).
+pub fn verified(r: &Response) -> bool {
+    for a in r.actions.iter().rev() {
+        if a.action == "verify" && a.status == Status::Recorded.as_str() {
+            return true;
+        }
+        if a.status == Status::Changed.as_str() && CHANGES_WORKLOAD.contains(&a.action.as_str()) {
+            return false;
+        }
+    }
+    false
+}
+
+/// Appends an approval of a step to the record.
+fn record_approval(
+    s: &mut Store,
+    inc: &mut Incident,
+    step: usize,
+    what: &str,
+    by: &str,
+) -> Result<(), String> {
+    let at = Timestamp::now().to_string();
+    s.append(
+        Kind::Note,
+        Some(&inc.id),
+        &json!({"approval": {"step": step + 1, "what": what, "by": by, "at": at}}),
+    )?;
+    inc.response.approved.push(Approval {
+        step,
+        by: by.into(),
+        at,
+    });
+    Ok(())
+}
+
 /// Records an approval of the pending step.
 pub fn approve(engine: &mut Engine, id: &str, by: &str) -> Result<Incident, String> {
     engine
@@ -110,18 +146,7 @@ pub fn approve(engine: &mut Engine, id: &str, by: &str) -> Result<Incident, Stri
                 .pending
                 .take()
                 .ok_or_else(|| format!("{id} has no step waiting for approval"))?;
-            let at = Timestamp::now().to_string();
-            s.append(
-                Kind::Note,
-                Some(id),
-                &json!({"approval": {"step": p.step + 1, "what": p.what, "by": by, "at": at}}),
-            )?;
-            inc.response.approved.push(Approval {
-                step: p.step,
-                by: by.into(),
-                at,
-            });
-            Ok(())
+            record_approval(s, inc, p.step, &p.what, by)
         })
         .map(|(inc, ())| inc)
 }
@@ -175,15 +200,9 @@ pub async fn run(
                     return Ok(Outcome::WaitingForApproval { step: i, what });
                 }
                 Gates::ApproveAs(who) => {
-                    lock(engine)?.update(id, |_, inc| {
-                        inc.response.pending = Some(Pending {
-                            step: i,
-                            what: step.describe(),
-                            since: Timestamp::now().to_string(),
-                        });
-                        Ok(())
+                    lock(engine)?.update(id, |s, inc| {
+                        record_approval(s, inc, i, &step.describe(), who)
                     })?;
-                    approve(&mut *lock(engine)?, id, who)?;
                 }
             }
         }
@@ -197,7 +216,7 @@ pub async fn run(
                     })?;
                     continue;
                 }
-                if *phase >= Phase::Recovered && !inc.response.verified {
+                if *phase >= Phase::Recovered && !verified(&inc.response) {
                     let error = format!(
                         "{id} cannot move to {}: recovery has not been verified (a 'verify' step must pass after the last change to what runs)",
                         phase.as_str()
@@ -205,9 +224,7 @@ pub async fn run(
                     return Ok(Outcome::Failed { step: i, error });
                 }
                 lock(engine)?.update(id, |s, inc| {
-                    let at = Timestamp::now();
-                    inc.advance(*phase, at, &by, reason)?;
-                    s.append(Kind::Phase, Some(id), &json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason}))?;
+                    crate::engine::change_phase(s, inc, *phase, Timestamp::now(), &by, reason)?;
                     inc.response.playbook = Some(book.name.clone());
                     inc.response.next_step = i + 1;
                     Ok(())
@@ -303,11 +320,6 @@ fn record(
                         };
                         set.insert(value.clone());
                     }
-                    if matches!(action, Action::Verify { .. }) {
-                        inc.response.verified = true;
-                    } else if action.changes_workload() && done.status == Status::Changed {
-                        inc.response.verified = false;
-                    }
                     rec.status = done.status.as_str().into();
                     rec.summary = done.summary;
                     if let Some((_, i)) = step {
@@ -325,4 +337,50 @@ fn record(
             Ok(())
         })
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(action: &str, status: &str) -> ActionRecord {
+        ActionRecord {
+            step: None,
+            action: action.into(),
+            status: status.into(),
+            summary: String::new(),
+            by: "t".into(),
+            at: String::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn recovery_is_verified_only_by_a_check_after_the_last_change() {
+        let r = |list: &[(&str, &str)]| Response {
+            actions: list.iter().map(|(a, s)| rec(a, s)).collect(),
+            ..Response::default()
+        };
+        assert!(!verified(&r(&[])));
+        assert!(verified(&r(&[
+            ("rollback", "changed"),
+            ("verify", "recorded")
+        ])));
+        assert!(!verified(&r(&[
+            ("verify", "recorded"),
+            ("rollback", "changed")
+        ])));
+        assert!(verified(&r(&[
+            ("verify", "recorded"),
+            ("rollback", "unchanged")
+        ])));
+        assert!(verified(&r(&[
+            ("verify", "recorded"),
+            ("quarantine", "changed")
+        ])));
+        assert!(!verified(&r(&[
+            ("rollback", "changed"),
+            ("verify", "failed")
+        ])));
+    }
 }

@@ -47,38 +47,72 @@ pub struct App {
     pub(crate) books: Vec<crate::playbook::Playbook>,
     pub(crate) vars: std::collections::BTreeMap<String, String>,
     pub(crate) auto: bool,
+    /// Incidents with a playbook run under way, and whether to run again when it ends.
+    running: Mutex<HashMap<String, bool>>,
 }
 
 impl App {
     /// Runs (or resumes) the playbook answering an incident, in the background, stopping at
-    /// approval gates. Without a cluster or a matching playbook it does nothing.
+    /// approval gates. One run per incident at a time: asked again while one runs (an
+    /// approval arriving as the run stops at its gate), that run goes round once more.
+    /// Without a cluster it does nothing.
     pub(crate) fn respond(self: &Arc<App>, id: String) {
         let Some(client) = self.client.get().cloned() else {
             return;
         };
+        {
+            let Ok(mut running) = self.running.lock() else {
+                return;
+            };
+            if let Some(again) = running.get_mut(&id) {
+                *again = true;
+                return;
+            }
+            running.insert(id.clone(), false);
+        }
         let app = self.clone();
         tokio::spawn(async move {
-            let book = {
-                let Ok(engine) = app.engine.lock() else {
+            loop {
+                app.run_playbook(&client, &id).await;
+                let Ok(mut running) = app.running.lock() else {
                     return;
                 };
-                let Ok(Some(inc)) = engine.incident(&id) else {
+                if running.get(&id) == Some(&true) {
+                    running.insert(id.clone(), false);
+                } else {
+                    running.remove(&id);
                     return;
-                };
-                let named = inc.response.playbook.clone();
-                match named {
-                    Some(n) => app.books.iter().find(|b| b.name == n).cloned(),
-                    None => crate::playbook::choose(&app.books, &inc).cloned(),
                 }
-            };
-            let Some(book) = book else { return };
-            let gates = crate::runner::Gates::Stop;
-            if let Err(e) =
-                crate::runner::run(&app.engine, Some(&client), &book, &id, &gates, &app.vars).await
-            {
-                eprintln!("palisade respond: playbook {} on {id}: {e}", book.name);
             }
         });
+    }
+
+    async fn run_playbook(&self, client: &kube::Client, id: &str) {
+        let book = {
+            let Ok(engine) = self.engine.lock() else {
+                return;
+            };
+            let Ok(Some(inc)) = engine.incident(id) else {
+                return;
+            };
+            match crate::playbook::for_incident(&self.books, &inc, None) {
+                Ok(b) => b.clone(),
+                Err(e) => {
+                    eprintln!("palisade respond: {e}");
+                    return;
+                }
+            }
+        };
+        let gates = crate::runner::Gates::Stop;
+        match crate::runner::run(&self.engine, Some(client), &book, id, &gates, &self.vars).await {
+            Ok(crate::runner::Outcome::Failed { step, error }) => eprintln!(
+                "palisade respond: {id}: playbook {} step {} failed: {error}",
+                book.name,
+                step + 1
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("palisade respond: {id}: playbook {}: {e}", book.name),
+        }
     }
 }
 
@@ -113,6 +147,7 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
             .map_err(|e| format!("playbooks: {e}"))?,
         vars: cfg.response.vars.clone(),
         auto: cfg.response.auto,
+        running: Mutex::new(HashMap::new()),
     }))
 }
 

@@ -15,6 +15,10 @@ use palisade_respond::store::{Kind, Store};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+fn incident(engine: &Mutex<Engine>, id: &str) -> palisade_respond::incident::Incident {
+    engine.lock().unwrap().incident(id).unwrap().unwrap()
+}
+
 async fn setup() -> (ApiServer, kube::Client, Mutex<Engine>, String) {
     let api = ApiServer::start("t0ken").await.unwrap();
     scenario::seed(&api.cluster(), Some(scenario::privileged_release())).unwrap();
@@ -40,12 +44,9 @@ async fn setup() -> (ApiServer, kube::Client, Mutex<Engine>, String) {
 async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
     let (api, client, engine, id) = setup().await;
     let books = playbook::builtin();
-    let book = playbook::choose(
-        &books,
-        &engine.lock().unwrap().incident(&id).unwrap().unwrap(),
-    )
-    .unwrap()
-    .clone();
+    let book = playbook::choose(&books, &incident(&engine, &id))
+        .unwrap()
+        .clone();
     assert_eq!(book.name, "contain-container-escape");
     let none = BTreeMap::new();
 
@@ -67,7 +68,7 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
             .get(&NETWORK_POLICIES, "ml", "palisade-quarantine-digits")
             .is_some()
     );
-    let inc = engine.lock().unwrap().incident(&id).unwrap().unwrap();
+    let inc = incident(&engine, &id);
     assert_eq!(inc.response.pending.as_ref().unwrap().step, 2);
 
     // Running again while waiting does nothing more.
@@ -76,18 +77,7 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
         .await
         .unwrap();
     assert!(matches!(out, Outcome::WaitingForApproval { step: 2, .. }));
-    assert_eq!(
-        engine
-            .lock()
-            .unwrap()
-            .incident(&id)
-            .unwrap()
-            .unwrap()
-            .response
-            .actions
-            .len(),
-        n
-    );
+    assert_eq!(incident(&engine, &id).response.actions.len(), n);
 
     // Approve each gate in turn, as alice.
     let mut approvals = 0;
@@ -104,7 +94,7 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
         }
     }
     assert_eq!(approvals, 3, "scale, cordon and rollback are gated");
-    let inc = engine.lock().unwrap().incident(&id).unwrap().unwrap();
+    let inc = incident(&engine, &id);
     assert_eq!(inc.phase().as_str(), "recovered");
     assert!(inc.response.approved.iter().all(|a| a.by == "alice"));
     assert!(
@@ -165,7 +155,7 @@ async fn gates_stop_the_run_until_approved_and_a_rerun_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_prints_kubectl_and_touches_nothing() {
     let (api, _client, engine, id) = setup().await;
-    let inc = engine.lock().unwrap().incident(&id).unwrap().unwrap();
+    let inc = incident(&engine, &id);
     let books = playbook::builtin();
     let book = playbook::choose(&books, &inc).unwrap();
     let before = api.cluster().requests().len();
@@ -205,17 +195,7 @@ async fn recovery_is_not_declared_without_a_passing_check() {
     };
     assert_eq!(step, 1);
     assert!(error.contains("recovery has not been verified"), "{error}");
-    assert_eq!(
-        engine
-            .lock()
-            .unwrap()
-            .incident(&id)
-            .unwrap()
-            .unwrap()
-            .phase()
-            .as_str(),
-        "detected"
-    );
+    assert_eq!(incident(&engine, &id).phase().as_str(), "detected");
 
     // A check that cannot pass fails the step with its reason, after its timeout.
     let text = "- playbook: probe\n  match: {}\n  steps:\n    - action: verify\n      timeout_seconds: 1\n      checks:\n        - http: {url: 'http://127.0.0.1:9/health'}\n";

@@ -7,7 +7,6 @@ use crate::respond::open_store;
 use palisade_respond::actions;
 use palisade_respond::drill::{self, Drill};
 use palisade_respond::engine::{Engine, Options};
-use palisade_respond::incident::Incident;
 use palisade_respond::playbook::{self, Playbook, StepKind};
 use palisade_respond::report::duration;
 use palisade_respond::rules::RuleSet;
@@ -33,36 +32,6 @@ fn vars(list: &[String]) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
-fn pick<'a>(
-    books: &'a [Playbook],
-    inc: &Incident,
-    named: Option<&str>,
-) -> Result<&'a Playbook, String> {
-    let wanted = named.or(inc.response.playbook.as_deref());
-    match wanted {
-        Some(n) => books
-            .iter()
-            .find(|b| b.name == n)
-            .ok_or_else(|| format!("no playbook named '{n}' (see `palisade respond playbooks`)")),
-        None => playbook::choose(books, inc).ok_or_else(|| {
-            format!(
-                "no playbook matches {} (techniques {}; rules {}); name one with --playbook",
-                inc.id,
-                inc.techniques
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                inc.findings
-                    .iter()
-                    .map(|f| f.rule.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }),
-    }
-}
-
 fn engine(db: &RespondDb) -> Result<Engine, String> {
     Engine::new(open_store(db)?, RuleSet::builtin(), Options::default())
 }
@@ -80,7 +49,7 @@ pub fn run(
     let inc = engine
         .incident(id)?
         .ok_or_else(|| format!("no incident {id} in {}", db.db.display()))?;
-    let book = pick(&books, &inc, named)?.clone();
+    let book = playbook::for_incident(&books, &inc, named)?.clone();
     let extra = vars(&r.vars)?;
     if dry_run {
         for line in runner::plan(&book, &inc, &extra) {
@@ -166,7 +135,7 @@ pub fn approve(id: &str, by: &str, db: &RespondDb, r: &RespondPlaybooks) -> Resu
     let mut engine = engine(db)?;
     let inc = runner::approve(&mut engine, id, by)?;
     println!("{id}: approved by {by}");
-    let book = pick(&books, &inc, None)?.clone();
+    let book = playbook::for_incident(&books, &inc, None)?.clone();
     go(
         engine,
         &book,

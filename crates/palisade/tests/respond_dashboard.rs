@@ -314,12 +314,16 @@ fn an_operator_approves_rolls_back_and_sees_the_record() {
     )
     .unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
-    let r = request(addr, "POST", "/ui/incidents/INC-0001/rollback", &[], b"").unwrap();
-    assert!(
-        r.status == 401 || r.status == 415,
-        "no session: {}",
-        r.status
-    );
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = request(
+        addr,
+        "POST",
+        "/ui/incidents/INC-0001/rollback",
+        &form,
+        b"csrf=guess",
+    )
+    .unwrap();
+    assert_eq!(r.status, 401, "no session: {}", r.text());
     let r = request(addr, "GET", "/ui/incidents/INC-0001", &[], b"").unwrap();
     assert_eq!((r.status, r.header("location")), (303, Some("/ui/login")));
     assert!(

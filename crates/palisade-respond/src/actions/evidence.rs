@@ -1,8 +1,8 @@
 //! Evidence collection: everything an investigator needs, taken before anything changes.
 
 use super::{
-    Done, Evidence, Scope, api_error, deployments, get_deployment, is_not_found, pods_of,
-    replica_sets_of, to_value,
+    Done, Evidence, Scope, api_error, found_deployments, is_not_found, pods_of, replica_sets_of,
+    to_value,
 };
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use kube::Client;
@@ -14,11 +14,7 @@ pub async fn collect(client: &Client, scope: &Scope, tail: i64) -> Result<Done, 
     let mut ev = Vec::new();
     let mut summary = Vec::new();
     let mut pods: Vec<Pod> = Vec::new();
-    for w in deployments(scope) {
-        let Some(d) = get_deployment(client, w).await? else {
-            summary.push(format!("deployment {}/{} not found", w.namespace, w.name));
-            continue;
-        };
+    for (w, d) in found_deployments(client, scope, &mut summary).await? {
         let sets = replica_sets_of(client, &d).await?;
         ev.push(Evidence::json(
             format!("deployment {}/{}", w.namespace, w.name),
@@ -30,11 +26,8 @@ pub async fn collect(client: &Client, scope: &Scope, tail: i64) -> Result<Done, 
         ));
         let found = pods_of(client, &d).await?;
         summary.push(format!(
-            "{}/{}: deployment, {} replica sets, {} pods",
-            w.namespace,
-            w.name,
-            sets.len(),
-            found.len()
+            "{w}: the deployment and {} replica sets",
+            sets.len()
         ));
         pods.extend(found);
     }
@@ -170,11 +163,11 @@ pub async fn collect(client: &Client, scope: &Scope, tail: i64) -> Result<Done, 
     );
     if !pods.is_empty() {
         summary.push(format!(
-            "{} pods, {} nodes, {} images, {} pieces of evidence",
+            "{} pods on {} nodes, {} containers' image digests; {} pieces of evidence",
             pods.len(),
             nodes.len(),
             images.len(),
-            ev.len() + 1
+            ev.len()
         ));
     }
     let mut done = Done::read_only(summary, ev);

@@ -18,9 +18,13 @@ use crate::signal::Workload;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The actions that change what runs: after one of them changed something, a `verify` must
+/// pass again before the incident may be called recovered.
+pub const CHANGES_WORKLOAD: [&str; 4] = ["rollback", "restart", "scale", "revoke-credentials"];
 
 /// Label put on everything Palisade quarantines, with the incident id as value.
 pub const QUARANTINE_LABEL: &str = "palisade.io/quarantine";
@@ -238,17 +242,6 @@ impl Action {
         !matches!(self, Action::CollectEvidence { .. } | Action::Verify { .. })
     }
 
-    /// Whether the action changes what runs (a later `verify` must then confirm recovery).
-    pub fn changes_workload(&self) -> bool {
-        matches!(
-            self,
-            Action::Rollback { .. }
-                | Action::Restart
-                | Action::Scale { .. }
-                | Action::RevokeCredentials
-        )
-    }
-
     pub async fn run(&self, client: &Client, scope: &Scope) -> Result<Done, String> {
         match self {
             Action::CollectEvidence { tail_lines } => {
@@ -420,6 +413,62 @@ pub async fn get_deployment(client: &Client, w: &Workload) -> Result<Option<Depl
     api.get_opt(&w.name)
         .await
         .map_err(|e| api_error(&format!("reading deployment {}/{}", w.namespace, w.name), e))
+}
+
+/// The deployments in scope that exist. One that does not (deleted since the signal) is
+/// noted in `summary` and skipped.
+pub async fn found_deployments(
+    client: &Client,
+    scope: &Scope,
+    summary: &mut Vec<String>,
+) -> Result<Vec<(Workload, Deployment)>, String> {
+    let mut out = Vec::new();
+    for w in deployments(scope) {
+        match get_deployment(client, w).await? {
+            Some(d) => out.push((w.clone(), d)),
+            None => summary.push(format!("deployment {w} not found")),
+        }
+    }
+    Ok(out)
+}
+
+/// Applies a patch to a deployment and records the object before and after as evidence.
+pub async fn patch_deployment(
+    client: &Client,
+    w: &Workload,
+    before: &Deployment,
+    patch: Patch<Value>,
+    what: &str,
+    ev: &mut Vec<Evidence>,
+) -> Result<Deployment, String> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), &w.namespace);
+    let after = api
+        .patch(&w.name, &PatchParams::default(), &patch)
+        .await
+        .map_err(|e| api_error(&format!("{what} {w}"), e))?;
+    record_change(ev, w, before, &after);
+    Ok(after)
+}
+
+/// The deployment before and after a change, as evidence.
+pub fn record_change(
+    ev: &mut Vec<Evidence>,
+    w: &Workload,
+    before: &Deployment,
+    after: &Deployment,
+) {
+    ev.push(Evidence::json(format!("before: deployment {w}"), before));
+    ev.push(Evidence::json(format!("after: deployment {w}"), after));
+}
+
+/// The pod-template change a restart is (`kubectl rollout restart`), with a marker naming the
+/// incident so that running the step again is a no-op.
+pub fn restart_patch(marker: &str, incident: &str) -> Patch<Value> {
+    Patch::Strategic(
+        serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": palisade_core::time::Timestamp::now().to_string(),
+        marker: incident}}}}}),
+    )
 }
 
 /// The replica sets a deployment owns (its revision history).

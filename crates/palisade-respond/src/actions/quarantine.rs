@@ -2,7 +2,8 @@
 //! label on them saying which incident isolated them. Lifting removes both.
 
 use super::{
-    Done, Evidence, QUARANTINE_LABEL, Scope, api_error, deployments, get_deployment, pods_of,
+    Done, Evidence, QUARANTINE_LABEL, Scope, api_error, deployments, found_deployments,
+    get_deployment, pods_of,
 };
 use crate::signal::Workload;
 use k8s_openapi::api::core::v1::Pod;
@@ -64,16 +65,12 @@ async fn label_pods(client: &Client, pods: &[Pod], value: Option<&str>) -> Resul
 
 pub async fn apply(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for w in deployments(scope) {
-        let Some(d) = get_deployment(client, w).await? else {
-            summary.push(format!("deployment {w} not found"));
-            continue;
-        };
+    for (w, d) in found_deployments(client, scope, &mut summary).await? {
         let selector =
             serde_json::to_value(d.spec.as_ref().map(|s| &s.selector)).unwrap_or_default();
-        let want = policy(&scope.incident, w, selector);
+        let want = policy(&scope.incident, &w, selector);
         let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), &w.namespace);
-        let name = policy_name(w);
+        let name = policy_name(&w);
         let existing = api
             .get_opt(&name)
             .await

@@ -7,23 +7,16 @@
 //! clients holding a token get 401s from then on. Tokens for other audiences (cloud IAM
 //! federation) are exchanged tokens and must be revoked with that provider.
 
-use super::{Done, Evidence, Scope, api_error, deployments, get_deployment};
-use k8s_openapi::api::apps::v1::Deployment;
+use super::{Done, Evidence, Scope, api_error, found_deployments, patch_deployment, restart_patch};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use palisade_core::time::Timestamp;
-use serde_json::json;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
 pub const REVOKED_FOR: &str = "palisade.io/credentials-revoked-for";
 
 pub async fn run(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for w in deployments(scope) {
-        let Some(d) = get_deployment(client, w).await? else {
-            summary.push(format!("deployment {w} not found"));
-            continue;
-        };
+    for (w, d) in found_deployments(client, scope, &mut summary).await? {
         let sa_name = d
             .spec
             .as_ref()
@@ -130,15 +123,15 @@ pub async fn run(client: &Client, scope: &Scope) -> Result<Done, String> {
             sa.as_ref().and_then(|s| s.metadata.uid.clone()).unwrap_or_else(|| "none".into()),
             created.metadata.uid.clone().unwrap_or_default()
         ));
-        let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-        let patch = json!({"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": Timestamp::now().to_string(),
-            REVOKED_FOR: scope.incident}}}}});
-        let after = api
-            .patch(&w.name, &PatchParams::default(), &Patch::Strategic(patch))
-            .await
-            .map_err(|e| api_error(&format!("restarting {w}"), e))?;
-        ev.push(Evidence::json(format!("after: deployment {w}"), &after));
+        patch_deployment(
+            client,
+            &w,
+            &d,
+            restart_patch(REVOKED_FOR, &scope.incident),
+            "restarting",
+            &mut ev,
+        )
+        .await?;
         summary.push(format!("{w} restarted to mount new tokens"));
         changed = true;
     }

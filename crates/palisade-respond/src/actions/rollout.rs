@@ -2,15 +2,14 @@
 //! version), restart (`kubectl rollout restart`).
 
 use super::{
-    Done, Evidence, REPLICAS_BEFORE, Replicas, Scope, api_error, deployments, get_deployment,
-    replica_sets_of,
+    Done, Evidence, REPLICAS_BEFORE, Replicas, Scope, api_error, found_deployments,
+    patch_deployment, record_change, replica_sets_of, restart_patch,
 };
 use crate::signal::Workload;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use palisade_core::time::Timestamp;
+use kube::api::{Api, Patch, PostParams};
 use serde_json::json;
 
 /// Annotation recording which incident rolled a workload back to its previous revision (a
@@ -20,21 +19,13 @@ pub const ROLLED_BACK_FOR: &str = "palisade.io/rolled-back-for";
 pub const RESTARTED_FOR: &str = "palisade.io/restarted-for";
 const REVISION: &str = "deployment.kubernetes.io/revision";
 
-fn deploy_api(client: &Client, w: &Workload) -> Api<Deployment> {
-    Api::namespaced(client.clone(), &w.namespace)
-}
-
 fn replicas(d: &Deployment) -> i32 {
     d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
 pub async fn scale(client: &Client, scope: &Scope, want: &Replicas) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for w in deployments(scope) {
-        let Some(d) = get_deployment(client, w).await? else {
-            summary.push(format!("deployment {w} not found"));
-            continue;
-        };
+    for (w, d) in found_deployments(client, scope, &mut summary).await? {
         let now = replicas(&d);
         let recorded = d
             .metadata
@@ -67,19 +58,11 @@ pub async fn scale(client: &Client, scope: &Scope, want: &Replicas) -> Result<Do
             summary.push(format!("{w} already at {now} replicas"));
             continue;
         }
-        ev.push(Evidence::json(format!("before: deployment {w}"), &d));
-        let after = deploy_api(client, w)
-            .patch(
-                &w.name,
-                &PatchParams::default(),
-                &Patch::Merge(
-                    json!({"metadata": {"annotations": {REPLICAS_BEFORE: annotation}},
-                                     "spec": {"replicas": target}}),
-                ),
-            )
-            .await
-            .map_err(|e| api_error(&format!("scaling {w}"), e))?;
-        ev.push(Evidence::json(format!("after: deployment {w}"), &after));
+        let patch = Patch::Merge(
+            json!({"metadata": {"annotations": {REPLICAS_BEFORE: annotation}},
+                                        "spec": {"replicas": target}}),
+        );
+        patch_deployment(client, &w, &d, patch, "scaling", &mut ev).await?;
         changed = true;
         summary.push(format!("{w} scaled from {now} to {target} replicas"));
     }
@@ -185,181 +168,177 @@ fn container_name(d: &Deployment, wanted: &Option<String>, w: &Workload) -> Resu
     }
 }
 
+/// The container of a deployment's pod template.
+fn container<'a>(
+    d: &'a Deployment,
+    name: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::Container> {
+    d.spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|x| x.name == name)
+}
+
 pub async fn rollback(client: &Client, scope: &Scope, target: &Target) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for w in deployments(scope) {
-        let Some(d) = get_deployment(client, w).await? else {
-            summary.push(format!("deployment {w} not found"));
-            continue;
-        };
-        let api = deploy_api(client, w);
-        let current_template = d.spec.as_ref().map(|s| s.template.clone());
-        let patched = match target {
+    for (w, d) in found_deployments(client, scope, &mut summary).await? {
+        // What to change, as a strategic merge patch of one container, or a whole template.
+        let (patch, what, done) = match target {
             Target::Previous | Target::Revision(_) => {
-                let mut history = replica_sets_of(client, &d).await?;
-                history.sort_by_key(|rs| revision_of(&rs.metadata));
-                let current = revision_of(&d.metadata);
-                let marker = d
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(ROLLED_BACK_FOR));
-                if *target == Target::Previous && marker == Some(&scope.incident) {
-                    summary.push(format!(
-                        "{w} already rolled back for {} (now revision {current})",
-                        scope.incident
-                    ));
-                    continue;
-                }
-                let chosen = match target {
-                    Target::Revision(r) => history
-                        .iter()
-                        .find(|rs| revision_of(&rs.metadata) == *r)
-                        .ok_or_else(|| {
-                            format!(
-                                "{w}: unable to find revision {r} in its history (revisions: {})",
-                                history
-                                    .iter()
-                                    .map(|rs| revision_of(&rs.metadata).to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )
-                        })?,
-                    // The newest earlier revision that runs something else: a restart makes a
-                    // revision too, but rolling back to it would change nothing.
-                    _ => {
-                        let now = current_template.as_ref().map(essence);
-                        history
-                            .iter()
-                            .rev()
-                            .filter(|rs| revision_of(&rs.metadata) < current)
-                            .find(|rs| template_of(rs).map(|t| essence(&t)) != now)
-                            .ok_or_else(|| format!("{w}: no earlier revision that runs something else than revision {current}"))?
-                    }
-                };
-                let template = template_of(chosen).ok_or("the replica set has no template")?;
-                let rev = revision_of(&chosen.metadata);
-                if Some(&template) == current_template.as_ref() {
-                    summary.push(format!("{w} already runs revision {rev}'s template"));
-                    None
-                } else {
-                    ev.push(Evidence::json(format!("before: deployment {w}"), &d));
-                    // Replace with the resourceVersion read: a concurrent change is a 409, not
-                    // a lost update.
-                    let mut next = d.clone();
-                    if let Some(s) = next.spec.as_mut() {
-                        s.template = template;
-                    }
-                    if *target == Target::Previous {
-                        next.metadata
-                            .annotations
-                            .get_or_insert_default()
-                            .insert(ROLLED_BACK_FOR.into(), scope.incident.clone());
-                    }
-                    let out = api
-                        .replace(&w.name, &PostParams::default(), &next)
-                        .await
-                        .map_err(|e| {
-                            api_error(&format!("rolling {w} back to revision {rev}"), e)
-                        })?;
-                    summary.push(format!(
-                        "{w} rolled back from revision {current} to revision {rev}'s template"
-                    ));
-                    Some(out)
-                }
+                let (did, line) = undo(client, &w, &d, target, &scope.incident, &mut ev).await?;
+                changed |= did;
+                summary.push(line);
+                continue;
             }
-            Target::Image { container, image } => {
-                let c = container_name(&d, container, w)?;
-                let now = d
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.template.spec.as_ref())
-                    .and_then(|s| s.containers.iter().find(|x| x.name == c))
-                    .and_then(|x| x.image.clone());
+            Target::Image {
+                container: c,
+                image,
+            } => {
+                let c = container_name(&d, c, &w)?;
+                let now = container(&d, &c).and_then(|x| x.image.clone());
                 if now.as_deref() == Some(image.as_str()) {
                     summary.push(format!("{w} container {c} already runs {image}"));
-                    None
-                } else {
-                    ev.push(Evidence::json(format!("before: deployment {w}"), &d));
-                    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": c, "image": image}]}}}});
-                    let out = api
-                        .patch(&w.name, &PatchParams::default(), &Patch::Strategic(patch))
-                        .await
-                        .map_err(|e| api_error(&format!("setting the image of {w}"), e))?;
-                    summary.push(format!(
-                        "{w} container {c}: {} → {image}",
-                        now.unwrap_or_default()
-                    ));
-                    Some(out)
+                    continue;
                 }
+                (
+                    json!({"spec": {"template": {"spec": {"containers": [{"name": c, "image": image}]}}}}),
+                    "setting the image of",
+                    format!("{w} container {c}: {} → {image}", now.unwrap_or_default()),
+                )
             }
             Target::Env {
-                container,
+                container: c,
                 name,
                 value,
             } => {
-                let c = container_name(&d, container, w)?;
-                let now = d
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.template.spec.as_ref())
-                    .and_then(|s| s.containers.iter().find(|x| x.name == c))
+                let c = container_name(&d, c, &w)?;
+                let now = container(&d, &c)
                     .and_then(|x| x.env.as_ref())
                     .and_then(|e| e.iter().find(|v| &v.name == name))
                     .and_then(|v| v.value.clone());
                 if now.as_deref() == Some(value.as_str()) {
                     summary.push(format!("{w} container {c} already has {name}={value}"));
-                    None
-                } else {
-                    ev.push(Evidence::json(format!("before: deployment {w}"), &d));
-                    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": c, "env": [{"name": name, "value": value}]}]}}}});
-                    let out = api
-                        .patch(&w.name, &PatchParams::default(), &Patch::Strategic(patch))
-                        .await
-                        .map_err(|e| api_error(&format!("setting {name} on {w}"), e))?;
-                    summary.push(format!(
+                    continue;
+                }
+                (
+                    json!({"spec": {"template": {"spec": {"containers": [{"name": c, "env": [{"name": name, "value": value}]}]}}}}),
+                    "setting a variable of",
+                    format!(
                         "{w} container {c}: {name} {} → {value}",
                         now.unwrap_or_else(|| "(unset)".into())
-                    ));
-                    Some(out)
-                }
+                    ),
+                )
             }
         };
-        if let Some(after) = patched {
-            changed = true;
-            ev.push(Evidence::json(format!("after: deployment {w}"), &after));
-        }
+        patch_deployment(client, &w, &d, Patch::Strategic(patch), what, &mut ev).await?;
+        changed = true;
+        summary.push(done);
     }
     Ok(Done::new(changed, summary, ev))
 }
 
+/// `kubectl rollout undo`: the deployment's template replaced by an earlier revision's.
+/// Whether it changed anything, and what it did.
+async fn undo(
+    client: &Client,
+    w: &Workload,
+    d: &Deployment,
+    target: &Target,
+    incident: &str,
+    ev: &mut Vec<Evidence>,
+) -> Result<(bool, String), String> {
+    let current = revision_of(&d.metadata);
+    let marker = d
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ROLLED_BACK_FOR));
+    if *target == Target::Previous && marker.map(String::as_str) == Some(incident) {
+        return Ok((
+            false,
+            format!("{w} already rolled back for {incident} (now revision {current})"),
+        ));
+    }
+    let mut history = replica_sets_of(client, d).await?;
+    history.sort_by_key(|rs| revision_of(&rs.metadata));
+    let current_template = d.spec.as_ref().map(|s| s.template.clone());
+    let chosen = match target {
+        Target::Revision(r) => history
+            .iter()
+            .find(|rs| revision_of(&rs.metadata) == *r)
+            .ok_or_else(|| {
+                format!(
+                    "{w}: unable to find revision {r} in its history (revisions: {})",
+                    history
+                        .iter()
+                        .map(|rs| revision_of(&rs.metadata).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?,
+        // The newest earlier revision that runs something else: a restart makes a revision
+        // too, but rolling back to it would change nothing.
+        _ => {
+            let now = current_template.as_ref().map(essence);
+            history
+                .iter()
+                .rev()
+                .filter(|rs| revision_of(&rs.metadata) < current)
+                .find(|rs| template_of(rs).map(|t| essence(&t)) != now)
+                .ok_or_else(|| {
+                    format!(
+                        "{w}: no earlier revision that runs something else than revision {current}"
+                    )
+                })?
+        }
+    };
+    let template = template_of(chosen).ok_or("the replica set has no template")?;
+    let rev = revision_of(&chosen.metadata);
+    if Some(&template) == current_template.as_ref() {
+        return Ok((false, format!("{w} already runs revision {rev}'s template")));
+    }
+    // Replace with the resourceVersion read: a concurrent change is a 409, not a lost update.
+    let mut next = d.clone();
+    if let Some(s) = next.spec.as_mut() {
+        s.template = template;
+    }
+    if *target == Target::Previous {
+        next.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(ROLLED_BACK_FOR.into(), incident.to_string());
+    }
+    let api: Api<Deployment> = Api::namespaced(client.clone(), &w.namespace);
+    let after = api
+        .replace(&w.name, &PostParams::default(), &next)
+        .await
+        .map_err(|e| api_error(&format!("rolling {w} back to revision {rev}"), e))?;
+    record_change(ev, w, d, &after);
+    Ok((
+        true,
+        format!("{w} rolled back from revision {current} to revision {rev}'s template"),
+    ))
+}
+
 pub async fn restart(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for w in deployments(scope) {
-        let Some(d) = get_deployment(client, w).await? else {
-            summary.push(format!("deployment {w} not found"));
-            continue;
-        };
+    for (w, d) in found_deployments(client, scope, &mut summary).await? {
         let done_for = d
             .spec
             .as_ref()
             .and_then(|s| s.template.metadata.as_ref())
             .and_then(|m| m.annotations.as_ref())
-            .and_then(|a| a.get(RESTARTED_FOR))
-            .cloned();
-        if done_for.as_deref() == Some(scope.incident.as_str()) {
+            .and_then(|a| a.get(RESTARTED_FOR));
+        if done_for == Some(&scope.incident) {
             summary.push(format!("{w} already restarted for {}", scope.incident));
             continue;
         }
-        ev.push(Evidence::json(format!("before: deployment {w}"), &d));
-        let patch = json!({"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": Timestamp::now().to_string(),
-            RESTARTED_FOR: scope.incident}}}}});
-        let after = deploy_api(client, w)
-            .patch(&w.name, &PatchParams::default(), &Patch::Strategic(patch))
-            .await
-            .map_err(|e| api_error(&format!("restarting {w}"), e))?;
-        ev.push(Evidence::json(format!("after: deployment {w}"), &after));
+        let patch = restart_patch(RESTARTED_FOR, &scope.incident);
+        patch_deployment(client, &w, &d, patch, "restarting", &mut ev).await?;
         changed = true;
         summary.push(format!("{w} restarted (new pods replace the old ones)"));
     }

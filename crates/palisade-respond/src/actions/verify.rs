@@ -70,11 +70,11 @@ impl Check {
         }
     }
 
-    async fn check(&self, client: &Client, scope: &Scope) -> Result<String, String> {
+    async fn check(&self, client: &Client, http: &Http, scope: &Scope) -> Result<String, String> {
         match self {
             Check::Rollout => rollout(client, scope).await,
             Check::Http { url, status } => {
-                let (code, _) = get(url).await?;
+                let (code, _) = get(http, url).await?;
                 if code == *status {
                     Ok(format!("{url} answered {code}"))
                 } else {
@@ -88,7 +88,7 @@ impl Check {
                 min,
                 max,
             } => {
-                let (code, body) = get(url).await?;
+                let (code, body) = get(http, url).await?;
                 if code != 200 {
                     return Err(format!("{url} answered {code}"));
                 }
@@ -136,20 +136,22 @@ async fn rollout(client: &Client, scope: &Scope) -> Result<String, String> {
     Ok(out.join("; "))
 }
 
+/// The HTTP client of a verify step's checks, made once per step (its pool is reused by
+/// every retry).
+type Http = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
 /// A plain HTTP/1.1 GET with a 5 s limit.
-async fn get(url: &str) -> Result<(u16, String), String> {
-    use http_body_util::{BodyExt, Empty};
+async fn get(http: &Http, url: &str) -> Result<(u16, String), String> {
+    use http_body_util::BodyExt;
     let uri: hyper::Uri = url.parse().map_err(|e| format!("'{url}': {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!("'{url}': only http:// URLs are checked"));
     }
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
     let fut = async {
-        let resp = client
-            .get(uri)
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+        let resp = http.get(uri).await.map_err(|e| format!("GET {url}: {e}"))?;
         let code = resp.status().as_u16();
         let body = resp
             .into_body()
@@ -254,11 +256,14 @@ pub async fn run(
     timeout: u64,
 ) -> Result<Done, String> {
     let deadline = Instant::now() + Duration::from_secs(timeout);
+    let http: Http =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
     loop {
         let mut passed = Vec::new();
         let mut failed = Vec::new();
         for c in checks {
-            match c.check(client, scope).await {
+            match c.check(client, &http, scope).await {
                 Ok(m) => passed.push(m),
                 Err(m) => failed.push(m),
             }

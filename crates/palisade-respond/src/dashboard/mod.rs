@@ -14,7 +14,9 @@
 mod page;
 
 use crate::actions::Action;
+use crate::incident::Incident;
 use crate::serve::App;
+use crate::store::Entry;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -238,38 +240,47 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<C
     secure(r)
 }
 
-/// Every incident, and one incident with its chain entries.
-type Loaded = (
-    Vec<crate::incident::Incident>,
-    Option<crate::incident::Incident>,
-    Vec<crate::store::Entry>,
-);
+/// Why a page cannot be shown: its status and message (made a page by [`refuse`]).
+type Refusal = (StatusCode, String);
 
-fn load(app: &App, id: Option<&str>) -> Result<Loaded, String> {
-    let engine = app
-        .engine
+fn unavailable(e: String) -> Refusal {
+    (StatusCode::SERVICE_UNAVAILABLE, e)
+}
+
+fn engine(app: &App) -> Result<std::sync::MutexGuard<'_, crate::engine::Engine>, Refusal> {
+    app.engine
         .lock()
-        .map_err(|_| "the engine failed earlier".to_string())?;
-    let all = engine
-        .store()
-        .incidents(false)?
-        .iter()
-        .map(crate::incident::Incident::from_json)
-        .collect::<Result<Vec<_>, _>>()?;
-    let (one, entries) = match id {
-        Some(id) => (engine.incident(id)?, engine.store().entries_for(id)?),
-        None => (None, Vec::new()),
-    };
-    Ok((all, one, entries))
+        .map_err(|_| unavailable("the engine failed earlier".into()))
+}
+
+/// One incident and its chain entries.
+fn one_incident(app: &App, id: &str) -> Result<(Incident, Vec<Entry>), Refusal> {
+    let engine = engine(app)?;
+    let inc = engine
+        .incident(id)
+        .map_err(unavailable)?
+        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no incident {id}")))?;
+    let entries = engine.store().entries_for(id).map_err(unavailable)?;
+    Ok((inc, entries))
 }
 
 async fn incidents(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Some((op, csrf)) = who(&app, &headers) else {
         return to_login();
     };
-    match load(&app, None) {
-        Ok((all, _, _)) => html(page::incidents(&all, &op, &csrf)),
-        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e),
+    let all = engine(&app).and_then(|e| {
+        e.store()
+            .incidents(false)
+            .and_then(|list| {
+                list.iter()
+                    .map(Incident::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(unavailable)
+    });
+    match all {
+        Ok(all) => html(page::incidents(&all, &op, &csrf)),
+        Err((code, msg)) => refuse(code, &msg),
     }
 }
 
@@ -281,16 +292,15 @@ async fn incident(
     let Some((op, csrf)) = who(&app, &headers) else {
         return to_login();
     };
-    match load(&app, Some(&id)) {
-        Ok((_, Some(inc), entries)) => html(page::incident(
+    match one_incident(&app, &id) {
+        Ok((inc, entries)) => html(page::incident(
             &inc,
             &entries,
             &op,
             &csrf,
             app.client.get().is_some(),
         )),
-        Ok((_, None, _)) => refuse(StatusCode::NOT_FOUND, &format!("no incident {id}")),
-        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e),
+        Err((code, msg)) => refuse(code, &msg),
     }
 }
 
@@ -326,10 +336,9 @@ async fn rollback_confirm(
     let Some((_, csrf)) = who(&app, &headers) else {
         return to_login();
     };
-    match load(&app, Some(&id)) {
-        Ok((_, Some(inc), _)) => html(page::rollback_confirm(&inc, &csrf)),
-        Ok(_) => refuse(StatusCode::NOT_FOUND, &format!("no incident {id}")),
-        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, &e),
+    match one_incident(&app, &id) {
+        Ok((inc, _)) => html(page::rollback_confirm(&inc, &csrf)),
+        Err((code, msg)) => refuse(code, &msg),
     }
 }
 
