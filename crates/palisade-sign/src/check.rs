@@ -16,12 +16,8 @@ use std::path::{Path, PathBuf};
 pub fn load_trust(cfg: &ModelSigning) -> Result<Trust, String> {
     let mut t = Trust::default();
     for p in &cfg.public_keys {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| format!("[model.signing] public key {}: {e}", p.display()))?;
-        t.keys.push(
-            PublicKey::from_pem(&text)
-                .map_err(|e| format!("[model.signing] {}: {e}", p.display()))?,
-        );
+        t.keys
+            .push(PublicKey::read(p).map_err(|e| format!("[model.signing] {e}"))?);
     }
     for p in &cfg.certificates {
         let b = std::fs::read(p)

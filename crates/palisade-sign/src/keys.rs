@@ -35,7 +35,21 @@ fn pem_label(text: &str) -> Option<&str> {
     Some(&text[start..start + end])
 }
 
+/// A PEM file's text; errors name the file and what it should hold.
+pub fn read_pem(path: &std::path::Path, what: &str) -> std::result::Result<String, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    String::from_utf8(bytes)
+        .map_err(|_| format!("{what} {} is not text (PEM expected)", path.display()))
+}
+
 impl PrivateKey {
+    /// A PEM private key from a file; errors name the file.
+    pub fn read(path: &std::path::Path) -> std::result::Result<PrivateKey, String> {
+        PrivateKey::from_pem(&read_pem(path, "private key")?)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// A private key from PEM text.
     pub fn from_pem(text: &str) -> Result<PrivateKey> {
         match pem_label(text) {
@@ -100,6 +114,12 @@ impl PrivateKey {
 }
 
 impl PublicKey {
+    /// A PEM public key from a file; errors name the file.
+    pub fn read(path: &std::path::Path) -> std::result::Result<PublicKey, String> {
+        PublicKey::from_pem(&read_pem(path, "public key")?)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     pub fn from_pem(text: &str) -> Result<PublicKey> {
         match pem_label(text) {
             Some("PUBLIC KEY") => {}

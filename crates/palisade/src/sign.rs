@@ -15,11 +15,6 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-fn read_text(path: &Path, what: &str) -> Result<String, String> {
-    String::from_utf8(read(path, what)?)
-        .map_err(|_| format!("{what} {} is not text (PEM expected)", path.display()))
-}
-
 fn certificates(
     paths: &[PathBuf],
     what: &str,
@@ -97,8 +92,7 @@ pub fn sign(method: SignMethod) -> Result<u8, String> {
             common,
             private_key,
         } => {
-            let key = PrivateKey::from_pem(&read_text(&private_key, "private key")?)
-                .map_err(|e| format!("{}: {e}", private_key.display()))?;
+            let key = PrivateKey::read(&private_key)?;
             (common, Signer::Key(key))
         }
         SignMethod::Certificate {
@@ -107,8 +101,7 @@ pub fn sign(method: SignMethod) -> Result<u8, String> {
             signing_certificate,
             certificate_chain,
         } => {
-            let key = PrivateKey::from_pem(&read_text(&private_key, "private key")?)
-                .map_err(|e| format!("{}: {e}", private_key.display()))?;
+            let key = PrivateKey::read(&private_key)?;
             let mut chain = certificates(&[signing_certificate], "signing certificate")?;
             chain.truncate(1);
             chain.extend(certificates(&certificate_chain, "certificate chain")?);
@@ -142,8 +135,7 @@ pub fn sign(method: SignMethod) -> Result<u8, String> {
 pub fn verify(method: VerifyMethod) -> Result<u8, String> {
     let (common, trust) = match method {
         VerifyMethod::Key { common, public_key } => {
-            let key = PublicKey::from_pem(&read_text(&public_key, "public key")?)
-                .map_err(|e| format!("{}: {e}", public_key.display()))?;
+            let key = PublicKey::read(&public_key)?;
             (common, Trust::key(key))
         }
         VerifyMethod::Certificate {

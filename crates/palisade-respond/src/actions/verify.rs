@@ -7,7 +7,7 @@ use crate::signal::Workload;
 use kube::Client;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -224,13 +224,9 @@ pub fn metric(
     ))
 }
 
-fn signature_check(model: &PathBuf, signature: &PathBuf, key: &PathBuf) -> Result<String, String> {
-    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let pem =
-        String::from_utf8(read(key)?).map_err(|_| format!("{}: not PEM text", key.display()))?;
-    let public = palisade_sign::keys::PublicKey::from_pem(&pem)
-        .map_err(|e| format!("{}: {e}", key.display()))?;
-    let sig = read(signature)?;
+fn signature_check(model: &Path, signature: &Path, key: &Path) -> Result<String, String> {
+    let public = palisade_sign::keys::PublicKey::read(key)?;
+    let sig = std::fs::read(signature).map_err(|e| format!("{}: {e}", signature.display()))?;
     let mut opts = palisade_sign::VerifyOptions {
         threads: 2,
         ..Default::default()
@@ -285,6 +281,27 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_check_passes_on_the_signed_model_and_names_a_changed_file() {
+        let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../palisade-sign/tests/fixtures");
+        let dir = std::env::temp_dir().join(format!("palisade-verify-sig-{}", std::process::id()));
+        let model = dir.join("model");
+        std::fs::create_dir_all(&model).unwrap();
+        std::fs::write(model.join("weights.bin"), b"approved weights").unwrap();
+        let key = palisade_sign::keys::PrivateKey::read(&keys.join("p384.key.pem")).unwrap();
+        let signer = palisade_sign::Signer::Key(key);
+        let (_, bundle) = palisade_sign::sign(&model, &signer, &Default::default(), 1).unwrap();
+        let sig = dir.join("model.sig");
+        std::fs::write(&sig, bundle.to_json()).unwrap();
+        let public = keys.join("p384.pub.pem");
+        let ok = signature_check(&model, &sig, &public).unwrap();
+        assert!(ok.contains("verifies (1 files"), "{ok}");
+        std::fs::write(model.join("weights.bin"), b"poisoned weights").unwrap();
+        let err = signature_check(&model, &sig, &public).unwrap_err();
+        assert!(err.contains("weights.bin"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn metrics_are_found_by_name_and_labels() {
