@@ -5,7 +5,7 @@
 //! control-set probes, security events and Prometheus metrics.
 //!
 //! - [`config`]: the TOML file, validated with errors that name the key.
-//! - [`server`]: listeners (TLS, HTTP/1.1 + HTTP/2), `/metrics`, reload, shutdown.
+//! - [`server`]: starting, `/metrics`, reload, shutdown; [`listen`]: TLS, HTTP/1.1 + HTTP/2.
 //! - [`gateway`]: one request through every check, in order.
 //! - [`tenant`], [`limit`]: who is calling and how much they may.
 //! - [`json`], [`protocol`]: bounded parsing and the model-server protocols.
@@ -20,6 +20,7 @@ pub mod events;
 pub mod gateway;
 pub mod json;
 pub mod limit;
+pub mod listen;
 pub mod metrics;
 pub mod probe;
 pub mod profile;

@@ -1,6 +1,5 @@
-//! Listening: plain TCP or TLS (rustls, optional client certificates), HTTP/1.1 and HTTP/2 on
-//! the same port (ALPN for TLS, the preface for cleartext), `/metrics` and `/healthz`, the
-//! probe scheduler, configuration reload on SIGHUP or file change, and shutdown on
+//! Running the guard: its listeners ([`crate::listen`]: TCP or TLS, HTTP/1.1 and HTTP/2),
+//! `/metrics` and `/healthz`, the probe scheduler, configuration reload on SIGHUP or file change, and shutdown on
 //! SIGINT/SIGTERM that lets requests in flight finish.
 
 use crate::config::Config;
@@ -10,8 +9,6 @@ use crate::metrics::{Metrics, l1};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,7 +47,7 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
         metrics.clone(),
     )?;
     let tls = match &cfg.server.tls {
-        Some(t) => Some(crate::tls::acceptor(t)?),
+        Some(t) => Some(crate::tls::acceptor(t, "server.tls")?),
         None => None,
     };
     let listener = TcpListener::bind(cfg.server.listen)
@@ -104,7 +101,7 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     ));
     tasks.push(tokio::spawn(async move {
         let mut stopped = stopped;
-        until_stopped(&mut stopped).await;
+        crate::listen::until_stopped(&mut stopped).await;
         probes.abort();
         reload.abort();
         flusher.abort();
@@ -130,107 +127,31 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
             .unwrap_or_default(),
         running.gateway.upstream.settings.url
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    crate::listen::shutdown_signal().await;
     eprintln!("palisade guard: stopping; letting requests in flight finish");
     running.stop().await;
     Ok(())
 }
 
+/// Serves the guard (or, on the admin listener, only `/metrics` and `/healthz`).
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     gateway: Arc<Gateway>,
     admin: bool,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = until_stopped(&mut stopped) => break,
-        };
-        let (stream, _) = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: wait instead of spinning.
-                eprintln!("palisade guard: accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        stream.set_nodelay(true).ok();
+    let handler = move |req: Request<hyper::body::Incoming>, cn: Option<String>| {
         let gateway = gateway.clone();
-        let tls = tls.clone();
-        let stopped = stopped.clone();
-        connections.spawn(async move {
-            match tls {
-                Some(acceptor) => {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                            .await
-                    else {
-                        return;
-                    };
-                    let cn = crate::tls::client_common_name(stream.get_ref().1);
-                    serve_connection(TokioIo::new(stream), gateway, admin, cn, stopped).await;
-                }
-                None => serve_connection(TokioIo::new(stream), gateway, admin, None, stopped).await,
-            }
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-}
-
-async fn serve_connection<I>(
-    io: TokioIo<I>,
-    gateway: Arc<Gateway>,
-    admin: bool,
-    cn: Option<String>,
-    mut stopped: watch::Receiver<bool>,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-        let gateway = gateway.clone();
-        let cn = cn.clone();
         async move {
-            let resp = match (admin, req.uri().path()) {
+            match (admin, req.uri().path()) {
                 (true, "/metrics") => metrics_response(&gateway),
                 (true, "/healthz") => health_response(&gateway),
                 _ => gateway.handle(req, cn).await,
-            };
-            Ok::<_, std::convert::Infallible>(resp)
+            }
         }
-    });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .header_read_timeout(Duration::from_secs(30))
-        .timer(hyper_util::rt::TokioTimer::new());
-    builder.http2().max_concurrent_streams(256);
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = until_stopped(&mut stopped) => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
-}
-
-/// Resolves once shutdown was asked for (or its sender is gone).
-async fn until_stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
+    };
+    crate::listen::accept_loop(listener, tls, handler, stopped, "palisade guard").await;
 }
 
 fn metrics_response(gateway: &Gateway) -> Response<Full<Bytes>> {

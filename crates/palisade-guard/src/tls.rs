@@ -7,19 +7,21 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
 
-pub fn acceptor(t: &Tls) -> Result<tokio_rustls::TlsAcceptor, String> {
+/// The acceptor for a `[tls]` table; `at` is where the table sits in the configuration
+/// (`server.tls`), so that errors name the key.
+pub fn acceptor(t: &Tls, at: &str) -> Result<tokio_rustls::TlsAcceptor, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = CertificateDer::pem_file_iter(&t.cert)
         .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("server.tls.cert: {}: {e}", t.cert.display()))?;
+        .map_err(|e| format!("{at}.cert: {}: {e}", t.cert.display()))?;
     if certs.is_empty() {
         return Err(format!(
-            "server.tls.cert: {}: no certificate in it",
+            "{at}.cert: {}: no certificate in it",
             t.cert.display()
         ));
     }
     let key = PrivateKeyDer::from_pem_file(&t.key)
-        .map_err(|e| format!("server.tls.key: {}: {e}", t.key.display()))?;
+        .map_err(|e| format!("{at}.key: {}: {e}", t.key.display()))?;
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
@@ -27,26 +29,26 @@ pub fn acceptor(t: &Tls) -> Result<tokio_rustls::TlsAcceptor, String> {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             for c in CertificateDer::pem_file_iter(ca)
-                .map_err(|e| format!("server.tls.client_ca: {}: {e}", ca.display()))?
+                .map_err(|e| format!("{at}.client_ca: {}: {e}", ca.display()))?
             {
-                let c = c.map_err(|e| format!("server.tls.client_ca: {}: {e}", ca.display()))?;
+                let c = c.map_err(|e| format!("{at}.client_ca: {}: {e}", ca.display()))?;
                 roots
                     .add(c)
-                    .map_err(|e| format!("server.tls.client_ca: {}: {e}", ca.display()))?;
+                    .map_err(|e| format!("{at}.client_ca: {}: {e}", ca.display()))?;
             }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
             )
             .build()
-            .map_err(|e| format!("server.tls.client_ca: {}: {e}", ca.display()))?;
+            .map_err(|e| format!("{at}.client_ca: {}: {e}", ca.display()))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
     };
     let mut config = builder
         .with_single_cert(certs, key)
-        .map_err(|e| format!("server.tls: the certificate and key do not fit together: {e}"))?;
+        .map_err(|e| format!("{at}: the certificate and key do not fit together: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

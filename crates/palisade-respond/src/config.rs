@@ -8,9 +8,15 @@
 //! open_at = "low"                  # least severe detection that opens an incident
 //! max_body_bytes = 10485760        # larger bodies get 413
 //!
+//! [tls]                            # optional: HTTPS (HTTP/1.1 and HTTP/2) with rustls
+//! cert = "server.pem"              #   certificate chain, PEM
+//! key = "server.key"               #   its private key, PEM
+//! client_ca = "senders-ca.pem"     #   optional: require client certificates from this CA
+//!
 //! [[senders]]                      # who may send: a bearer token, stored as its SHA-256
-//! name = "falcosidekick"           #   (palisade guard hash-key prints it)
-//! token_sha256 = "9f86d08…"
+//! name = "falcosidekick"           #   (palisade guard hash-key prints it),
+//! token_sha256 = "9f86d08…"        #   or a client certificate's subject CN (with client_ca)
+//! # mtls_common_name = "falco.monitoring"
 //!
 //! [models]                         # guard models and the workloads serving them
 //! digits = { namespace = "ml", kind = "Deployment", name = "digits" }
@@ -44,9 +50,12 @@ pub struct Config {
     pub senders: Vec<Sender>,
     #[serde(default)]
     pub models: HashMap<String, Workload>,
+    /// HTTPS instead of plain HTTP; with `client_ca`, every client needs a certificate.
+    #[serde(default)]
+    pub tls: Option<palisade_guard::config::Tls>,
     /// People who may use the dashboard (`/ui`), each with the SHA-256 of their token.
     #[serde(default)]
-    pub operators: Vec<Sender>,
+    pub operators: Vec<Operator>,
     #[serde(default)]
     pub response: Response,
 }
@@ -72,9 +81,22 @@ pub struct Response {
     pub vars: std::collections::BTreeMap<String, String>,
 }
 
+/// Who may POST events: known by a bearer token (stored as its SHA-256), or by the subject
+/// common name of a client certificate (needs `tls.client_ca`), or either.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sender {
+    pub name: String,
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    #[serde(default)]
+    pub mtls_common_name: Option<String>,
+}
+
+/// Who may use the dashboard: a token, stored as its SHA-256.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
     pub name: String,
     pub token_sha256: String,
 }
@@ -105,6 +127,13 @@ impl Config {
         if let Some(k) = cfg.response.kubeconfig.as_mut() {
             fix(k);
         }
+        if let Some(tls) = cfg.tls.as_mut() {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+            if let Some(ca) = tls.client_ca.as_mut() {
+                fix(ca);
+            }
+        }
         Ok(cfg)
     }
 
@@ -134,13 +163,29 @@ impl Config {
                 "senders: at least one sender with a token is needed; ingest is never open".into(),
             );
         }
+        let mtls = self.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
         for (i, s) in self.senders.iter().enumerate() {
-            let t = &s.token_sha256;
-            if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "senders[{i}].token_sha256: expected 64 hex digits (palisade guard hash-key prints them)"
-                ));
+            match (&s.token_sha256, &s.mtls_common_name) {
+                (None, None) => {
+                    return Err(format!(
+                        "senders[{i}]: sender '{}' needs token_sha256 or mtls_common_name",
+                        s.name
+                    ));
+                }
+                (_, Some(_)) if !mtls => {
+                    return Err(format!(
+                        "senders[{i}].mtls_common_name: needs tls.client_ca (client certificates \
+                         are only asked for with it)"
+                    ));
+                }
+                _ => {}
             }
+            if let Some(t) = &s.token_sha256 {
+                check_sha256(t, &format!("senders[{i}].token_sha256"))?;
+            }
+        }
+        for (i, o) in self.operators.iter().enumerate() {
+            check_sha256(&o.token_sha256, &format!("operators[{i}].token_sha256"))?;
         }
         Ok(())
     }
@@ -152,6 +197,15 @@ impl Config {
     pub fn open_at(&self) -> Result<Severity, String> {
         parse_open_at(&self.open_at).map_err(|e| format!("open_at: {e}"))
     }
+}
+
+fn check_sha256(t: &str, at: &str) -> Result<(), String> {
+    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{at}: expected 64 hex digits (palisade guard hash-key prints them)"
+        ));
+    }
+    Ok(())
 }
 
 /// A duration for `window` (`30m`, `2h`) in seconds.
@@ -184,6 +238,19 @@ mod tests {
             (
                 "[[senders]]\nname = 'x'\ntoken_sha256 = 'abc'",
                 "senders[0].token_sha256",
+            ),
+            ("[[senders]]\nname = 'x'", "senders[0]: sender 'x' needs"),
+            (
+                "[[senders]]\nname = 'x'\nmtls_common_name = 'falco'",
+                "senders[0].mtls_common_name: needs tls.client_ca",
+            ),
+            (
+                format!(
+                    "[[senders]]\nname = 'x'\ntoken_sha256 = '{TOKEN}'\n\
+                     [[operators]]\nname = 'o'\ntoken_sha256 = 'short'"
+                )
+                .as_str(),
+                "operators[0].token_sha256",
             ),
         ] {
             let e = Config::parse(text).unwrap_err();

@@ -12,7 +12,10 @@
 //! Every ingest request needs a sender's token: `Authorization: Bearer TOKEN` (Falcosidekick's
 //! custom headers, the audit webhook kubeconfig's `token`), or `?token=TOKEN` for senders that
 //! cannot set headers (Falco's own `http_output`; the token then appears in URLs, so prefer
-//! headers). Bodies over `max_body_bytes` get 413. The batch is recorded in one transaction
+//! headers). With `[tls]` and `client_ca`, a client certificate whose subject common name is a
+//! sender's `mtls_common_name` identifies that sender without a token (Falco's
+//! `http_output.client_cert`, the audit webhook kubeconfig's `client-certificate`); a token, when
+//! one is sent as well, decides. Bodies over `max_body_bytes` get 413. The batch is recorded in one transaction
 //! before the answer: 200 means every event in it is on disk; 400 lists what could not be read
 //! (the rest of the batch is recorded); 503 means nothing was recorded and the sender should
 //! retry.
@@ -22,6 +25,7 @@ use crate::engine::{Clock, Engine, Options};
 use crate::ingest::{self, Format};
 use crate::rules::RuleSet;
 use crate::store::Store;
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -36,6 +40,8 @@ use std::sync::{Arc, Mutex};
 
 pub struct App {
     pub(crate) engine: Mutex<Engine>,
+    /// Served over TLS: the dashboard's session cookie is marked `Secure`.
+    pub(crate) https: bool,
     senders: Directory,
     names: Vec<String>,
     max_body: usize,
@@ -128,10 +134,11 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
     let engine = Engine::new(Store::open(&cfg.db)?, rules, opts)?;
     Ok(Arc::new(App {
         engine: Mutex::new(engine),
+        https: cfg.tls.is_some(),
         senders: Directory::from_credentials(
             cfg.senders
                 .iter()
-                .map(|s| (Some(s.token_sha256.as_str()), None)),
+                .map(|s| (s.token_sha256.as_deref(), s.mtls_common_name.as_deref())),
         ),
         names: cfg.senders.iter().map(|s| s.name.clone()).collect(),
         max_body: cfg.max_body_bytes,
@@ -162,31 +169,53 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Serves until SIGINT or SIGTERM.
+/// The subject common name of the client's verified certificate, when it presented one (TLS
+/// with `client_ca`); put on each request by [`run`].
+#[derive(Clone, Debug)]
+pub struct ClientCertificate(pub Option<String>);
+
+/// Serves until SIGINT or SIGTERM: plain HTTP, or HTTPS with `[tls]`; HTTP/1.1 and HTTP/2.
 pub async fn run(cfg: Config) -> Result<(), String> {
     let app = app(&cfg)?;
     if cfg.response.act {
         let client = crate::actions::connect(cfg.response.kubeconfig.as_deref()).await?;
         let _ = app.client.set(client);
     }
+    let tls = match &cfg.tls {
+        Some(t) => Some(palisade_guard::tls::acceptor(t, "tls")?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .map_err(|e| format!("listen {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!(
-        "palisade respond: listening on {addr} (database {})",
+        "palisade respond: listening on {}://{addr}{} (database {})",
+        if tls.is_some() { "https" } else { "http" },
+        match &cfg.tls {
+            Some(t) if t.client_ca.is_some() => ", client certificates required",
+            _ => "",
+        },
         cfg.db.display()
     );
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        palisade_guard::listen::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let router = router(app);
+    let handler = move |mut req: axum::http::Request<hyper::body::Incoming>, cn: Option<String>| {
+        req.extensions_mut().insert(ClientCertificate(cn));
+        let answer = tower::ServiceExt::oneshot(router.clone(), req);
+        async move {
+            match answer.await {
+                Ok(r) => r,
+                Err(never) => match never {},
             }
-        })
-        .await
-        .map_err(|e| e.to_string())
+        }
+    };
+    palisade_guard::listen::accept_loop(listener, tls, handler, stopped, "palisade respond").await;
+    Ok(())
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -212,19 +241,23 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 async fn ingest_auto(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
+    cert: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    handle(app, Format::Auto, q, headers, body).await
+    let who = sender(&app, &q, cert, &headers);
+    handle(app, Format::Auto, who, body).await
 }
 
 async fn ingest_format(
     State(app): State<Arc<App>>,
     Path(format): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    cert: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let who = sender(&app, &q, cert, &headers);
     let format = match format.as_str() {
         "falcosidekick" => Format::Falco,
         f => match Format::parse(f).filter(|f| *f != Format::Auto) {
@@ -239,21 +272,36 @@ async fn ingest_format(
             }
         },
     };
-    handle(app, format, q, headers, body).await
+    handle(app, format, who, body).await
+}
+
+/// The sender a request comes from: its token when it sends one (header first, then
+/// `?token=`), else its client certificate's common name.
+fn sender(
+    app: &App,
+    q: &HashMap<String, String>,
+    cert: Option<Extension<ClientCertificate>>,
+    headers: &HeaderMap,
+) -> Option<usize> {
+    match presented_key(headers).or(q.get("token").map(String::as_str)) {
+        Some(token) => app.senders.by_key(token),
+        None => cert
+            .and_then(|Extension(ClientCertificate(cn))| cn)
+            .and_then(|cn| app.senders.by_common_name(&cn)),
+    }
 }
 
 async fn handle(
     app: Arc<App>,
     format: Format,
-    q: HashMap<String, String>,
-    headers: HeaderMap,
+    sender: Option<usize>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let token = presented_key(&headers).or(q.get("token").map(String::as_str));
-    let Some(sender) = token.and_then(|t| app.senders.by_key(t)) else {
+    let Some(sender) = sender else {
         let mut r = problem(
             StatusCode::UNAUTHORIZED,
-            "a sender token is needed: Authorization: Bearer TOKEN (or ?token=TOKEN)",
+            "a sender token is needed: Authorization: Bearer TOKEN (or ?token=TOKEN), or a \
+             sender's client certificate",
         );
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, "Bearer".parse().unwrap());

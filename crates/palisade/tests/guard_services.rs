@@ -6,19 +6,8 @@ mod guard_harness;
 
 use guard_harness::*;
 use serde_json::json;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("{name} is not installed: scripts/test installs it (apt-get)");
-}
 
 #[test]
 fn prometheus_scrapes_the_guard() {
@@ -188,93 +177,6 @@ fn redis_shares_rate_limits_between_replicas() {
 
 fn guard_a_guard_b(text: &str) -> (Guard, Guard) {
     (Guard::start(text), Guard::start(text))
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    run_ok(Command::new(tool("openssl")).args(args).current_dir(dir));
-}
-
-/// Runs a command that must succeed; its output is shown when it does not.
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA, a server certificate for 127.0.0.1 and client certificates for CN=a and CN=intruder
-/// (the intruder's from another CA).
-fn certificates(dir: &Path) {
-    for (ca, cn) in [("ca", "guard test CA"), ("other-ca", "someone else")] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
-    }
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    for (name, cn, ca, ext) in [
-        ("server", "127.0.0.1", "ca", "server.ext"),
-        ("client-a", "a", "ca", "client.ext"),
-        ("intruder", "a", "other-ca", "client.ext"),
-    ] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                &format!("{ca}.pem"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "2",
-                "-extfile",
-                ext,
-            ],
-        );
-    }
 }
 
 #[test]

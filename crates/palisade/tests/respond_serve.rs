@@ -178,3 +178,72 @@ fn nothing_acknowledged_is_lost_across_kill_9() {
     drop(s2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn https_with_client_certificates_over_http2() {
+    let dir = tempdir("respond-tls");
+    guard_harness::certificates(&dir);
+    let extra = format!(
+        "[tls]\ncert = \"{0}/server.pem\"\nkey = \"{0}/server.key\"\nclient_ca = \"{0}/ca.pem\"\n\
+         [[senders]]\nname = \"falco\"\nmtls_common_name = \"a\"\n",
+        dir.display()
+    );
+    let s = Respond::start_with(&dir, free_port(), &extra);
+    std::fs::write(dir.join("event.json"), generic(1)).unwrap();
+    let curl = |cert: Option<&str>, token: Option<&str>| {
+        let mut c = std::process::Command::new(guard_harness::tool("curl"));
+        c.args(["-s", "--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+            .args(["--max-time", "10", "--cacert"])
+            .arg(dir.join("ca.pem"))
+            .args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(format!("@{}", dir.join("event.json").display()));
+        if let Some(cert) = cert {
+            c.arg("--cert")
+                .arg(dir.join(cert))
+                .arg("--key")
+                .arg(dir.join(cert.replace(".pem", ".key")));
+        }
+        if let Some(t) = token {
+            c.args(["-H", &format!("Authorization: Bearer {t}")]);
+        }
+        c.arg(format!("https://{}/ingest/generic", s.addr));
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    // The certificate alone identifies the sender `falco`, over HTTP/2.
+    assert_eq!(curl(Some("client-a.pem"), None), "200 2");
+    // A token sent with it decides: the right one is accepted, a wrong one is refused.
+    assert_eq!(curl(Some("client-a.pem"), Some(TOKEN)), "200 2");
+    assert_eq!(curl(Some("client-a.pem"), Some("wrong")), "401 2");
+    // No certificate, or one from another CA: the handshake fails (curl prints 000).
+    assert_eq!(curl(None, Some(TOKEN)), "000 0");
+    assert_eq!(curl(Some("intruder.pem"), None), "000 0");
+
+    let store = Store::open(&s.db).unwrap();
+    assert_eq!(store.counter("signals").unwrap(), 2);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tls_mistakes_are_named_at_start() {
+    let dir = tempdir("respond-tls-bad");
+    let hash = palisade_guard::tenant::hash_key(TOKEN);
+    let config = dir.join("respond.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndb = \"ir.db\"\n[tls]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n\
+             [[senders]]\nname = \"test\"\ntoken_sha256 = \"{hash}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["respond", "serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tls.cert: ") && err.contains("missing.pem"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,9 +5,10 @@
 //! approval with an Approve button, a Roll back button, and MTTR over time as a chart.
 //!
 //! Security: operators log in with their token (`[[operators]]` in the configuration, stored
-//! as SHA-256); the session is a random 256-bit id in an `HttpOnly; SameSite=Strict` cookie,
-//! valid 8 hours. Every state-changing request is a POST carrying the session's CSRF token
-//! and, when the browser sends one, an `Origin` matching the server. Pages are rendered on the
+//! as SHA-256); the session is a random 256-bit id in an `HttpOnly; SameSite=Strict` cookie
+//! (`Secure` too when served over TLS), valid 8 hours. Every state-changing request is a POST
+//! carrying the session's CSRF token and, when the browser sends one, an `Origin` matching the
+//! server. Pages are rendered on the
 //! server with no script at all and no external assets (works air-gapped); the
 //! Content-Security-Policy allows only the server's own stylesheet.
 
@@ -207,8 +208,9 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<Lo
     }
     let mut r = Redirect::to("/ui").into_response();
     let cookie = format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/ui; Max-Age={}",
-        LIFETIME.as_secs()
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/ui; Max-Age={}{}",
+        LIFETIME.as_secs(),
+        if app.https { "; Secure" } else { "" }
     );
     r.headers_mut().insert(
         header::SET_COOKIE,

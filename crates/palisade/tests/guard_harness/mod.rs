@@ -410,6 +410,14 @@ pub struct Respond {
 
 impl Respond {
     pub fn start(dir: &Path, port: u16) -> Respond {
+        let r = Respond::start_with(dir, port, "");
+        wait_http(r.addr, "/healthz", 20);
+        r
+    }
+
+    /// Starts it with more configuration tables (`extra`, after the sender `test` and the
+    /// model `digits`) and waits only until the port accepts connections.
+    pub fn start_with(dir: &Path, port: u16, extra: &str) -> Respond {
         let hash = palisade_guard::tenant::hash_key(RESPOND_TOKEN);
         let config = dir.join("respond.toml");
         std::fs::write(
@@ -417,7 +425,7 @@ impl Respond {
             format!(
                 "listen = \"127.0.0.1:{port}\"\ndb = \"ir.db\"\nmax_body_bytes = 65536\n\
                  [[senders]]\nname = \"test\"\ntoken_sha256 = \"{hash}\"\n\
-                 [models]\ndigits = {{ namespace = \"ml\", name = \"digits\" }}\n"
+                 [models]\ndigits = {{ namespace = \"ml\", name = \"digits\" }}\n{extra}"
             ),
         )
         .unwrap();
@@ -430,11 +438,116 @@ impl Respond {
             .unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let proc = Proc(child);
-        wait_http(addr, "/healthz", 20);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "palisade respond serve did not listen on {addr} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Respond {
             proc,
             addr,
             db: dir.join("ir.db"),
         }
+    }
+}
+
+/// A tool installed from Debian (scripts/test installs them).
+pub fn tool(name: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} is not installed: scripts/test installs it (apt-get)");
+}
+
+pub fn openssl(dir: &Path, args: &[&str]) {
+    run_ok(Command::new(tool("openssl")).args(args).current_dir(dir));
+}
+
+/// Runs a command that must succeed; its output is shown when it does not.
+pub fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and client certificates for CN=a and CN=intruder
+/// (the intruder's from another CA).
+pub fn certificates(dir: &Path) {
+    for (ca, cn) in [("ca", "guard test CA"), ("other-ca", "someone else")] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+    }
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, cn, ca, ext) in [
+        ("server", "127.0.0.1", "ca", "server.ext"),
+        ("client-a", "a", "ca", "client.ext"),
+        ("intruder", "a", "other-ca", "client.ext"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                ext,
+            ],
+        );
     }
 }
