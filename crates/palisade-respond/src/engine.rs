@@ -96,6 +96,14 @@ impl Engine {
 
     /// Records a batch; `origin` says where it came from (`POST /ingest/falco`, a file name).
     pub fn ingest(&mut self, parsed: Parsed, origin: &str) -> Result<Outcome, String> {
+        let mut outs = self.ingest_many(vec![(parsed, origin.to_string())])?;
+        Ok(outs.pop().unwrap_or_default())
+    }
+
+    /// Records several batches in one transaction (the server's group commit: the batches of
+    /// requests that arrived together share one write to disk). All are committed or none;
+    /// one outcome per batch, in order.
+    pub fn ingest_many(&mut self, batches: Vec<(Parsed, String)>) -> Result<Vec<Outcome>, String> {
         let Engine {
             store,
             detector,
@@ -103,88 +111,28 @@ impl Engine {
             clock,
             models,
         } = self;
-        let Parsed {
-            signals, errors, ..
-        } = parsed;
         let result = store.transaction(|store| {
-            let mut out = Outcome::default();
-            for e in &errors {
-                store.append(Kind::IngestError, None, &json!({"origin": origin, "at": e.at, "message": e.message}))?;
+            let mut outs = Vec::with_capacity(batches.len());
+            let mut updated = BTreeSet::new();
+            for (parsed, origin) in batches {
+                let out =
+                    record_batch(store, detector, correlator, *clock, models, parsed, &origin)?;
+                updated.extend(out.updated.iter().cloned());
+                outs.push(out);
             }
-            if !errors.is_empty() {
-                store.bump("ingest_errors", errors.len() as i64)?;
-            }
-            if !signals.is_empty() {
-                store.bump("signals", signals.len() as i64)?;
-            }
-            out.errors = errors;
-            for mut signal in signals {
-                if signal.source == Source::Guard
-                    && let Some(w) = signal.subject.model.as_ref().and_then(|m| models.get(m))
-                {
-                    signal.subject.namespace = Some(w.namespace.clone());
-                    signal.subject.workload = Some(w.clone());
-                }
-                store.append(Kind::Signal, None, &signal.to_record())?;
-                out.accepted += 1;
-                let now = match clock {
-                    Clock::Wall => Timestamp::now(),
-                    Clock::Event => signal.time,
-                };
-                for d in detector.detect(&signal) {
-                    let record = d.to_json();
-                    let det_time = d.time;
-                    let placed = correlator.place(d, || next_id(store), now)?;
-                    let n = match placed {
-                        Placed::Dropped => {
-                            store.append(Kind::Detection, None, &record)?;
-                            out.detections += 1;
-                            continue;
-                        }
-                        Placed::Duplicate(_) => {
-                            out.duplicates += 1;
-                            continue;
-                        }
-                        Placed::Opened(n) | Placed::Joined(n) => n,
-                    };
-                    out.detections += 1;
-                    let inc = &mut correlator.open[n];
-                    let id = inc.id.clone();
-                    // Replaying: the incident was detected when its earliest detection fired.
-                    if *clock == Clock::Event
-                        && let Some(first) = inc.history.first_mut()
-                        && first.phase == Phase::Detected
-                        && det_time < first.at
-                    {
-                        first.at = det_time;
-                    }
-                    if let Placed::Opened(_) = placed {
-                        store.append(
-                            Kind::Opened,
-                            Some(&id),
-                            &json!({"title": inc.title, "severity": inc.severity.as_str(), "at": now.to_string()}),
-                        )?;
-                        out.opened.push(id.clone());
-                    }
-                    store.append(Kind::Detection, Some(&id), &record)?;
-                    if let Some(s) = inc.reassess() {
-                        store.append(
-                            Kind::Severity,
-                            Some(&id),
-                            &json!({"severity": s.as_str(), "reason": format!("{} rules agree", inc.findings.len())}),
-                        )?;
-                    }
-                    out.updated.insert(id);
-                }
-            }
-            for inc in correlator.open.iter().filter(|i| out.updated.contains(&i.id)) {
+            for inc in correlator.open.iter().filter(|i| updated.contains(&i.id)) {
                 store.save_incident(inc)?;
             }
             if correlator.open.len() > MAX_IN_MEMORY {
-                let newest = correlator.open.iter().map(|i| i.last_seen).max().unwrap_or_default();
+                let newest = correlator
+                    .open
+                    .iter()
+                    .map(|i| i.last_seen)
+                    .max()
+                    .unwrap_or_default();
                 correlator.prune(newest);
             }
-            Ok(out)
+            Ok(outs)
         });
         if result.is_err() {
             // The in-memory incidents ran ahead of a batch that was rolled back: read them back
@@ -259,6 +207,97 @@ pub fn change_phase(
     let change = json!({"phase": phase.as_str(), "at": at.to_string(), "by": by, "reason": reason});
     s.append(Kind::Phase, Some(&inc.id), &change)?;
     Ok(())
+}
+
+/// One batch's signals, errors, detections and incident changes, appended inside the caller's
+/// transaction (incidents are saved by the caller, once per transaction).
+fn record_batch(
+    store: &mut Store,
+    detector: &mut Detector,
+    correlator: &mut Correlator,
+    clock: Clock,
+    models: &HashMap<String, Workload>,
+    parsed: Parsed,
+    origin: &str,
+) -> Result<Outcome, String> {
+    let Parsed {
+        signals, errors, ..
+    } = parsed;
+    let mut out = Outcome::default();
+    for e in &errors {
+        store.append(
+            Kind::IngestError,
+            None,
+            &json!({"origin": origin, "at": e.at, "message": e.message}),
+        )?;
+    }
+    if !errors.is_empty() {
+        store.bump("ingest_errors", errors.len() as i64)?;
+    }
+    if !signals.is_empty() {
+        store.bump("signals", signals.len() as i64)?;
+    }
+    out.errors = errors;
+    for mut signal in signals {
+        if signal.source == Source::Guard
+            && let Some(w) = signal.subject.model.as_ref().and_then(|m| models.get(m))
+        {
+            signal.subject.namespace = Some(w.namespace.clone());
+            signal.subject.workload = Some(w.clone());
+        }
+        store.append(Kind::Signal, None, &signal.to_record())?;
+        out.accepted += 1;
+        let now = match clock {
+            Clock::Wall => Timestamp::now(),
+            Clock::Event => signal.time,
+        };
+        for d in detector.detect(&signal) {
+            let record = d.to_json();
+            let det_time = d.time;
+            let placed = correlator.place(d, || next_id(store), now)?;
+            let n = match placed {
+                Placed::Dropped => {
+                    store.append(Kind::Detection, None, &record)?;
+                    out.detections += 1;
+                    continue;
+                }
+                Placed::Duplicate(_) => {
+                    out.duplicates += 1;
+                    continue;
+                }
+                Placed::Opened(n) | Placed::Joined(n) => n,
+            };
+            out.detections += 1;
+            let inc = &mut correlator.open[n];
+            let id = inc.id.clone();
+            // Replaying: the incident was detected when its earliest detection fired.
+            if clock == Clock::Event
+                && let Some(first) = inc.history.first_mut()
+                && first.phase == Phase::Detected
+                && det_time < first.at
+            {
+                first.at = det_time;
+            }
+            if let Placed::Opened(_) = placed {
+                store.append(
+                    Kind::Opened,
+                    Some(&id),
+                    &json!({"title": inc.title, "severity": inc.severity.as_str(), "at": now.to_string()}),
+                )?;
+                out.opened.push(id.clone());
+            }
+            store.append(Kind::Detection, Some(&id), &record)?;
+            if let Some(s) = inc.reassess() {
+                store.append(
+                    Kind::Severity,
+                    Some(&id),
+                    &json!({"severity": s.as_str(), "reason": format!("{} rules agree", inc.findings.len())}),
+                )?;
+            }
+            out.updated.insert(id);
+        }
+    }
+    Ok(out)
 }
 
 fn load_open(store: &Store) -> Result<Vec<Incident>, String> {

@@ -6,6 +6,7 @@
 //! runs that pipeline in one transaction per batch, so whatever it acknowledges is on disk.
 
 pub mod actions;
+pub mod commit;
 pub mod config;
 pub mod correlate;
 pub mod crosswalk;

@@ -15,10 +15,11 @@
 //! headers). With `[tls]` and `client_ca`, a client certificate whose subject common name is a
 //! sender's `mtls_common_name` identifies that sender without a token (Falco's
 //! `http_output.client_cert`, the audit webhook kubeconfig's `client-certificate`); a token, when
-//! one is sent as well, decides. Bodies over `max_body_bytes` get 413. The batch is recorded in one transaction
-//! before the answer: 200 means every event in it is on disk; 400 lists what could not be read
-//! (the rest of the batch is recorded); 503 means nothing was recorded and the sender should
-//! retry.
+//! one is sent as well, decides. Bodies over `max_body_bytes` get 413. The batch is recorded in
+//! one transaction, shared with the batches of requests that arrived at the same moment
+//! ([`crate::commit`]), before the answer: 200 means every event in it is on disk; 400 lists
+//! what could not be read (the rest of the batch is recorded); 503 means nothing was recorded
+//! and the sender should retry.
 
 use crate::config::Config;
 use crate::engine::{Clock, Engine, Options};
@@ -55,6 +56,8 @@ pub struct App {
     pub(crate) auto: bool,
     /// Incidents with a playbook run under way, and whether to run again when it ends.
     running: Mutex<HashMap<String, bool>>,
+    /// Records ingested batches, several requests' in one transaction ([`crate::commit`]).
+    committer: std::sync::OnceLock<crate::commit::Committer>,
 }
 
 impl App {
@@ -132,7 +135,7 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         models: cfg.models.clone(),
     };
     let engine = Engine::new(Store::open(&cfg.db)?, rules, opts)?;
-    Ok(Arc::new(App {
+    let app = Arc::new(App {
         engine: Mutex::new(engine),
         https: cfg.tls.is_some(),
         senders: Directory::from_credentials(
@@ -155,7 +158,11 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         vars: cfg.response.vars.clone(),
         auto: cfg.response.auto,
         running: Mutex::new(HashMap::new()),
-    }))
+        committer: std::sync::OnceLock::new(),
+    });
+    let committer = crate::commit::Committer::start(Arc::downgrade(&app))?;
+    let _ = app.committer.set(committer);
+    Ok(app)
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -322,24 +329,20 @@ async fn handle(
     };
     let origin = format!("POST /ingest/{} from {}", format.name(), app.names[sender]);
     let app2 = app.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let text = match std::str::from_utf8(&body) {
-            Ok(t) => t,
-            Err(e) => {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    format!("the body is not UTF-8 (at byte {})", e.valid_up_to()),
-                ));
-            }
-        };
-        let parsed = ingest::parse(text, format);
-        let mut engine = app2.engine.lock().map_err(|_| {
+    // Parsing may take a while (bodies up to max_body_bytes): off the async workers.
+    let queued = tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&body).map_err(|e| {
             (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the engine failed earlier".to_string(),
+                StatusCode::BAD_REQUEST,
+                format!("the body is not UTF-8 (at byte {})", e.valid_up_to()),
             )
         })?;
-        engine.ingest(parsed, &origin).map_err(|e| {
+        let parsed = ingest::parse(text, format);
+        let committer = app2.committer.get().ok_or((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is starting; retry".to_string(),
+        ))?;
+        committer.submit(parsed, origin).map_err(|e| {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("nothing was recorded: {e}"),
@@ -347,40 +350,56 @@ async fn handle(
         })
     })
     .await;
-    match result {
-        Ok(Ok(out)) => {
-            if app.auto {
-                for id in &out.opened {
-                    app.respond(id.clone());
-                }
-            }
-            let status = if out.errors.is_empty() {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            let errors: Vec<String> = out.errors.iter().map(|e| e.to_string()).collect();
-            let mut body = json!({
-                "accepted": out.accepted,
-                "detections": out.detections,
-                "opened": out.opened,
-                "incidents": out.updated,
-            });
-            if !errors.is_empty() {
-                body["error"] = format!(
-                    "{} event(s) could not be read; the other {} were recorded",
-                    errors.len(),
-                    out.accepted
-                )
-                .into();
-                body["errors"] = errors.into();
-            }
-            (status, axum::Json(body)).into_response()
+    let answer = match queued {
+        Ok(Ok(answer)) => answer,
+        Ok(Err((status, msg))) => return problem(status, msg),
+        Err(_) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ingest failed unexpectedly; nothing was acknowledged",
+            );
         }
-        Ok(Err((status, msg))) => problem(status, msg),
-        Err(_) => problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ingest failed unexpectedly; nothing was acknowledged",
-        ),
+    };
+    let out = match answer.await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("nothing was recorded: {e}"),
+            );
+        }
+        Err(_) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "nothing was recorded: the committer stopped",
+            );
+        }
+    };
+    if app.auto {
+        for id in &out.opened {
+            app.respond(id.clone());
+        }
     }
+    let status = if out.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let errors: Vec<String> = out.errors.iter().map(|e| e.to_string()).collect();
+    let mut body = json!({
+        "accepted": out.accepted,
+        "detections": out.detections,
+        "opened": out.opened,
+        "incidents": out.updated,
+    });
+    if !errors.is_empty() {
+        body["error"] = format!(
+            "{} event(s) could not be read; the other {} were recorded",
+            errors.len(),
+            out.accepted
+        )
+        .into();
+        body["errors"] = errors.into();
+    }
+    (status, axum::Json(body)).into_response()
 }

@@ -207,10 +207,10 @@ impl Store {
         let body = body.to_string();
         let hash = entry_hash(&self.head.1, seq, &time, kind.as_str(), incident, &body);
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO chain (seq, time, kind, incident, body, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![seq, time, kind.as_str(), incident, body, self.head.1, hash],
             )
+            .and_then(|mut st| st.execute(params![seq, time, kind.as_str(), incident, body, self.head.1, hash]))
             .map_err(|e| format!("appending to the chain: {e}"))?;
         self.head = (seq, hash);
         Ok(seq)
@@ -243,17 +243,19 @@ impl Store {
     pub fn save_incident(&mut self, inc: &crate::incident::Incident) -> Result<(), String> {
         let id = &inc.id;
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO incidents (id, first_seen, open, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(id) DO UPDATE SET first_seen = excluded.first_seen,
                      open = excluded.open, body = excluded.body",
-                params![
+            )
+            .and_then(|mut st| {
+                st.execute(params![
                     id,
                     inc.first_seen.micros(),
                     inc.is_open() as i64,
                     inc.to_json().to_string()
-                ],
-            )
+                ])
+            })
             .map_err(|e| format!("saving {id}: {e}"))?;
         Ok(())
     }
@@ -293,12 +295,11 @@ impl Store {
     /// Adds `by` to a named counter and returns the new value.
     pub fn bump(&mut self, name: &str, by: i64) -> Result<i64, String> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "INSERT INTO counters (name, value) VALUES (?1, ?2)
                  ON CONFLICT(name) DO UPDATE SET value = value + excluded.value RETURNING value",
-                params![name, by],
-                |r| r.get(0),
             )
+            .and_then(|mut st| st.query_row(params![name, by], |r| r.get(0)))
             .map_err(|e| e.to_string())
     }
 

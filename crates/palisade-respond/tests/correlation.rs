@@ -321,3 +321,40 @@ fn info_evidence_never_opens_an_incident_and_bad_events_are_recorded_as_errors()
     );
     assert_eq!(e.store().counter("ingest_errors").unwrap(), 2);
 }
+
+#[test]
+fn batches_committed_together_give_each_sender_its_own_outcome() {
+    let mut e = engine();
+    let alert = |secs, uuid| {
+        falco(
+            "Palisade Outbound Connection From Inference Pod",
+            "Notice",
+            secs,
+            &["ml", "network"],
+            uuid,
+        )
+    };
+    let bodies = [
+        lines(&[alert(1, "u1")]),
+        lines(&[alert(2, "u2"), json!({"rule": "x", "priority": "Loud", "output": ""})]),
+        // A re-sent alert, in another request of the same group.
+        lines(&[alert(1, "u1")]),
+    ];
+    let batches = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (ingest::parse(b, Format::Auto), format!("request {i}")))
+        .collect();
+    let outs = e.ingest_many(batches).unwrap();
+    let summary: Vec<_> = outs
+        .iter()
+        .map(|o| (o.accepted, o.errors.len(), o.opened.len(), o.duplicates))
+        .collect();
+    assert_eq!(summary, [(1, 0, 1, 0), (1, 1, 0, 0), (1, 0, 0, 1)]);
+    let incs = only(&e);
+    assert_eq!(incs.len(), 1);
+    assert_eq!(incs[0].findings[0].count, 2);
+    assert_eq!(e.store().counter("signals").unwrap(), 3);
+    assert_eq!(e.store().counter("ingest_errors").unwrap(), 1);
+    assert!(e.store().verify(None).is_ok());
+}

@@ -192,11 +192,18 @@ fn https_with_client_certificates_over_http2() {
     std::fs::write(dir.join("event.json"), generic(1)).unwrap();
     let curl = |cert: Option<&str>, token: Option<&str>| {
         let mut c = std::process::Command::new(guard_harness::tool("curl"));
-        c.args(["-s", "--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
-            .args(["--max-time", "10", "--cacert"])
-            .arg(dir.join("ca.pem"))
-            .args(["-H", "Content-Type: application/json", "--data-binary"])
-            .arg(format!("@{}", dir.join("event.json").display()));
+        c.args([
+            "-s",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+        ])
+        .args(["--max-time", "10", "--cacert"])
+        .arg(dir.join("ca.pem"))
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(format!("@{}", dir.join("event.json").display()));
         if let Some(cert) = cert {
             c.arg("--cert")
                 .arg(dir.join(cert))
@@ -244,6 +251,9 @@ fn tls_mistakes_are_named_at_start() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("tls.cert: ") && err.contains("missing.pem"), "{err}");
+    assert!(
+        err.contains("tls.cert: ") && err.contains("missing.pem"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
