@@ -40,8 +40,8 @@ pub struct Match {
     pub severity: Option<Severity>,
     /// Globs; any namespace of the incident matching one.
     pub namespaces: Vec<String>,
-    /// Labels the deployments in scope should carry (parsed and shown; not yet checked
-    /// against the cluster).
+    /// Labels that at least one deployment in the incident's scope must carry, all of them
+    /// (read from the cluster when the playbook is chosen).
     pub labels: BTreeMap<String, String>,
 }
 
@@ -337,7 +337,8 @@ pub fn from_paths(paths: &[std::path::PathBuf]) -> Result<Vec<Playbook>, String>
 }
 
 impl Playbook {
-    /// Whether the incident matches everything but labels (which need the cluster).
+    /// Whether the incident matches everything but labels (which need the cluster:
+    /// [`for_incident`]).
     pub fn matches(&self, inc: &Incident) -> bool {
         let m = &self.matcher;
         (m.techniques.is_empty() || m.techniques.iter().any(|t| inc.techniques.contains(t)))
@@ -355,40 +356,127 @@ impl Playbook {
     }
 }
 
-/// The first playbook that matches the incident (labels aside).
+/// The first playbook that matches the incident, labels aside ([`for_incident`] checks them).
 pub fn choose<'a>(books: &'a [Playbook], inc: &Incident) -> Option<&'a Playbook> {
     books.iter().find(|p| p.matches(inc))
 }
 
 /// The playbook for a run: the one named, else the one already answering the incident, else
-/// the first that matches.
-pub fn for_incident<'a>(
+/// the first that matches. A playbook with `labels` matches only when a deployment in the
+/// incident's scope carries them, which needs the cluster: without one (`None`), such a
+/// playbook is passed over, and the error says so when nothing else matches. A playbook
+/// named on the command line must fit its labels too; one already answering the incident
+/// was checked when it was chosen.
+pub async fn for_incident<'a>(
     books: &'a [Playbook],
     inc: &Incident,
     named: Option<&str>,
+    cluster: Option<&kube::Client>,
 ) -> Result<&'a Playbook, String> {
-    match named.or(inc.response.playbook.as_deref()) {
-        Some(n) => books
+    let by_name = |n: &str| {
+        books
             .iter()
             .find(|b| b.name == n)
-            .ok_or_else(|| format!("no playbook named '{n}' (see `palisade respond playbooks`)")),
-        None => choose(books, inc).ok_or_else(|| {
-            format!(
-                "no playbook matches {} (techniques {}; rules {}); name one with --playbook",
-                inc.id,
-                inc.techniques
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                inc.findings
-                    .iter()
-                    .map(|f| f.rule.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }),
+            .ok_or_else(|| format!("no playbook named '{n}' (see `palisade respond playbooks`)"))
+    };
+    if let Some(n) = inc.response.playbook.as_deref().filter(|_| named.is_none()) {
+        return by_name(n);
     }
+    if let Some(n) = named {
+        let book = by_name(n)?;
+        if let (Some(client), false) = (cluster, book.matcher.labels.is_empty())
+            && !labels_fit(client, inc, &book.matcher.labels).await?
+        {
+            return Err(format!(
+                "playbook '{n}' is for deployments labelled {}; none in {}'s scope is",
+                show_labels(&book.matcher.labels),
+                inc.id
+            ));
+        }
+        return Ok(book);
+    }
+    let mut passed_over = Vec::new();
+    for book in books.iter().filter(|b| b.matches(inc)) {
+        if book.matcher.labels.is_empty() {
+            return Ok(book);
+        }
+        let labels = show_labels(&book.matcher.labels);
+        match cluster {
+            Some(client) if labels_fit(client, inc, &book.matcher.labels).await? => {
+                return Ok(book);
+            }
+            Some(_) => passed_over.push(format!(
+                "'{}' (no deployment in scope is labelled {labels})",
+                book.name
+            )),
+            None => passed_over.push(format!(
+                "'{}' (its labels {labels} need the cluster to check)",
+                book.name
+            )),
+        }
+    }
+    let mut msg = format!(
+        "no playbook matches {} (techniques {}; rules {})",
+        inc.id,
+        inc.techniques
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        inc.findings
+            .iter()
+            .map(|f| f.rule.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !passed_over.is_empty() {
+        msg += &format!("; passed over: {}", passed_over.join(", "));
+    }
+    Err(msg + "; name one with --playbook")
+}
+
+/// Whether [`for_incident`] would read the cluster to choose: a playbook with labels is
+/// named, or comes (among those that match) before the first one without.
+pub fn needs_cluster_to_choose(books: &[Playbook], inc: &Incident, named: Option<&str>) -> bool {
+    if named.is_none() && inc.response.playbook.is_some() {
+        return false;
+    }
+    let labelled = |b: &Playbook| !b.matcher.labels.is_empty();
+    match named {
+        Some(n) => books.iter().any(|b| b.name == n && labelled(b)),
+        None => books
+            .iter()
+            .filter(|b| b.matches(inc))
+            .take_while(|b| labelled(b))
+            .next()
+            .is_some(),
+    }
+}
+
+/// Whether a deployment in the incident's scope carries every one of `labels`.
+async fn labels_fit(
+    client: &kube::Client,
+    inc: &Incident,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, String> {
+    let scope = crate::actions::Scope::of(inc);
+    for w in crate::actions::deployments(&scope) {
+        if let Some(d) = crate::actions::get_deployment(client, w).await? {
+            let have = d.metadata.labels.unwrap_or_default();
+            if labels.iter().all(|(k, v)| have.get(k) == Some(v)) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn show_labels(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Replaces `${name}` with its value; unknown names are left as they are.

@@ -97,19 +97,21 @@ impl App {
     }
 
     async fn run_playbook(&self, client: &kube::Client, id: &str) {
-        let book = {
+        let inc = {
             let Ok(engine) = self.engine.lock() else {
                 return;
             };
             let Ok(Some(inc)) = engine.incident(id) else {
                 return;
             };
-            match crate::playbook::for_incident(&self.books, &inc, None) {
-                Ok(b) => b.clone(),
-                Err(e) => {
-                    eprintln!("palisade respond: {e}");
-                    return;
-                }
+            inc
+        };
+        let book = match crate::playbook::for_incident(&self.books, &inc, None, Some(client)).await
+        {
+            Ok(b) => b.clone(),
+            Err(e) => {
+                eprintln!("palisade respond: {e}");
+                return;
             }
         };
         let gates = crate::runner::Gates::Stop;

@@ -336,7 +336,10 @@ fn batches_committed_together_give_each_sender_its_own_outcome() {
     };
     let bodies = [
         lines(&[alert(1, "u1")]),
-        lines(&[alert(2, "u2"), json!({"rule": "x", "priority": "Loud", "output": ""})]),
+        lines(&[
+            alert(2, "u2"),
+            json!({"rule": "x", "priority": "Loud", "output": ""}),
+        ]),
         // A re-sent alert, in another request of the same group.
         lines(&[alert(1, "u1")]),
     ];

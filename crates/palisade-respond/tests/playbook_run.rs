@@ -219,3 +219,48 @@ async fn recovery_is_not_declared_without_a_passing_check() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playbook_with_labels_is_chosen_only_for_deployments_that_carry_them() {
+    let (_api, client, engine, id) = setup().await;
+    let yaml = r#"
+- playbook: training-only
+  match:
+    techniques: [T1611]
+    labels: {app.kubernetes.io/part-of: training}
+  steps:
+    - action: collect-evidence
+- playbook: inference
+  match:
+    techniques: [T1611]
+    labels: {app.kubernetes.io/part-of: inference, app: digits}
+  steps:
+    - action: collect-evidence
+"#;
+    let books = playbook::load(&[("site.yaml", yaml)]).unwrap();
+    let inc = incident(&engine, &id);
+    assert!(playbook::needs_cluster_to_choose(&books, &inc, None));
+    // The digits deployment is part of inference: the first playbook is passed over.
+    let chosen = playbook::for_incident(&books, &inc, None, Some(&client))
+        .await
+        .unwrap();
+    assert_eq!(chosen.name, "inference");
+    // Without the cluster neither can be checked, and the error says why each was passed over.
+    let e = playbook::for_incident(&books, &inc, None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains(
+            "passed over: 'training-only' (its labels app.kubernetes.io/part-of=training need the cluster to check)"
+        ),
+        "{e}"
+    );
+    // Named, a playbook whose labels no deployment in scope carries is refused.
+    let e = playbook::for_incident(&books, &inc, Some("training-only"), Some(&client))
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("'training-only' is for deployments labelled app.kubernetes.io/part-of=training; none in"),
+        "{e}"
+    );
+}

@@ -49,50 +49,65 @@ pub fn run(
     let inc = engine
         .incident(id)?
         .ok_or_else(|| format!("no incident {id} in {}", db.db.display()))?;
-    let book = playbook::for_incident(&books, &inc, named)?.clone();
     let extra = vars(&r.vars)?;
-    if dry_run {
-        for line in runner::plan(&book, &inc, &extra) {
-            println!("{line}");
+    let rt = runtime()?;
+    rt.block_on(async {
+        // A dry run reads the cluster (for labels) only when told where it is.
+        let client = if playbook::needs_cluster_to_choose(&books, &inc, named)
+            && !(dry_run && r.kubeconfig.is_none())
+        {
+            Some(actions::connect(r.kubeconfig.as_deref()).await?)
+        } else {
+            None
+        };
+        let book = playbook::for_incident(&books, &inc, named, client.as_ref())
+            .await?
+            .clone();
+        if dry_run {
+            for line in runner::plan(&book, &inc, &extra) {
+                println!("{line}");
+            }
+            return Ok(EXIT_OK);
         }
-        if !book.matcher.labels.is_empty() {
-            println!(
-                "# (the playbook names labels {:?}; they are not yet checked against the cluster)",
-                book.matcher.labels
-            );
-        }
-        return Ok(EXIT_OK);
-    }
-    let gates = approve_as.map_or(Gates::Stop, Gates::ApproveAs);
-    go(engine, &book, id, &gates, &extra, r.kubeconfig.as_deref())
+        let gates = approve_as.map_or(Gates::Stop, Gates::ApproveAs);
+        go(
+            engine,
+            &book,
+            id,
+            &gates,
+            &extra,
+            r.kubeconfig.as_deref(),
+            client,
+        )
+        .await
+    })
 }
 
-fn go(
+/// Runs the playbook on the incident (connecting to the cluster when a step acts and no
+/// client is given) and prints what it did.
+async fn go(
     engine: Engine,
     book: &Playbook,
     id: &str,
     gates: &Gates,
     extra: &BTreeMap<String, String>,
     kubeconfig: Option<&Path>,
+    client: Option<actions::Client>,
 ) -> Result<u8, String> {
     let needs_cluster = book
         .steps
         .iter()
         .any(|s| matches!(s.kind, StepKind::Action(_)));
-    let rt = runtime()?;
     let before = engine
         .incident(id)?
         .map(|i| i.response.actions.len())
         .unwrap_or(0);
     let shared = std::sync::Mutex::new(engine);
-    let outcome = rt.block_on(async {
-        let client = if needs_cluster {
-            Some(actions::connect(kubeconfig).await?)
-        } else {
-            None
-        };
-        runner::run(&shared, client.as_ref(), book, id, gates, extra).await
-    })?;
+    let client = match client {
+        None if needs_cluster => Some(actions::connect(kubeconfig).await?),
+        c => c,
+    };
+    let outcome = runner::run(&shared, client.as_ref(), book, id, gates, extra).await?;
     let engine = shared
         .into_inner()
         .map_err(|_| "the engine lock is poisoned")?;
@@ -135,15 +150,23 @@ pub fn approve(id: &str, by: &str, db: &RespondDb, r: &RespondPlaybooks) -> Resu
     let mut engine = engine(db)?;
     let inc = runner::approve(&mut engine, id, by)?;
     println!("{id}: approved by {by}");
-    let book = playbook::for_incident(&books, &inc, None)?.clone();
-    go(
-        engine,
-        &book,
-        id,
-        &Gates::Stop,
-        &vars(&r.vars)?,
-        r.kubeconfig.as_deref(),
-    )
+    let extra = vars(&r.vars)?;
+    runtime()?.block_on(async {
+        // The incident waits at a gate of the playbook answering it: no choice to make.
+        let book = playbook::for_incident(&books, &inc, None, None)
+            .await?
+            .clone();
+        go(
+            engine,
+            &book,
+            id,
+            &Gates::Stop,
+            &extra,
+            r.kubeconfig.as_deref(),
+            None,
+        )
+        .await
+    })
 }
 
 pub fn list(r: &RespondPlaybooks, json: bool) -> Result<u8, String> {

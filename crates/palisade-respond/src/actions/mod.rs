@@ -17,7 +17,8 @@ pub use verify::Check;
 use crate::signal::Workload;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube::Client;
+/// The Kubernetes client the actions use (re-exported for callers that pass one along).
+pub use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
