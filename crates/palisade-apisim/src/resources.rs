@@ -62,6 +62,9 @@ pub const SERVICES: Resource = r("services", "", "v1", "Service", true);
 pub const CONFIG_MAPS: Resource = r("configmaps", "", "v1", "ConfigMap", true);
 pub const DEPLOYMENTS: Resource = r("deployments", "apps", "v1", "Deployment", true);
 pub const REPLICA_SETS: Resource = r("replicasets", "apps", "v1", "ReplicaSet", true);
+/// Stored and served; no controller runs them (tests create their pods).
+pub const STATEFUL_SETS: Resource = r("statefulsets", "apps", "v1", "StatefulSet", true);
+pub const DAEMON_SETS: Resource = r("daemonsets", "apps", "v1", "DaemonSet", true);
 pub const NETWORK_POLICIES: Resource = r(
     "networkpolicies",
     "networking.k8s.io",
@@ -77,7 +80,7 @@ pub const PDBS: Resource = r(
     true,
 );
 
-pub const ALL: [Resource; 12] = [
+pub const ALL: [Resource; 14] = [
     PODS,
     NODES,
     NAMESPACES,
@@ -88,6 +91,8 @@ pub const ALL: [Resource; 12] = [
     CONFIG_MAPS,
     DEPLOYMENTS,
     REPLICA_SETS,
+    STATEFUL_SETS,
+    DAEMON_SETS,
     NETWORK_POLICIES,
     PDBS,
 ];

@@ -277,3 +277,127 @@ async fn a_drain_stops_at_the_disruption_budget_and_says_which_pod() {
         "{err}"
     );
 }
+
+/// A model server run as a StatefulSet, a node agent as a DaemonSet and a Job, all in one
+/// incident's scope: quarantine, scale and restart act on the controllers they apply to and
+/// name the others instead of passing over them in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulsets_and_daemonsets_are_quarantined_scaled_and_restarted() {
+    use palisade_apisim::resources::{DAEMON_SETS, NETWORK_POLICIES, PODS, STATEFUL_SETS};
+    use palisade_respond::actions::{Action, Replicas, Scope, Status};
+    let api = ApiServer::start("s3cret").await.unwrap();
+    let cluster = api.cluster();
+    let template = |app: &str| {
+        json!({"metadata": {"labels": {"app": app}},
+               "spec": {"containers": [{"name": "server", "image": format!("registry.local/{app}:1")}]}})
+    };
+    cluster
+        .apply(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "triton", "namespace": "ml"},
+            "spec": {"replicas": 2, "serviceName": "triton", "selector": {"matchLabels": {"app": "triton"}},
+                     "template": template("triton")}}))
+        .unwrap();
+    cluster
+        .apply(json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "gpu-agent", "namespace": "ml"},
+            "spec": {"selector": {"matchLabels": {"app": "gpu-agent"}}, "template": template("gpu-agent")}}))
+        .unwrap();
+    for (name, app) in [
+        ("triton-0", "triton"),
+        ("triton-1", "triton"),
+        ("gpu-agent-x", "gpu-agent"),
+        ("other", "other"),
+    ] {
+        cluster
+            .apply(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "ml", "labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]}}))
+            .unwrap();
+    }
+    let client = connect_yaml(&api.kubeconfig()).await.unwrap();
+    let scope = Scope {
+        incident: "INC-S".into(),
+        workloads: [
+            "ml/triton[StatefulSet]",
+            "ml/gpu-agent[DaemonSet]",
+            "ml/train[Job]",
+        ]
+        .iter()
+        .map(|w| w.parse().unwrap())
+        .collect(),
+        ..Scope::default()
+    };
+
+    let done = Action::Quarantine.run(&client, &scope).await.unwrap();
+    assert_eq!(done.status, Status::Changed, "{}", done.summary);
+    assert!(
+        done.summary.contains("ml/train[Job] left alone"),
+        "{}",
+        done.summary
+    );
+    for app in ["triton", "gpu-agent"] {
+        let np = cluster
+            .get(
+                &NETWORK_POLICIES,
+                "ml",
+                &format!("palisade-quarantine-{app}"),
+            )
+            .unwrap();
+        assert_eq!(
+            np["spec"]["podSelector"],
+            json!({"matchLabels": {"app": app}})
+        );
+    }
+    let label = |pod: &str| {
+        cluster.get(&PODS, "ml", pod).unwrap()["metadata"]["labels"]["palisade.io/quarantine"]
+            .clone()
+    };
+    assert_eq!(label("triton-1"), json!("INC-S"));
+    assert_eq!(label("gpu-agent-x"), json!("INC-S"));
+    assert_eq!(label("other"), json!(null), "only the workloads' own pods");
+
+    let zero = Action::Scale {
+        replicas: Replicas::Count(0),
+    };
+    let done = zero.run(&client, &scope).await.unwrap();
+    assert!(
+        done.summary
+            .contains("ml/triton[StatefulSet] scaled from 2 to 0"),
+        "{}",
+        done.summary
+    );
+    assert!(
+        done.summary.contains(
+            "ml/gpu-agent[DaemonSet] left alone: only Deployments and StatefulSets have replicas"
+        ),
+        "{}",
+        done.summary
+    );
+    let sts = cluster.get(&STATEFUL_SETS, "ml", "triton").unwrap();
+    assert_eq!(sts["spec"]["replicas"], 0);
+    assert_eq!(
+        sts["metadata"]["annotations"]["palisade.io/replicas-before"],
+        "2"
+    );
+    let back = Action::Scale {
+        replicas: Replicas::Previous("previous".into()),
+    };
+    back.run(&client, &scope).await.unwrap();
+    assert_eq!(
+        cluster.get(&STATEFUL_SETS, "ml", "triton").unwrap()["spec"]["replicas"],
+        2
+    );
+
+    let done = Action::Restart.run(&client, &scope).await.unwrap();
+    assert_eq!(done.status, Status::Changed);
+    let ds = cluster.get(&DAEMON_SETS, "ml", "gpu-agent").unwrap();
+    assert_eq!(
+        ds["spec"]["template"]["metadata"]["annotations"]["palisade.io/restarted-for"],
+        "INC-S"
+    );
+    // Each again: nothing more to do.
+    for action in [Action::Quarantine, Action::Restart] {
+        let again = action.run(&client, &scope).await.unwrap();
+        assert_eq!(again.status, Status::Unchanged, "{}", again.summary);
+    }
+}

@@ -1,8 +1,8 @@
 //! Evidence collection: everything an investigator needs, taken before anything changes.
 
+use super::rollout::CONTROLLERS;
 use super::{
-    Done, Evidence, Scope, api_error, found_deployments, is_not_found, pods_of, replica_sets_of,
-    to_value,
+    Done, Evidence, Scope, api_error, controller, is_not_found, replica_sets_of, to_value,
 };
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use kube::Client;
@@ -14,24 +14,30 @@ pub async fn collect(client: &Client, scope: &Scope, tail: i64) -> Result<Done, 
     let mut ev = Vec::new();
     let mut summary = Vec::new();
     let mut pods: Vec<Pod> = Vec::new();
-    for (w, d) in found_deployments(client, scope, &mut summary).await? {
-        let sets = replica_sets_of(client, &d).await?;
+    let why_not = "not a controller of pods; its pods named by the signals are collected";
+    for c in controller::found(client, scope, &CONTROLLERS, why_not, &mut summary).await? {
+        let w = &c.workload;
+        let kind = w.kind.to_lowercase();
         ev.push(Evidence::json(
-            format!("deployment {}/{}", w.namespace, w.name),
-            &d,
+            format!("{kind} {}/{}", w.namespace, w.name),
+            &c.object,
         ));
-        ev.push(Evidence::json(
-            format!("replicasets of {}/{}", w.namespace, w.name),
-            &sets,
-        ));
-        let found = pods_of(client, &d).await?;
-        summary.push(format!(
-            "{w}: the deployment and {} replica sets",
-            sets.len()
-        ));
-        pods.extend(found);
+        if w.kind == "Deployment" {
+            let sets = replica_sets_of(client, &c.object.metadata).await?;
+            ev.push(Evidence::json(
+                format!("replicasets of {}/{}", w.namespace, w.name),
+                &sets,
+            ));
+            summary.push(format!(
+                "{w}: the deployment and {} replica sets",
+                sets.len()
+            ));
+        } else {
+            summary.push(format!("{w}: the {kind}"));
+        }
+        pods.extend(c.pods(client).await?);
     }
-    // Pods named by the signals that are not part of a deployment in scope.
+    // Pods named by the signals that are not part of a workload in scope.
     for p in &scope.pods {
         let (ns, name) = p.split_once('/').unwrap_or(("default", p));
         if pods.iter().any(|x| {

@@ -5,6 +5,7 @@
 //! evidence, and knows the `kubectl` commands that do the same by hand ([`Action::kubectl`],
 //! printed by dry runs). An action that cannot do its job fails with the API server's answer.
 
+pub mod controller;
 mod evidence;
 mod node;
 mod quarantine;
@@ -16,7 +17,6 @@ pub use verify::Check;
 
 use crate::signal::Workload;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
 /// The Kubernetes client the actions use (re-exported for callers that pass one along).
 pub use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -278,10 +278,18 @@ impl Action {
     /// The `kubectl` (or other) commands that do the same by hand.
     pub fn kubectl(&self, scope: &Scope) -> Vec<String> {
         let mut out = Vec::new();
-        let deployments = scope.workloads.iter().filter(|w| w.kind == "Deployment");
-        for w in deployments {
+        for w in &scope.workloads {
             let (ns, d) = (&w.namespace, &w.name);
+            // deployment, statefulset, daemonset: what the generic actions take.
+            let res = w.kind.to_lowercase();
+            let deployment = w.kind == "Deployment";
+            let controller = deployment || w.kind == "StatefulSet" || w.kind == "DaemonSet";
+            let scalable = controller && w.kind != "DaemonSet";
             match self {
+                _ if !controller => {}
+                Action::CollectEvidence { .. } | Action::Rollback { .. } | Action::Verify { .. }
+                    if !deployment => {}
+                Action::Scale { .. } if !scalable => {}
                 Action::CollectEvidence { tail_lines } => out.extend([
                     format!("kubectl get deployment {d} -n {ns} -o yaml"),
                     format!("kubectl get replicasets,pods -n {ns} -l <selector of {d}> -o yaml"),
@@ -291,23 +299,23 @@ impl Action {
                 ]),
                 Action::Quarantine => out.extend([
                     format!("kubectl apply -n {ns} -f - <<'EOF'\n{}EOF", quarantine::policy_yaml(&scope.incident, w)),
-                    format!("kubectl label pods -n {ns} -l <selector of {d}> {QUARANTINE_LABEL}={} --overwrite", scope.incident),
+                    format!("kubectl label pods -n {ns} -l <selector of {res}/{d}> {QUARANTINE_LABEL}={} --overwrite", scope.incident),
                 ]),
                 Action::LiftQuarantine => out.extend([
                     format!("kubectl delete networkpolicy {} -n {ns} --ignore-not-found", quarantine::policy_name(w)),
                     format!("kubectl label pods -n {ns} -l {QUARANTINE_LABEL} {QUARANTINE_LABEL}-"),
                 ]),
                 Action::Scale { replicas: Replicas::Count(n) } => {
-                    out.push(format!("kubectl annotate deployment/{d} -n {ns} {REPLICAS_BEFORE}=<current replicas> --overwrite"));
-                    out.push(format!("kubectl scale deployment/{d} -n {ns} --replicas={n}"));
+                    out.push(format!("kubectl annotate {res}/{d} -n {ns} {REPLICAS_BEFORE}=<current replicas> --overwrite"));
+                    out.push(format!("kubectl scale {res}/{d} -n {ns} --replicas={n}"));
                 }
                 Action::Scale { .. } => out.push(format!(
-                    "kubectl scale deployment/{d} -n {ns} --replicas=$(kubectl get deployment/{d} -n {ns} -o jsonpath='{{.metadata.annotations.palisade\\.io/replicas-before}}')"
+                    "kubectl scale {res}/{d} -n {ns} --replicas=$(kubectl get {res}/{d} -n {ns} -o jsonpath='{{.metadata.annotations.palisade\\.io/replicas-before}}')"
                 )),
                 Action::RevokeCredentials => out.extend([
                     format!("kubectl get secrets -n {ns} --field-selector type=kubernetes.io/service-account-token  # those annotated with {d}'s service account: kubectl delete secret -n {ns} NAME"),
                     format!("kubectl get serviceaccount SA -n {ns} -o yaml > sa.yaml && kubectl delete serviceaccount SA -n {ns} && kubectl create -f sa.yaml  # SA = {d}'s serviceAccountName"),
-                    format!("kubectl rollout restart deployment/{d} -n {ns}"),
+                    format!("kubectl rollout restart {res}/{d} -n {ns}"),
                 ]),
                 Action::Rollback { to_revision, image, container, env } => {
                     out.push(match (image, env, to_revision) {
@@ -317,7 +325,7 @@ impl Action {
                         (None, None, None) => format!("kubectl rollout undo deployment/{d} -n {ns}"),
                     });
                 }
-                Action::Restart => out.push(format!("kubectl rollout restart deployment/{d} -n {ns}")),
+                Action::Restart => out.push(format!("kubectl rollout restart {res}/{d} -n {ns}")),
                 Action::Verify { checks, timeout_seconds } => {
                     for c in checks {
                         out.push(c.by_hand(w, *timeout_seconds));
@@ -416,7 +424,8 @@ pub async fn get_deployment(client: &Client, w: &Workload) -> Result<Option<Depl
         .map_err(|e| api_error(&format!("reading deployment {}/{}", w.namespace, w.name), e))
 }
 
-/// The deployments in scope that exist. One that does not (deleted since the signal) is
+/// The deployments in scope that exist, for rolling back (which reads a Deployment's replica
+/// sets). One that does not (deleted since the signal), and workloads of other kinds, are
 /// noted in `summary` and skipped.
 pub async fn found_deployments(
     client: &Client,
@@ -424,6 +433,11 @@ pub async fn found_deployments(
     summary: &mut Vec<String>,
 ) -> Result<Vec<(Workload, Deployment)>, String> {
     let mut out = Vec::new();
+    for w in scope.workloads.iter().filter(|w| w.kind != "Deployment") {
+        summary.push(format!(
+            "{w} left alone: rolling back acts on Deployments' revisions"
+        ));
+    }
     for w in deployments(scope) {
         match get_deployment(client, w).await? {
             Some(d) => out.push((w.clone(), d)),
@@ -472,13 +486,13 @@ pub fn restart_patch(marker: &str, incident: &str) -> Patch<Value> {
     )
 }
 
-/// The replica sets a deployment owns (its revision history).
+/// The replica sets a deployment owns (its revision history); `meta` is the deployment's.
 pub async fn replica_sets_of(
     client: &Client,
-    d: &Deployment,
+    meta: &kube::api::ObjectMeta,
 ) -> Result<Vec<k8s_openapi::api::apps::v1::ReplicaSet>, String> {
-    let ns = d.metadata.namespace.clone().unwrap_or_default();
-    let uid = d.metadata.uid.clone().unwrap_or_default();
+    let ns = meta.namespace.clone().unwrap_or_default();
+    let uid = meta.uid.clone().unwrap_or_default();
     let api: Api<k8s_openapi::api::apps::v1::ReplicaSet> = Api::namespaced(client.clone(), &ns);
     Ok(api
         .list(&ListParams::default())
@@ -516,22 +530,6 @@ pub fn selector_string(
         });
     }
     parts.join(",")
-}
-
-/// The pods a deployment selects.
-pub async fn pods_of(client: &Client, d: &Deployment) -> Result<Vec<Pod>, String> {
-    let ns = d.metadata.namespace.clone().unwrap_or_default();
-    let sel = d
-        .spec
-        .as_ref()
-        .map(|s| selector_string(&s.selector))
-        .unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    Ok(api
-        .list(&ListParams::default().labels(&sel))
-        .await
-        .map_err(|e| api_error(&format!("listing pods in {ns} ({sel})"), e))?
-        .items)
 }
 
 /// The JSON form of a typed object, for evidence.

@@ -1,10 +1,8 @@
 //! Quarantine: a deny-all ingress and egress NetworkPolicy over the workload's pods, and a
 //! label on them saying which incident isolated them. Lifting removes both.
 
-use super::{
-    Done, Evidence, QUARANTINE_LABEL, Scope, api_error, deployments, found_deployments,
-    get_deployment, pods_of,
-};
+use super::controller::{self, Controller};
+use super::{Done, Evidence, QUARANTINE_LABEL, Scope, api_error};
 use crate::signal::Workload;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -26,10 +24,10 @@ fn policy(incident: &str, w: &Workload, selector: Value) -> Value {
     })
 }
 
-/// The policy as YAML, for dry runs (the selector is the deployment's, read at apply time).
+/// The policy as YAML, for dry runs (the selector is the workload's, read at apply time).
 pub fn policy_yaml(incident: &str, w: &Workload) -> String {
     format!(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {}\n  namespace: {}\n  labels:\n    {QUARANTINE_LABEL}: {incident}\nspec:\n  podSelector: <the selector of deployment {}>\n  policyTypes: [Ingress, Egress]\n",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {}\n  namespace: {}\n  labels:\n    {QUARANTINE_LABEL}: {incident}\nspec:\n  podSelector: <the selector of {}>\n  policyTypes: [Ingress, Egress]\n",
         policy_name(w),
         w.namespace,
         w.name
@@ -63,11 +61,25 @@ async fn label_pods(client: &Client, pods: &[Pod], value: Option<&str>) -> Resul
     Ok(changed)
 }
 
+/// The workloads a quarantine covers: any controller of pods.
+const KINDS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
+const WHY_NOT: &str = "quarantine isolates the pods of Deployments, StatefulSets and DaemonSets";
+
+async fn controllers(
+    client: &Client,
+    scope: &Scope,
+    summary: &mut Vec<String>,
+) -> Result<Vec<Controller>, String> {
+    controller::found(client, scope, &KINDS, WHY_NOT, summary).await
+}
+
 pub async fn apply(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for (w, d) in found_deployments(client, scope, &mut summary).await? {
-        let selector =
-            serde_json::to_value(d.spec.as_ref().map(|s| &s.selector)).unwrap_or_default();
+    for c in controllers(client, scope, &mut summary).await? {
+        let w = c.workload.clone();
+        let Some(selector) = c.selector().and_then(|s| serde_json::to_value(s).ok()) else {
+            return Err(format!("{w} has no pod selector; cannot isolate its pods"));
+        };
         let want = policy(&scope.incident, &w, selector);
         let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), &w.namespace);
         let name = policy_name(&w);
@@ -109,7 +121,7 @@ pub async fn apply(client: &Client, scope: &Scope) -> Result<Done, String> {
             format!("after: network policy {}/{name}", w.namespace),
             &after,
         ));
-        let pods = pods_of(client, &d).await?;
+        let pods = c.pods(client).await?;
         let n = label_pods(client, &pods, Some(&scope.incident)).await?;
         if n > 0 {
             changed = true;
@@ -124,7 +136,8 @@ pub async fn apply(client: &Client, scope: &Scope) -> Result<Done, String> {
 
 pub async fn lift(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for w in deployments(scope) {
+    for c in controllers(client, scope, &mut summary).await? {
+        let w = &c.workload;
         let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), &w.namespace);
         let name = policy_name(w);
         let existing = api
@@ -144,12 +157,10 @@ pub async fn lift(client: &Client, scope: &Scope) -> Result<Done, String> {
         } else {
             summary.push(format!("{w} is not quarantined"));
         }
-        if let Some(d) = get_deployment(client, w).await? {
-            let n = label_pods(client, &pods_of(client, &d).await?, None).await?;
-            if n > 0 {
-                changed = true;
-                summary.push(format!("label removed from {n} pods"));
-            }
+        let n = label_pods(client, &c.pods(client).await?, None).await?;
+        if n > 0 {
+            changed = true;
+            summary.push(format!("label removed from {n} pods"));
         }
     }
     Ok(Done::new(changed, summary, ev))

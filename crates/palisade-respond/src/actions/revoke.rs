@@ -7,7 +7,8 @@
 //! clients holding a token get 401s from then on. Tokens for other audiences (cloud IAM
 //! federation) are exchanged tokens and must be revoked with that provider.
 
-use super::{Done, Evidence, Scope, api_error, found_deployments, patch_deployment, restart_patch};
+use super::rollout::{CONTROLLERS, NO_PODS};
+use super::{Done, Evidence, Scope, api_error, controller, restart_patch};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -16,13 +17,10 @@ pub const REVOKED_FOR: &str = "palisade.io/credentials-revoked-for";
 
 pub async fn run(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for (w, d) in found_deployments(client, scope, &mut summary).await? {
-        let sa_name = d
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .and_then(|s| s.service_account_name.clone())
-            .unwrap_or_else(|| "default".into());
+    let found = controller::found(client, scope, &CONTROLLERS, NO_PODS, &mut summary);
+    for c in found.await? {
+        let w = c.workload.clone();
+        let sa_name = c.service_account();
         if sa_name == "default" {
             summary.push(format!(
                 "{w} runs as its namespace's 'default' service account; recreating it would cut off every workload there, so nothing was revoked — give {w} its own service account"
@@ -123,15 +121,8 @@ pub async fn run(client: &Client, scope: &Scope) -> Result<Done, String> {
             sa.as_ref().and_then(|s| s.metadata.uid.clone()).unwrap_or_else(|| "none".into()),
             created.metadata.uid.clone().unwrap_or_default()
         ));
-        patch_deployment(
-            client,
-            &w,
-            &d,
-            restart_patch(REVOKED_FOR, &scope.incident),
-            "restarting",
-            &mut ev,
-        )
-        .await?;
+        let restart = restart_patch(REVOKED_FOR, &scope.incident);
+        c.patch(client, restart, "restarting", &mut ev).await?;
         summary.push(format!("{w} restarted to mount new tokens"));
         changed = true;
     }

@@ -2,7 +2,7 @@
 //! version), restart (`kubectl rollout restart`).
 
 use super::{
-    Done, Evidence, REPLICAS_BEFORE, Replicas, Scope, api_error, found_deployments,
+    Done, Evidence, REPLICAS_BEFORE, Replicas, Scope, api_error, controller, found_deployments,
     patch_deployment, record_change, replica_sets_of, restart_patch,
 };
 use crate::signal::Workload;
@@ -18,20 +18,26 @@ pub const ROLLED_BACK_FOR: &str = "palisade.io/rolled-back-for";
 /// Annotation recording which incident last restarted a workload (so a re-run is a no-op).
 pub const RESTARTED_FOR: &str = "palisade.io/restarted-for";
 const REVISION: &str = "deployment.kubernetes.io/revision";
-
-fn replicas(d: &Deployment) -> i32 {
-    d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-}
+/// What restarts (and revocation's restart) act on, and why anything else is left alone.
+pub const CONTROLLERS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
+pub const NO_PODS: &str = "only Deployments, StatefulSets and DaemonSets restart their pods";
 
 pub async fn scale(client: &Client, scope: &Scope, want: &Replicas) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for (w, d) in found_deployments(client, scope, &mut summary).await? {
-        let now = replicas(&d);
-        let recorded = d
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(REPLICAS_BEFORE))
+    let why_not =
+        "only Deployments and StatefulSets have replicas (quarantine or cordon for the rest)";
+    let found = controller::found(
+        client,
+        scope,
+        &["Deployment", "StatefulSet"],
+        why_not,
+        &mut summary,
+    );
+    for c in found.await? {
+        let w = &c.workload;
+        let now = c.replicas().unwrap_or(0);
+        let recorded = c
+            .annotation(REPLICAS_BEFORE)
             .and_then(|v| v.parse::<i32>().ok());
         let (target, annotation) = match want {
             Replicas::Count(n) if *n == 0 && now > 0 => (0, json!(now.to_string())),
@@ -62,7 +68,7 @@ pub async fn scale(client: &Client, scope: &Scope, want: &Replicas) -> Result<Do
             json!({"metadata": {"annotations": {REPLICAS_BEFORE: annotation}},
                                         "spec": {"replicas": target}}),
         );
-        patch_deployment(client, &w, &d, patch, "scaling", &mut ev).await?;
+        c.patch(client, patch, "scaling", &mut ev).await?;
         changed = true;
         summary.push(format!("{w} scaled from {now} to {target} replicas"));
     }
@@ -263,7 +269,7 @@ async fn undo(
             format!("{w} already rolled back for {incident} (now revision {current})"),
         ));
     }
-    let mut history = replica_sets_of(client, d).await?;
+    let mut history = replica_sets_of(client, &d.metadata).await?;
     history.sort_by_key(|rs| revision_of(&rs.metadata));
     let current_template = d.spec.as_ref().map(|s| s.template.clone());
     let chosen = match target {
@@ -326,19 +332,14 @@ async fn undo(
 
 pub async fn restart(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for (w, d) in found_deployments(client, scope, &mut summary).await? {
-        let done_for = d
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.annotations.as_ref())
-            .and_then(|a| a.get(RESTARTED_FOR));
-        if done_for == Some(&scope.incident) {
+    for c in controller::found(client, scope, &CONTROLLERS, NO_PODS, &mut summary).await? {
+        let w = &c.workload;
+        if c.template_annotation(RESTARTED_FOR) == Some(scope.incident.as_str()) {
             summary.push(format!("{w} already restarted for {}", scope.incident));
             continue;
         }
         let patch = restart_patch(RESTARTED_FOR, &scope.incident);
-        patch_deployment(client, &w, &d, patch, "restarting", &mut ev).await?;
+        c.patch(client, patch, "restarting", &mut ev).await?;
         changed = true;
         summary.push(format!("{w} restarted (new pods replace the old ones)"));
     }
