@@ -195,34 +195,8 @@ fn tls_with_client_certificates_over_http2() {
     let text = text.replace("name = \"a\"\n", "name = \"a\"\nmtls_common_name = \"a\"\n");
     let guard = Guard::start(&text);
     let body = json!({ "features": &rows("clean.json")[..1] }).to_string();
-    let curl = |cert: Option<&str>, key: Option<&str>| {
-        let mut c = Command::new(tool("curl"));
-        c.args([
-            "-s",
-            "--http2",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{http_version}",
-            "--max-time",
-            "10",
-        ])
-        .arg("--cacert")
-        .arg(dir.join("ca.pem"))
-        .args(["-H", "Content-Type: application/json", "--data", &body]);
-        if let Some(cert) = cert {
-            c.arg("--cert")
-                .arg(dir.join(cert))
-                .arg("--key")
-                .arg(dir.join(cert.replace(".pem", ".key")));
-        }
-        if let Some(k) = key {
-            c.args(["-H", &format!("Authorization: Bearer {k}")]);
-        }
-        c.arg(format!("https://{}/predict", guard.addr));
-        let out = c.output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let url = format!("https://{}/predict", guard.addr);
+    let curl = |cert, key| curl_https(&dir, &url, &body, cert, key);
     // The certificate alone identifies tenant a, over HTTP/2.
     assert_eq!(curl(Some("client-a.pem"), None), "200 2");
     // A key on top of the certificate picks the key's tenant.

@@ -189,33 +189,9 @@ fn https_with_client_certificates_over_http2() {
         dir.display()
     );
     let s = Respond::start_with(&dir, free_port(), &extra);
-    std::fs::write(dir.join("event.json"), generic(1)).unwrap();
-    let curl = |cert: Option<&str>, token: Option<&str>| {
-        let mut c = std::process::Command::new(guard_harness::tool("curl"));
-        c.args([
-            "-s",
-            "--http2",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{http_version}",
-        ])
-        .args(["--max-time", "10", "--cacert"])
-        .arg(dir.join("ca.pem"))
-        .args(["-H", "Content-Type: application/json", "--data-binary"])
-        .arg(format!("@{}", dir.join("event.json").display()));
-        if let Some(cert) = cert {
-            c.arg("--cert")
-                .arg(dir.join(cert))
-                .arg("--key")
-                .arg(dir.join(cert.replace(".pem", ".key")));
-        }
-        if let Some(t) = token {
-            c.args(["-H", &format!("Authorization: Bearer {t}")]);
-        }
-        c.arg(format!("https://{}/ingest/generic", s.addr));
-        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
-    };
+    let body = String::from_utf8(generic(1)).unwrap();
+    let url = format!("https://{}/ingest/generic", s.addr);
+    let curl = |cert, token| guard_harness::curl_https(&dir, &url, &body, cert, token);
     // The certificate alone identifies the sender `falco`, over HTTP/2.
     assert_eq!(curl(Some("client-a.pem"), None), "200 2");
     // A token sent with it decides: the right one is accepted, a wrong one is refused.

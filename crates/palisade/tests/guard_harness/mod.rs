@@ -551,3 +551,43 @@ pub fn certificates(dir: &Path) {
         );
     }
 }
+
+/// POSTs JSON with curl over HTTPS (HTTP/2), trusting `dir/ca.pem`, with a client certificate
+/// from `dir` (`client-a.pem` and its `.key`) and a bearer token when given. Returns curl's
+/// `"STATUS HTTP_VERSION"` (`"000 0"` when the handshake failed).
+pub fn curl_https(
+    dir: &Path,
+    url: &str,
+    body: &str,
+    cert: Option<&str>,
+    token: Option<&str>,
+) -> String {
+    let mut c = Command::new(tool("curl"));
+    c.args([
+        "-s",
+        "--http2",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{http_version}",
+    ])
+    .args(["--max-time", "10", "--cacert"])
+    .arg(dir.join("ca.pem"))
+    .args([
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        body,
+    ]);
+    if let Some(cert) = cert {
+        c.arg("--cert")
+            .arg(dir.join(cert))
+            .arg("--key")
+            .arg(dir.join(cert.replace(".pem", ".key")));
+    }
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    c.arg(url);
+    String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+}
