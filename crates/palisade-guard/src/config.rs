@@ -437,28 +437,16 @@ impl Config {
             if !names.insert(t.name.as_str()) {
                 return Err(format!("{at}.name: tenant '{}' is listed twice", t.name));
             }
-            match (&t.api_key_sha256, &t.mtls_common_name) {
-                (None, None) => {
-                    return Err(format!(
-                        "{at}: tenant '{}' needs api_key_sha256 or mtls_common_name",
-                        t.name
-                    ));
-                }
-                (_, Some(_)) if !mtls => {
-                    return Err(format!(
-                        "{at}.mtls_common_name: needs server.tls.client_ca (client certificates \
-                         are only asked for then)"
-                    ));
-                }
-                _ => {}
-            }
+            crate::tenant::check_caller(
+                &at,
+                &format!("tenant '{}'", t.name),
+                "api_key_sha256",
+                t.api_key_sha256.as_deref(),
+                t.mtls_common_name.as_deref(),
+                mtls,
+                "server.tls.client_ca",
+            )?;
             if let Some(h) = &t.api_key_sha256 {
-                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!(
-                        "{at}.api_key_sha256: must be 64 hex digits (the SHA-256 of the key; \
-                         `palisade guard hash-key` prints it), not the key itself"
-                    ));
-                }
                 if !keys.insert(h.to_ascii_lowercase()) {
                     return Err(format!(
                         "{at}.api_key_sha256: the same key is given to two tenants"

@@ -14,6 +14,40 @@ pub fn hash_key(key: &str) -> String {
         .collect()
 }
 
+/// Checks a configured key hash: 64 hex digits. `at` is its key in the configuration.
+pub fn check_key_hash(hash: &str, at: &str) -> Result<(), String> {
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{at}: must be 64 hex digits (the SHA-256 of the key; `palisade guard hash-key` \
+             prints it), not the key itself"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one configured caller (a guard tenant, a respond sender): a key hash, a client
+/// certificate common name, or both; the name only when client certificates are asked for
+/// (`client_ca` is set, at `ca_key`). `at` is the entry (`tenants[1]`), `who` names it
+/// (`tenant 'a'`), `hash_field` is the hash's field name.
+pub fn check_caller(
+    at: &str,
+    who: &str,
+    hash_field: &str,
+    hash: Option<&str>,
+    common_name: Option<&str>,
+    mtls: bool,
+    ca_key: &str,
+) -> Result<(), String> {
+    match (hash, common_name) {
+        (None, None) => Err(format!("{at}: {who} needs {hash_field} or mtls_common_name")),
+        (_, Some(_)) if !mtls => Err(format!(
+            "{at}.mtls_common_name: needs {ca_key} (client certificates are only asked for then)"
+        )),
+        (Some(h), _) => check_key_hash(h, &format!("{at}.{hash_field}")),
+        (None, Some(_)) => Ok(()),
+    }
+}
+
 /// The tenants' credentials, decoded once per configuration.
 pub struct Directory {
     keys: Vec<(usize, [u8; 32])>,

@@ -25,6 +25,7 @@
 //! Unknown keys are refused; errors name the key.
 
 use crate::rules::duration_secs;
+use palisade_guard::tenant::{check_caller, check_key_hash};
 use crate::signal::Workload;
 use palisade_core::Severity;
 use serde::Deserialize;
@@ -160,32 +161,25 @@ impl Config {
         }
         if self.senders.is_empty() {
             return Err(
-                "senders: at least one sender with a token is needed; ingest is never open".into(),
+                "senders: at least one sender (a token or a client certificate) is needed; ingest \
+                 is never open"
+                    .into(),
             );
         }
         let mtls = self.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
         for (i, s) in self.senders.iter().enumerate() {
-            match (&s.token_sha256, &s.mtls_common_name) {
-                (None, None) => {
-                    return Err(format!(
-                        "senders[{i}]: sender '{}' needs token_sha256 or mtls_common_name",
-                        s.name
-                    ));
-                }
-                (_, Some(_)) if !mtls => {
-                    return Err(format!(
-                        "senders[{i}].mtls_common_name: needs tls.client_ca (client certificates \
-                         are only asked for with it)"
-                    ));
-                }
-                _ => {}
-            }
-            if let Some(t) = &s.token_sha256 {
-                check_sha256(t, &format!("senders[{i}].token_sha256"))?;
-            }
+            check_caller(
+                &format!("senders[{i}]"),
+                &format!("sender '{}'", s.name),
+                "token_sha256",
+                s.token_sha256.as_deref(),
+                s.mtls_common_name.as_deref(),
+                mtls,
+                "tls.client_ca",
+            )?;
         }
         for (i, o) in self.operators.iter().enumerate() {
-            check_sha256(&o.token_sha256, &format!("operators[{i}].token_sha256"))?;
+            check_key_hash(&o.token_sha256, &format!("operators[{i}].token_sha256"))?;
         }
         Ok(())
     }
@@ -197,15 +191,6 @@ impl Config {
     pub fn open_at(&self) -> Result<Severity, String> {
         parse_open_at(&self.open_at).map_err(|e| format!("open_at: {e}"))
     }
-}
-
-fn check_sha256(t: &str, at: &str) -> Result<(), String> {
-    if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{at}: expected 64 hex digits (palisade guard hash-key prints them)"
-        ));
-    }
-    Ok(())
 }
 
 /// A duration for `window` (`30m`, `2h`) in seconds.
