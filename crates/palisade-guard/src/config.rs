@@ -446,12 +446,12 @@ impl Config {
                 mtls,
                 "server.tls.client_ca",
             )?;
-            if let Some(h) = &t.api_key_sha256 {
-                if !keys.insert(h.to_ascii_lowercase()) {
-                    return Err(format!(
-                        "{at}.api_key_sha256: the same key is given to two tenants"
-                    ));
-                }
+            if let Some(h) = &t.api_key_sha256
+                && !keys.insert(h.to_ascii_lowercase())
+            {
+                return Err(format!(
+                    "{at}.api_key_sha256: the same key is given to two tenants"
+                ));
             }
             if let Some(r) = t.requests_per_second {
                 positive(&format!("{at}.requests_per_second"), r)?;

@@ -39,7 +39,9 @@ pub fn check_caller(
     ca_key: &str,
 ) -> Result<(), String> {
     match (hash, common_name) {
-        (None, None) => Err(format!("{at}: {who} needs {hash_field} or mtls_common_name")),
+        (None, None) => Err(format!(
+            "{at}: {who} needs {hash_field} or mtls_common_name"
+        )),
         (_, Some(_)) if !mtls => Err(format!(
             "{at}.mtls_common_name: needs {ca_key} (client certificates are only asked for then)"
         )),

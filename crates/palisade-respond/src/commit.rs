@@ -4,11 +4,10 @@
 //! themselves (batches queue while the previous group is being written); alone, a request is
 //! its own group and waits for nothing else.
 
-use crate::engine::Outcome;
+use crate::engine::{Engine, Outcome};
 use crate::ingest::Parsed;
-use crate::serve::App;
-use std::sync::Weak;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Mutex, Weak};
 use tokio::sync::oneshot;
 
 /// Batches recorded in one transaction at most.
@@ -31,13 +30,13 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer thread for the server's engine; it stops when the server (and
-    /// with it this `Committer`) is gone.
-    pub fn start(app: Weak<App>) -> Result<Committer, String> {
+    /// Starts the committer thread for an engine; it stops when this `Committer` or the
+    /// engine is gone.
+    pub fn start(engine: Weak<Mutex<Engine>>) -> Result<Committer, String> {
         let (queue, rx) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("palisade-commit".into())
-            .spawn(move || run(rx, app))
+            .spawn(move || run(rx, engine))
             .map_err(|e| format!("starting the committer: {e}"))?;
         Ok(Committer { queue })
     }
@@ -59,7 +58,7 @@ impl Committer {
     }
 }
 
-fn run(rx: Receiver<Pending>, app: Weak<App>) {
+fn run(rx: Receiver<Pending>, engine: Weak<Mutex<Engine>>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -72,14 +71,14 @@ fn run(rx: Receiver<Pending>, app: Weak<App>) {
             .into_iter()
             .map(|p| ((p.parsed, p.origin), p.answer))
             .unzip();
-        let Some(app) = app.upgrade() else {
+        let Some(engine) = engine.upgrade() else {
             return;
         };
-        let result = match app.engine.lock() {
+        let result = match engine.lock() {
             Ok(mut e) => e.ingest_many(batches),
             Err(_) => Err("the engine failed earlier".to_string()),
         };
-        drop(app);
+        drop(engine);
         match result {
             Ok(outs) => {
                 for (out, answer) in outs.into_iter().zip(answers) {

@@ -25,9 +25,9 @@
 //! Unknown keys are refused; errors name the key.
 
 use crate::rules::duration_secs;
-use palisade_guard::tenant::{check_caller, check_key_hash};
 use crate::signal::Workload;
 use palisade_core::Severity;
+use palisade_guard::tenant::{check_caller, check_key_hash};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -40,7 +40,7 @@ pub struct Match {
     pub severity: Option<Severity>,
     /// Globs; any namespace of the incident matching one.
     pub namespaces: Vec<String>,
-    /// Labels that at least one deployment in the incident's scope must carry, all of them
+    /// Labels that at least one workload in the incident's scope must carry, all of them
     /// (read from the cluster when the playbook is chosen).
     pub labels: BTreeMap<String, String>,
 }
@@ -362,7 +362,7 @@ pub fn choose<'a>(books: &'a [Playbook], inc: &Incident) -> Option<&'a Playbook>
 }
 
 /// The playbook for a run: the one named, else the one already answering the incident, else
-/// the first that matches. A playbook with `labels` matches only when a deployment in the
+/// the first that matches. A playbook with `labels` matches only when a workload in the
 /// incident's scope carries them, which needs the cluster: without one (`None`), such a
 /// playbook is passed over, and the error says so when nothing else matches. A playbook
 /// named on the command line must fit its labels too; one already answering the incident
@@ -388,7 +388,7 @@ pub async fn for_incident<'a>(
             && !labels_fit(client, inc, &book.matcher.labels).await?
         {
             return Err(format!(
-                "playbook '{n}' is for deployments labelled {}; none in {}'s scope is",
+                "playbook '{n}' is for workloads labelled {}; none in {}'s scope is",
                 show_labels(&book.matcher.labels),
                 inc.id
             ));
@@ -406,7 +406,7 @@ pub async fn for_incident<'a>(
                 return Ok(book);
             }
             Some(_) => passed_over.push(format!(
-                "'{}' (no deployment in scope is labelled {labels})",
+                "'{}' (no workload in scope is labelled {labels})",
                 book.name
             )),
             None => passed_over.push(format!(
@@ -435,40 +435,24 @@ pub async fn for_incident<'a>(
     Err(msg + "; name one with --playbook")
 }
 
-/// Whether [`for_incident`] would read the cluster to choose: a playbook with labels is
-/// named, or comes (among those that match) before the first one without.
-pub fn needs_cluster_to_choose(books: &[Playbook], inc: &Incident, named: Option<&str>) -> bool {
-    if named.is_none() && inc.response.playbook.is_some() {
-        return false;
-    }
-    let labelled = |b: &Playbook| !b.matcher.labels.is_empty();
-    match named {
-        Some(n) => books.iter().any(|b| b.name == n && labelled(b)),
-        None => books
-            .iter()
-            .filter(|b| b.matches(inc))
-            .take_while(|b| labelled(b))
-            .next()
-            .is_some(),
-    }
-}
-
-/// Whether a deployment in the incident's scope carries every one of `labels`.
+/// Whether a workload in the incident's scope (a Deployment, StatefulSet or DaemonSet) carries
+/// every one of `labels`.
 async fn labels_fit(
     client: &kube::Client,
     inc: &Incident,
     labels: &BTreeMap<String, String>,
 ) -> Result<bool, String> {
+    use crate::actions::controller;
     let scope = crate::actions::Scope::of(inc);
-    for w in crate::actions::deployments(&scope) {
-        if let Some(d) = crate::actions::get_deployment(client, w).await? {
-            let have = d.metadata.labels.unwrap_or_default();
-            if labels.iter().all(|(k, v)| have.get(k) == Some(v)) {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
+    let mut unread = Vec::new();
+    let kinds = controller::CONTROLLERS;
+    let found = controller::found(client, &scope, &kinds, "", &mut unread).await?;
+    Ok(found.iter().any(|c| {
+        let have = c.object.metadata.labels.as_ref();
+        labels
+            .iter()
+            .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
+    }))
 }
 
 fn show_labels(labels: &BTreeMap<String, String>) -> String {

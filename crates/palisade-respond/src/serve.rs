@@ -40,7 +40,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub struct App {
-    pub(crate) engine: Mutex<Engine>,
+    pub(crate) engine: Arc<Mutex<Engine>>,
     /// Served over TLS: the dashboard's session cookie is marked `Secure`.
     pub(crate) https: bool,
     senders: Directory,
@@ -57,7 +57,7 @@ pub struct App {
     /// Incidents with a playbook run under way, and whether to run again when it ends.
     running: Mutex<HashMap<String, bool>>,
     /// Records ingested batches, several requests' in one transaction ([`crate::commit`]).
-    committer: std::sync::OnceLock<crate::commit::Committer>,
+    committer: crate::commit::Committer,
 }
 
 impl App {
@@ -136,9 +136,11 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         clock: Clock::Wall,
         models: cfg.models.clone(),
     };
-    let engine = Engine::new(Store::open(&cfg.db)?, rules, opts)?;
-    let app = Arc::new(App {
-        engine: Mutex::new(engine),
+    let engine = Arc::new(Mutex::new(Engine::new(Store::open(&cfg.db)?, rules, opts)?));
+    let committer = crate::commit::Committer::start(Arc::downgrade(&engine))?;
+    Ok(Arc::new(App {
+        engine,
+        committer,
         https: cfg.tls.is_some(),
         senders: Directory::from_credentials(
             cfg.senders
@@ -160,11 +162,7 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         vars: cfg.response.vars.clone(),
         auto: cfg.response.auto,
         running: Mutex::new(HashMap::new()),
-        committer: std::sync::OnceLock::new(),
-    });
-    let committer = crate::commit::Committer::start(Arc::downgrade(&app))?;
-    let _ = app.committer.set(committer);
-    Ok(app)
+    }))
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -340,11 +338,7 @@ async fn handle(
             )
         })?;
         let parsed = ingest::parse(text, format);
-        let committer = app2.committer.get().ok_or((
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is starting; retry".to_string(),
-        ))?;
-        committer.submit(parsed, origin).map_err(|e| {
+        app2.committer.submit(parsed, origin).map_err(|e| {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("nothing was recorded: {e}"),

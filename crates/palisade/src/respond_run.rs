@@ -52,13 +52,12 @@ pub fn run(
     let extra = vars(&r.vars)?;
     let rt = runtime()?;
     rt.block_on(async {
-        // A dry run reads the cluster (for labels) only when told where it is.
-        let client = if playbook::needs_cluster_to_choose(&books, &inc, named)
-            && !(dry_run && r.kubeconfig.is_none())
-        {
-            Some(actions::connect(r.kubeconfig.as_deref()).await?)
-        } else {
+        // The cluster, for acting and for checking playbooks' labels; a dry run reads it only
+        // when told where it is.
+        let client = if dry_run && r.kubeconfig.is_none() {
             None
+        } else {
+            Some(actions::connect(r.kubeconfig.as_deref()).await?)
         };
         let book = playbook::for_incident(&books, &inc, named, client.as_ref())
             .await?

@@ -13,8 +13,11 @@ use kube::api::{
 };
 use serde_json::Value;
 
-/// The kinds this module reads, with their plural names in the API.
-const KINDS: [(&str, &str); 3] = [
+/// The controllers of pods this module reads.
+pub const CONTROLLERS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
+
+/// Their plural names in the API.
+const PLURALS: [(&str, &str); 3] = [
     ("Deployment", "deployments"),
     ("StatefulSet", "statefulsets"),
     ("DaemonSet", "daemonsets"),
@@ -28,7 +31,7 @@ pub struct Controller {
 }
 
 fn api(client: &Client, w: &Workload) -> Option<Api<DynamicObject>> {
-    let (kind, plural) = KINDS.iter().find(|(k, _)| *k == w.kind)?;
+    let (kind, plural) = PLURALS.iter().find(|(k, _)| *k == w.kind)?;
     let gvk = GroupVersionKind::gvk("apps", "v1", kind);
     let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
     Some(Api::namespaced_with(

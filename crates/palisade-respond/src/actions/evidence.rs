@@ -1,6 +1,6 @@
 //! Evidence collection: everything an investigator needs, taken before anything changes.
 
-use super::rollout::CONTROLLERS;
+use super::controller::CONTROLLERS;
 use super::{
     Done, Evidence, Scope, api_error, controller, is_not_found, replica_sets_of, to_value,
 };

@@ -283,7 +283,7 @@ impl Action {
             // deployment, statefulset, daemonset: what the generic actions take.
             let res = w.kind.to_lowercase();
             let deployment = w.kind == "Deployment";
-            let controller = deployment || w.kind == "StatefulSet" || w.kind == "DaemonSet";
+            let controller = controller::CONTROLLERS.contains(&w.kind.as_str());
             let scalable = controller && w.kind != "DaemonSet";
             match self {
                 _ if !controller => {}

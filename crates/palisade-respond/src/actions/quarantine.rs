@@ -61,8 +61,6 @@ async fn label_pods(client: &Client, pods: &[Pod], value: Option<&str>) -> Resul
     Ok(changed)
 }
 
-/// The workloads a quarantine covers: any controller of pods.
-const KINDS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
 const WHY_NOT: &str = "quarantine isolates the pods of Deployments, StatefulSets and DaemonSets";
 
 async fn controllers(
@@ -70,7 +68,7 @@ async fn controllers(
     scope: &Scope,
     summary: &mut Vec<String>,
 ) -> Result<Vec<Controller>, String> {
-    controller::found(client, scope, &KINDS, WHY_NOT, summary).await
+    controller::found(client, scope, &controller::CONTROLLERS, WHY_NOT, summary).await
 }
 
 pub async fn apply(client: &Client, scope: &Scope) -> Result<Done, String> {

@@ -7,7 +7,8 @@
 //! clients holding a token get 401s from then on. Tokens for other audiences (cloud IAM
 //! federation) are exchanged tokens and must be revoked with that provider.
 
-use super::rollout::{CONTROLLERS, NO_PODS};
+use super::controller::CONTROLLERS;
+use super::rollout::NO_PODS;
 use super::{Done, Evidence, Scope, api_error, controller, restart_patch};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::Client;
@@ -17,8 +18,7 @@ pub const REVOKED_FOR: &str = "palisade.io/credentials-revoked-for";
 
 pub async fn run(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    let found = controller::found(client, scope, &CONTROLLERS, NO_PODS, &mut summary);
-    for c in found.await? {
+    for c in controller::found(client, scope, &CONTROLLERS, NO_PODS, &mut summary).await? {
         let w = c.workload.clone();
         let sa_name = c.service_account();
         if sa_name == "default" {

@@ -18,22 +18,15 @@ pub const ROLLED_BACK_FOR: &str = "palisade.io/rolled-back-for";
 /// Annotation recording which incident last restarted a workload (so a re-run is a no-op).
 pub const RESTARTED_FOR: &str = "palisade.io/restarted-for";
 const REVISION: &str = "deployment.kubernetes.io/revision";
-/// What restarts (and revocation's restart) act on, and why anything else is left alone.
-pub const CONTROLLERS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
+/// Why restarts (and revocation's restart) leave a workload alone.
 pub const NO_PODS: &str = "only Deployments, StatefulSets and DaemonSets restart their pods";
 
 pub async fn scale(client: &Client, scope: &Scope, want: &Replicas) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
     let why_not =
         "only Deployments and StatefulSets have replicas (quarantine or cordon for the rest)";
-    let found = controller::found(
-        client,
-        scope,
-        &["Deployment", "StatefulSet"],
-        why_not,
-        &mut summary,
-    );
-    for c in found.await? {
+    let scalable = ["Deployment", "StatefulSet"];
+    for c in controller::found(client, scope, &scalable, why_not, &mut summary).await? {
         let w = &c.workload;
         let now = c.replicas().unwrap_or(0);
         let recorded = c
@@ -332,7 +325,15 @@ async fn undo(
 
 pub async fn restart(client: &Client, scope: &Scope) -> Result<Done, String> {
     let (mut summary, mut ev, mut changed) = (Vec::new(), Vec::new(), false);
-    for c in controller::found(client, scope, &CONTROLLERS, NO_PODS, &mut summary).await? {
+    for c in controller::found(
+        client,
+        scope,
+        &controller::CONTROLLERS,
+        NO_PODS,
+        &mut summary,
+    )
+    .await?
+    {
         let w = &c.workload;
         if c.template_annotation(RESTARTED_FOR) == Some(scope.incident.as_str()) {
             summary.push(format!("{w} already restarted for {}", scope.incident));

@@ -483,27 +483,23 @@ pub fn run_ok(cmd: &mut Command) {
 /// A CA, a server certificate for 127.0.0.1 and client certificates for CN=a and CN=intruder
 /// (the intruder's from another CA).
 pub fn certificates(dir: &Path) {
+    // A new P-256 key NAME.key and, for it, OUT: a request, or with -x509 a self-signed CA.
+    let new_key = |x509: &[&str], name: &str, out: &str, cn: &str| {
+        let (key, subject) = (format!("{name}.key"), format!("/CN={cn}"));
+        let mut args = vec!["req"];
+        args.extend(x509);
+        args.extend([
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ]);
+        args.extend(["-keyout", &key, "-out", out, "-subj", &subject]);
+        openssl(dir, &args);
+    };
     for (ca, cn) in [("ca", "guard test CA"), ("other-ca", "someone else")] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
-        );
+        new_key(&["-x509", "-days", "2"], ca, &format!("{ca}.pem"), cn);
     }
     std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
@@ -512,22 +508,12 @@ pub fn certificates(dir: &Path) {
         ("client-a", "a", "ca", "client.ext"),
         ("intruder", "a", "other-ca", "client.ext"),
     ] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={cn}"),
-            ],
+        let csr = format!("{name}.csr");
+        new_key(&[], name, &csr, cn);
+        let (ca_pem, ca_key, pem) = (
+            format!("{ca}.pem"),
+            format!("{ca}.key"),
+            format!("{name}.pem"),
         );
         openssl(
             dir,
@@ -535,14 +521,14 @@ pub fn certificates(dir: &Path) {
                 "x509",
                 "-req",
                 "-in",
-                &format!("{name}.csr"),
+                &csr,
                 "-CA",
-                &format!("{ca}.pem"),
+                &ca_pem,
                 "-CAkey",
-                &format!("{ca}.key"),
+                &ca_key,
                 "-CAcreateserial",
                 "-out",
-                &format!("{name}.pem"),
+                &pem,
                 "-days",
                 "2",
                 "-extfile",
