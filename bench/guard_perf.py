@@ -10,7 +10,8 @@ Three paths to the same trivial upstream (nginx answering {"predictions":[1]} to
            limits, body/JSON limits, 64-feature profile screening, drift) -> upstream
 Reports throughput at 32 connections, latency at 1 connection (the guard's added median and
 p99), the guard's resident memory during a sustained run, and a noisy-neighbour test: tenant A's
-latency alone and while tenant B floods at 64 connections (B is limited to 200 requests/s).
+latency alone and while tenant B floods at 64 connections (B is limited to 200 requests/s), with
+the default refusal delay and, on a second guard, without it.
 All processes share this machine's cores with wrk; compare rows of the same run only.
 """
 
@@ -112,10 +113,12 @@ http {{
                         "--out", os.path.join(tmp, "profile.json")], check=True, capture_output=True)
         import hashlib
         h = lambda k: hashlib.sha256(k.encode()).hexdigest()
-        with open(os.path.join(tmp, "guard.toml"), "w") as f:
-            f.write(f"""[server]
-listen = "127.0.0.1:{gd}"
-admin_listen = "127.0.0.1:{ad}"
+        gd0, ad0 = free_port(), free_port()
+        for name, port, admin, delay in (("guard.toml", gd, ad, None), ("guard-no-delay.toml", gd0, ad0, 0)):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(f"""[server]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin}"
 [upstream]
 url = "http://127.0.0.1:{up}"
 protocol = "json"
@@ -124,6 +127,7 @@ max_connections = 128
 requests_per_second = 1000000
 burst = 100000
 max_concurrent = 256
+{"" if delay is None else f"refusal_delay_ms = {delay}"}
 [[tenants]]
 name = "a"
 api_key_sha256 = "{h(KEY_A)}"
@@ -147,6 +151,10 @@ window = 1000
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(guard)
         wait_port(gd)
+        # The same guard without refusal_delay_ms, for the noisy-neighbour comparison only.
+        procs.append(subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard-no-delay.toml")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(gd0)
 
         body = '{"features": [[' + ",".join(f"{v:.4f}" for v in rows[0]) + "]]}"
         s_plain = script(os.path.join(tmp, "plain.lua"), None, body)
@@ -192,22 +200,23 @@ window = 1000
         print(f"guard memory over {args.seconds * 3} s at {sustained['rps']:.0f} req/s: RSS {samples[0]/1024:.1f} MiB at the start, "
               f"{max(samples[:third])/1024:.1f} MiB max in the first third, {max(samples[-third:])/1024:.1f} MiB max in the last third")
 
-        # Noisy neighbour.
-        alone = wrk(f"http://127.0.0.1:{gd}/predict", s_a, 1, 1, args.seconds)
-        result = {}
+        # Noisy neighbour: B floods closed-loop on 64 connections, retrying at once on every 429.
+        for label, port in (("default refusal_delay_ms (250)", gd), ("refusal_delay_ms = 0", gd0)):
+            alone = wrk(f"http://127.0.0.1:{port}/predict", s_a, 1, 1, args.seconds)
+            result = {}
 
-        def flood():
-            result["b"] = wrk(f"http://127.0.0.1:{gd}/predict", s_b, 64, 1, args.seconds + 2)
+            def flood():
+                result["b"] = wrk(f"http://127.0.0.1:{port}/predict", s_b, 64, 1, args.seconds + 2)
 
-        fb = threading.Thread(target=flood)
-        fb.start()
-        time.sleep(1)
-        loaded = wrk(f"http://127.0.0.1:{gd}/predict", s_a, 1, 1, args.seconds)
-        fb.join()
-        b = result["b"]
-        print(f"noisy neighbour: tenant A alone p50 {alone['p50']*1e6:.0f} µs, p99 {alone['p99']*1e6:.0f} µs; "
-              f"while B floods ({b['rps']:.0f} req/s, {b['non2xx']} refused) p50 {loaded['p50']*1e6:.0f} µs, "
-              f"p99 {loaded['p99']*1e6:.0f} µs ({loaded['p99'] / alone['p99']:.2f}x); A refused: {loaded['non2xx']}")
+            fb = threading.Thread(target=flood)
+            fb.start()
+            time.sleep(1)
+            loaded = wrk(f"http://127.0.0.1:{port}/predict", s_a, 1, 1, args.seconds)
+            fb.join()
+            b = result["b"]
+            print(f"noisy neighbour, {label}: tenant A alone p50 {alone['p50']*1e6:.0f} µs, p99 {alone['p99']*1e6:.0f} µs; "
+                  f"while B floods ({b['rps']:.0f} req/s, {b['non2xx']} refused) p50 {loaded['p50']*1e6:.0f} µs, "
+                  f"p99 {loaded['p99']*1e6:.0f} µs ({loaded['p99'] / alone['p99']:.2f}x); A refused: {loaded['non2xx']}")
     finally:
         for p in procs:
             p.terminate()

@@ -38,6 +38,19 @@ pub struct Server {
     /// reloads).
     #[serde(default = "default_reload_seconds")]
     pub reload_seconds: u64,
+    /// Threads serving `listen`, each with its own event loop and its own connection pool to
+    /// the model server, so a request is served start to end on one thread (default: one
+    /// per CPU core).
+    pub workers: Option<usize>,
+}
+
+impl Server {
+    /// The number of serving threads: `workers`, or one per CPU core.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +130,13 @@ pub struct Limits {
     pub burst: u32,
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent: usize,
+    /// Longest a tenant's rate- or concurrency-limit refusal (429) is held before it is sent
+    /// (between half and all of it, at random), like HAProxy's tarpit: a client that retries
+    /// in a tight loop instead of waiting for `Retry-After` is slowed to a few attempts per
+    /// connection per second, so its refusals do not take the CPU other tenants' requests
+    /// need. 0 answers at once.
+    #[serde(default = "default_refusal_delay_ms")]
+    pub refusal_delay_ms: u64,
 }
 
 impl Default for Limits {
@@ -130,6 +150,7 @@ impl Default for Limits {
             requests_per_second: default_rate(),
             burst: default_burst(),
             max_concurrent: default_max_concurrent(),
+            refusal_delay_ms: default_refusal_delay_ms(),
         }
     }
 }
@@ -286,6 +307,15 @@ pub struct Redis {
     pub timeout_ms: u64,
 }
 
+/// The longest a refusal may be held.
+const MAX_REFUSAL_DELAY_MS: u64 = 10_000;
+
+/// More serving threads than this only cost memory.
+const MAX_WORKERS: usize = 256;
+
+fn default_refusal_delay_ms() -> u64 {
+    250
+}
 fn default_reload_seconds() -> u64 {
     2
 }
@@ -394,6 +424,14 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(w) = self.server.workers
+            && !(1..=MAX_WORKERS).contains(&w)
+        {
+            return Err(format!(
+                "server.workers: {w}; give between 1 and {MAX_WORKERS} (or leave it out for one \
+                 per CPU core)"
+            ));
+        }
         let up = &self.upstream;
         if !up.url.starts_with("http://") {
             return Err(format!(
@@ -415,6 +453,13 @@ impl Config {
         positive("limits.max_batch", l.max_batch as f64)?;
         positive("limits.requests_per_second", l.requests_per_second)?;
         positive("limits.max_concurrent", l.max_concurrent as f64)?;
+        if l.refusal_delay_ms > MAX_REFUSAL_DELAY_MS {
+            return Err(format!(
+                "limits.refusal_delay_ms: {} ms; at most {MAX_REFUSAL_DELAY_MS} (the refusal \
+                 says Retry-After in seconds; holding it longer only holds connections)",
+                l.refusal_delay_ms
+            ));
+        }
         if self.tenants.is_empty() {
             return Err(
                 "tenants: at least one [[tenants]] entry is needed (the guard rejects \
@@ -630,6 +675,8 @@ mod tests {
         assert_eq!(cfg.limits.max_body_bytes, 1 << 20);
         assert!(!cfg.limits.allow_non_finite);
         assert_eq!(cfg.upstream.breaker_failures, 5);
+        assert_eq!(cfg.limits.refusal_delay_ms, 250);
+        assert!(cfg.server.worker_count() >= 1);
     }
 
     #[test]
@@ -650,11 +697,23 @@ mod tests {
                 "models[0].screening.flag_above",
             ),
             ("[[tenants]]\nname = \"c\"\n", "tenants[1]"),
+            (
+                "[limits]\nrefusal_delay_ms = 60000\n",
+                "limits.refusal_delay_ms",
+            ),
         ];
         for (extra, key) in cases {
             let err = Config::parse(&minimal(extra)).unwrap_err();
             assert!(err.contains(key), "{extra:?}: {err}");
         }
+        for workers in ["0", "100000"] {
+            let text =
+                minimal("").replace("[server]\n", &format!("[server]\nworkers = {workers}\n"));
+            let err = Config::parse(&text).unwrap_err();
+            assert!(err.contains("server.workers"), "{err}");
+        }
+        let text = minimal("").replace("[server]\n", "[server]\nworkers = 3\n");
+        assert_eq!(Config::parse(&text).unwrap().server.worker_count(), 3);
     }
 
     #[test]

@@ -23,6 +23,8 @@ use hyper::{Request, Response, StatusCode};
 use palisade_core::RuleMeta;
 use palisade_core::event::Action;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,10 @@ type CachedSchema = (Instant, Option<Arc<V2Schema>>);
 
 /// How long a model server's v2 schema (or its absence) is kept.
 const SCHEMA_TTL: Duration = Duration::from_secs(60);
+
+/// Refusals held back at once (`limits.refusal_delay_ms`); beyond this they are sent at once,
+/// so holding them never costs more than this many waiting answers.
+const MAX_HELD_REFUSALS: usize = 4096;
 
 /// What the configuration turns into for serving: looked up per request, swapped on reload.
 pub struct Runtime {
@@ -123,6 +129,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     pub events: Sink,
     schemas: Mutex<HashMap<String, CachedSchema>>,
+    /// Refusals being held back now.
+    held: AtomicUsize,
 }
 
 /// A refusal: status, rule, the metric's reason word and the message the client reads.
@@ -132,6 +140,8 @@ struct Refusal {
     reason: &'static str,
     message: String,
     retry_after: Option<u64>,
+    /// A tenant over its own limits: the answer is held for `limits.refusal_delay_ms`.
+    held: bool,
 }
 
 impl Refusal {
@@ -147,7 +157,17 @@ impl Refusal {
             reason,
             message,
             retry_after: None,
+            held: false,
         }
+    }
+}
+
+/// Counts a held refusal for as long as it is held, even when the client goes away first.
+struct Holding<'a>(&'a AtomicUsize);
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -192,11 +212,12 @@ impl Gateway {
     pub fn new(runtime: Runtime, metrics: Arc<Metrics>, events: Sink) -> Result<Gateway, String> {
         Ok(Gateway {
             limiter: Limiter::new(runtime.cfg.redis.as_ref())?,
-            upstream: Upstream::new(&runtime.cfg.upstream)?,
+            upstream: Upstream::new(&runtime.cfg.upstream, runtime.cfg.server.worker_count())?,
             runtime: RwLock::new(Arc::new(runtime)),
             metrics,
             events,
             schemas: Mutex::new(HashMap::new()),
+            held: AtomicUsize::new(0),
         })
     }
 
@@ -230,6 +251,7 @@ impl Gateway {
         let result = self
             .serve(&rt, req, route, client_cn, &mut tenant_label)
             .await;
+        let mut hold_ms = 0;
         let (response, outcome) = match result {
             Ok((resp, flagged)) => {
                 let outcome = if resp.status().is_server_error() {
@@ -264,6 +286,9 @@ impl Gateway {
                     resp.headers_mut()
                         .insert(hyper::header::RETRY_AFTER, HeaderValue::from(s));
                 }
+                if refusal.held {
+                    hold_ms = rt.cfg.limits.refusal_delay_ms;
+                }
                 (resp, outcome)
             }
         };
@@ -282,7 +307,25 @@ impl Gateway {
             .duration
             .get_or_create(&l1("model", &model_label))
             .observe(start.elapsed().as_secs_f64());
+        self.hold(hold_ms).await;
         response
+    }
+
+    /// Holds a refusal back for between half and all of `max_ms` (`limits.refusal_delay_ms`),
+    /// at random so that clients held together do not come back together, unless
+    /// [`MAX_HELD_REFUSALS`] already are.
+    async fn hold(&self, max_ms: u64) {
+        if max_ms == 0 {
+            return;
+        }
+        let holding = Holding(&self.held);
+        if self.held.fetch_add(1, Ordering::Relaxed) >= MAX_HELD_REFUSALS {
+            return;
+        }
+        let random = RandomState::new().hash_one(Instant::now());
+        let ms = max_ms / 2 + random % (max_ms - max_ms / 2 + 1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        drop(holding);
     }
 
     /// Emits the event for a refusal and passes it on.
@@ -416,23 +459,22 @@ impl Gateway {
                 ),
             );
             r.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            r.held = true;
             return Err(self.refuse(r, tname, mname));
         }
         let max_concurrent = tenant.max_concurrent.unwrap_or(limits.max_concurrent);
         let Some(_inflight) = InFlight::enter(&state, max_concurrent) else {
-            return Err(self.refuse(
-                Refusal::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &rules::concurrency::RULE,
-                    "concurrency",
-                    format!(
-                        "tenant '{}' already has {max_concurrent} requests in flight",
-                        tenant.name
-                    ),
+            let mut r = Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                &rules::concurrency::RULE,
+                "concurrency",
+                format!(
+                    "tenant '{}' already has {max_concurrent} requests in flight",
+                    tenant.name
                 ),
-                tname,
-                mname,
-            ));
+            );
+            r.held = true;
+            return Err(self.refuse(r, tname, mname));
         };
 
         // 4. Body.

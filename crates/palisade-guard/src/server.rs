@@ -1,6 +1,12 @@
 //! Running the guard: its listeners ([`crate::listen`]: TCP or TLS, HTTP/1.1 and HTTP/2),
 //! `/metrics` and `/healthz`, the probe scheduler, configuration reload on SIGHUP or file change, and shutdown on
 //! SIGINT/SIGTERM that lets requests in flight finish.
+//!
+//! Tenant traffic is served by `server.workers` threads, each with its own single-threaded
+//! event loop accepting from the same socket and its own upstream pool, as nginx's worker
+//! processes do: a request is read, checked, forwarded and answered on one thread, with no
+//! wake-up of another thread on the way. Everything else (the admin listener, probes,
+//! reloads, event delivery) runs on the runtime that called [`start`].
 
 use crate::config::Config;
 use crate::events::Sink;
@@ -67,13 +73,14 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     let runtime = Runtime::build(cfg, None)?;
     let gateway = Arc::new(Gateway::new(runtime, metrics, events)?);
     let (stop, stopped) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(accept_loop(
+    let mut tasks = serve_on_workers(
         listener,
         tls,
         gateway.clone(),
         admin.is_none(),
-        stopped.clone(),
-    ))];
+        &stopped,
+        gateway.current().cfg.server.worker_count(),
+    )?;
     if let Some(admin) = admin {
         tasks.push(tokio::spawn(accept_loop(
             admin,
@@ -131,6 +138,50 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
     eprintln!("palisade guard: stopping; letting requests in flight finish");
     running.stop().await;
     Ok(())
+}
+
+/// Starts `workers` threads serving `listener`, each on its own current-thread runtime with
+/// its own upstream pool; the tasks returned finish when the threads do (after `stopped`).
+fn serve_on_workers(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    gateway: Arc<Gateway>,
+    with_admin: bool,
+    stopped: &watch::Receiver<bool>,
+    workers: usize,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let shared = listener
+        .into_std()
+        .map_err(|e| format!("server.listen: {e}"))?;
+    let mut tasks = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("server.workers: cannot start serving thread {i}: {e}"))?;
+        let listener = {
+            let _in = runtime.enter();
+            shared
+                .try_clone()
+                .and_then(TcpListener::from_std)
+                .map_err(|e| format!("server.listen: serving thread {i}: {e}"))?
+        };
+        let (tls, gateway, stopped) = (tls.clone(), gateway.clone(), stopped.clone());
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("guard-{i}"))
+            .spawn(move || {
+                crate::upstream::use_pool(i + 1);
+                runtime.block_on(accept_loop(listener, tls, gateway, with_admin, stopped));
+                drop(runtime);
+                let _ = done.send(());
+            })
+            .map_err(|e| format!("server.workers: cannot start serving thread {i}: {e}"))?;
+        tasks.push(tokio::spawn(async move {
+            let _ = finished.await;
+        }));
+    }
+    Ok(tasks)
 }
 
 /// Serves the guard (or, on the admin listener, only `/metrics` and `/healthz`).
@@ -220,8 +271,9 @@ pub fn reload(path: &Path, gateway: &Gateway) {
         let mut kept = Vec::new();
         if cfg.server.listen != old.server.listen
             || cfg.server.admin_listen != old.server.admin_listen
+            || cfg.server.workers != old.server.workers
         {
-            kept.push("server.listen / server.admin_listen");
+            kept.push("server.listen / server.admin_listen / server.workers");
         }
         if cfg.upstream.url != old.upstream.url || cfg.upstream.protocol != old.upstream.protocol {
             kept.push("upstream");

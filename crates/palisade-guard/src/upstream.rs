@@ -2,15 +2,31 @@
 //! (waiting at most `queue_timeout_ms` for a slot), a deadline on every request, and a circuit
 //! breaker. Every failure becomes a [`Failure`] with the status the client gets — 502, 503 or
 //! 504 — never a hang.
+//!
+//! Each serving thread has its own connection pool ([`use_pool`]): a pooled connection is
+//! driven by a task on the thread that opened it, so sharing one pool between threads would
+//! hand every request to another thread and back.
 
 use crate::config::Upstream as Settings;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use std::cell::Cell;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+thread_local! {
+    /// Which of an [`Upstream`]'s pools this thread uses (0 unless [`use_pool`] said).
+    static POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes the calling thread use pool `index` of every [`Upstream`] (serving thread `index`
+/// of [`Upstream::new`]'s `threads`; beyond them, pool 0).
+pub fn use_pool(index: usize) {
+    POOL.with(|p| p.set(index));
+}
 
 /// Largest response the guard reads back from the model server.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
@@ -83,13 +99,15 @@ struct Breaker {
 pub struct Upstream {
     pub settings: Settings,
     base: hyper::Uri,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// One per serving thread, and one (index 0) for everything else.
+    clients: Vec<Client<HttpConnector, Full<Bytes>>>,
     slots: Semaphore,
     breaker: Mutex<Breaker>,
 }
 
 impl Upstream {
-    pub fn new(settings: &Settings) -> Result<Upstream, String> {
+    /// `threads`: the serving threads that each get their own pool (see [`use_pool`]).
+    pub fn new(settings: &Settings, threads: usize) -> Result<Upstream, String> {
         let base: hyper::Uri = settings
             .url
             .parse()
@@ -97,14 +115,18 @@ impl Upstream {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
         connector.set_nodelay(true);
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_max_idle_per_host(settings.max_connections)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let clients = (0..=threads)
+            .map(|_| {
+                Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .pool_max_idle_per_host(settings.max_connections)
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .build(connector.clone())
+            })
+            .collect();
         Ok(Upstream {
             settings: settings.clone(),
             base,
-            client,
+            clients,
             slots: Semaphore::new(settings.max_connections),
             breaker: Mutex::new(Breaker::default()),
         })
@@ -146,8 +168,9 @@ impl Upstream {
         let start = Instant::now();
         let deadline = Duration::from_millis(self.settings.timeout_ms);
         let result = tokio::time::timeout(deadline, async {
-            let resp = self
-                .client
+            let pool = POOL.with(Cell::get);
+            let client = self.clients.get(pool).unwrap_or(&self.clients[0]);
+            let resp = client
                 .request(req)
                 .await
                 .map_err(|e| Failure::Connect(error_chain(&e)))?;

@@ -17,7 +17,8 @@ fn column(c: String) -> Column {
 pub fn guard(command: GuardCommand) -> Result<u8, String> {
     match command {
         GuardCommand::Run { config } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
+            // Tenant traffic gets its own threads (server.workers); this one runs the rest.
+            let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| format!("cannot start the runtime: {e}"))?;

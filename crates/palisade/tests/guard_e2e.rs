@@ -335,6 +335,44 @@ fn one_tenants_flood_does_not_reach_another() {
 }
 
 #[test]
+fn a_refusal_is_held_back_while_other_tenants_are_served() {
+    let server = ModelServer::start("clean", 0);
+    let guard = Guard::start(&config(
+        server.addr,
+        "json",
+        "requests_per_second = 0.1\nburst = 1",
+        &format!(
+            "[limits]\nrefusal_delay_ms = 4000\n\n{}",
+            digits_model("json", "[models.screening]\nout_of_range = \"log\"\n")
+        ),
+    ));
+    let one = row_body(&rows("clean.json")[..1]);
+    assert_eq!(guard.post("/predict", Some(KEY_B), &one).status, 200);
+    std::thread::scope(|s| {
+        // b's next request is over its limit: its 429 is held for 2 to 4 s…
+        let held = s.spawn(|| {
+            let sent = std::time::Instant::now();
+            let r = guard.post("/predict", Some(KEY_B), &one);
+            (r, sent.elapsed())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // …while a is served at once, on a serving thread that is not blocked by the wait.
+        for _ in 0..3 {
+            assert_eq!(guard.post("/predict", Some(KEY_A), &one).status, 200);
+        }
+        assert!(!held.is_finished(), "b's refusal was not held");
+        let (r, waited) = held.join().unwrap();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.json()["rule"], "GRD002");
+        assert!(r.header("retry-after").is_some());
+        assert!(
+            waited >= std::time::Duration::from_millis(2000),
+            "{waited:?}"
+        );
+    });
+}
+
+#[test]
 fn tenants_and_limits_reload_without_dropping_connections() {
     let server = ModelServer::start("clean", 0);
     let text = config(server.addr, "json", "", &digits_model("json", ""));
