@@ -22,9 +22,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use palisade_core::RuleMeta;
 use palisade_core::event::Action;
+use prometheus_client::metrics::gauge::Gauge;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ const SCHEMA_TTL: Duration = Duration::from_secs(60);
 
 /// Refusals held back at once (`limits.refusal_delay_ms`); beyond this they are sent at once,
 /// so holding them never costs more than this many waiting answers.
-const MAX_HELD_REFUSALS: usize = 4096;
+const MAX_HELD_REFUSALS: i64 = 4096;
 
 /// What the configuration turns into for serving: looked up per request, swapped on reload.
 pub struct Runtime {
@@ -129,8 +129,6 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     pub events: Sink,
     schemas: Mutex<HashMap<String, CachedSchema>>,
-    /// Refusals being held back now.
-    held: AtomicUsize,
 }
 
 /// A refusal: status, rule, the metric's reason word and the message the client reads.
@@ -162,12 +160,13 @@ impl Refusal {
     }
 }
 
-/// Counts a held refusal for as long as it is held, even when the client goes away first.
-struct Holding<'a>(&'a AtomicUsize);
+/// Counts a held refusal (`palisade_guard_refusals_held`) for as long as it is held, even
+/// when the client goes away first.
+struct Holding<'a>(&'a Gauge);
 
 impl Drop for Holding<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
 }
 
@@ -217,7 +216,6 @@ impl Gateway {
             metrics,
             events,
             schemas: Mutex::new(HashMap::new()),
-            held: AtomicUsize::new(0),
         })
     }
 
@@ -318,8 +316,9 @@ impl Gateway {
         if max_ms == 0 {
             return;
         }
-        let holding = Holding(&self.held);
-        if self.held.fetch_add(1, Ordering::Relaxed) >= MAX_HELD_REFUSALS {
+        let held = &self.metrics.refusals_held;
+        let holding = Holding(held);
+        if held.inc() >= MAX_HELD_REFUSALS {
             return;
         }
         let random = RandomState::new().hash_one(Instant::now());

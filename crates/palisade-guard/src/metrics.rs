@@ -38,6 +38,7 @@ pub struct Metrics {
     pub events: Family<L2, Counter>,
     pub events_dropped: Counter,
     pub redis_fallbacks: Counter,
+    pub refusals_held: Gauge,
     pub reloads: Family<L1, Counter>,
 }
 
@@ -72,6 +73,7 @@ impl Metrics {
             events: Family::default(),
             events_dropped: Counter::default(),
             redis_fallbacks: Counter::default(),
+            refusals_held: Gauge::default(),
             reloads: Family::default(),
             registry: Registry::default(),
             names: Vec::new(),
@@ -203,6 +205,13 @@ impl Metrics {
             "redis_fallbacks",
             "Rate-limit decisions taken locally because Redis did not answer",
             m.redis_fallbacks.clone(),
+        );
+        reg(
+            r,
+            &mut names,
+            "refusals_held",
+            "Refusals being held back now before they are sent (limits.refusal_delay_ms)",
+            m.refusals_held.clone(),
         );
         reg(
             r,

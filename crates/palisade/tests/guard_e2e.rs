@@ -361,6 +361,7 @@ fn a_refusal_is_held_back_while_other_tenants_are_served() {
             assert_eq!(guard.post("/predict", Some(KEY_A), &one).status, 200);
         }
         assert!(!held.is_finished(), "b's refusal was not held");
+        assert_eq!(guard.metric("palisade_guard_refusals_held"), Some(1.0));
         let (r, waited) = held.join().unwrap();
         assert_eq!(r.status, 429);
         assert_eq!(r.json()["rule"], "GRD002");
@@ -370,6 +371,7 @@ fn a_refusal_is_held_back_while_other_tenants_are_served() {
             "{waited:?}"
         );
     });
+    assert_eq!(guard.metric("palisade_guard_refusals_held"), Some(0.0));
 }
 
 #[test]
