@@ -208,10 +208,16 @@ const STRIPPED: [&str; 3] = ["authorization", "x-api-key", TENANT_HEADER];
 pub const TENANT_HEADER: &str = "x-palisade-tenant";
 
 impl Gateway {
-    pub fn new(runtime: Runtime, metrics: Arc<Metrics>, events: Sink) -> Result<Gateway, String> {
+    /// `workers`: the serving threads, each of which gets its own upstream pool.
+    pub fn new(
+        runtime: Runtime,
+        metrics: Arc<Metrics>,
+        events: Sink,
+        workers: usize,
+    ) -> Result<Gateway, String> {
         Ok(Gateway {
             limiter: Limiter::new(runtime.cfg.redis.as_ref())?,
-            upstream: Upstream::new(&runtime.cfg.upstream, runtime.cfg.server.worker_count())?,
+            upstream: Upstream::new(&runtime.cfg.upstream, workers)?,
             runtime: RwLock::new(Arc::new(runtime)),
             metrics,
             events,

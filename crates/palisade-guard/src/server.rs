@@ -70,8 +70,9 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     let reload_seconds = cfg.server.reload_seconds;
+    let workers = cfg.server.worker_count();
     let runtime = Runtime::build(cfg, None)?;
-    let gateway = Arc::new(Gateway::new(runtime, metrics, events)?);
+    let gateway = Arc::new(Gateway::new(runtime, metrics, events, workers)?);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = serve_on_workers(
         listener,
@@ -79,7 +80,7 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
         gateway.clone(),
         admin.is_none(),
         &stopped,
-        gateway.current().cfg.server.worker_count(),
+        workers,
     )?;
     if let Some(admin) = admin {
         tasks.push(tokio::spawn(accept_loop(

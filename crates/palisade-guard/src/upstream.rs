@@ -115,10 +115,13 @@ impl Upstream {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
         connector.set_nodelay(true);
+        // The pools share `max_connections` for the connections they keep open between
+        // requests, as they share the slots for requests in flight.
+        let idle = settings.max_connections.div_ceil(threads + 1);
         let clients = (0..=threads)
             .map(|_| {
                 Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .pool_max_idle_per_host(settings.max_connections)
+                    .pool_max_idle_per_host(idle)
                     .pool_idle_timeout(Duration::from_secs(30))
                     .build(connector.clone())
             })
