@@ -47,18 +47,8 @@ fn guard(
     secs: u32,
     suppressed: u64,
 ) -> Value {
-    let mut e = json!({
-        "time": format!("2026-11-22T11:{:02}:{:02}Z", secs / 60, secs % 60), "source": "palisade-guard",
-        "rule": rule, "name": name, "severity": severity, "action": "rejected", "model": "digits",
-        "techniques": ["AML.T0043"], "message": format!("{name}")
-    });
-    if let Some(t) = tenant {
-        e["tenant"] = t.into();
-    }
-    if suppressed > 0 {
-        e["details"] = json!({"suppressed": suppressed});
-    }
-    e
+    let time = format!("2026-11-22T11:{:02}:{:02}Z", secs / 60, secs % 60);
+    palisade_respond::drill::scenario::guard_event(rule, name, severity, tenant, &time, suppressed)
 }
 
 fn only(engine: &Engine) -> Vec<Incident> {

@@ -178,7 +178,21 @@ pub fn breakout_events(pod: &str, node: &str) -> Vec<Value> {
 }
 
 fn guard(rule: &str, name: &str, severity: &str, tenant: Option<&str>, suppressed: u64) -> Value {
-    let mut e = json!({"time": palisade_core::time::Timestamp::now().to_string(), "source": "palisade-guard",
+    let now = palisade_core::time::Timestamp::now().to_string();
+    guard_event(rule, name, severity, tenant, &now, suppressed)
+}
+
+/// A `palisade guard` event about [`MODEL`] as the guard writes it (a refusal, ATLAS
+/// AML.T0043; `suppressed` repeats folded into it), at `time` (RFC 3339).
+pub fn guard_event(
+    rule: &str,
+    name: &str,
+    severity: &str,
+    tenant: Option<&str>,
+    time: &str,
+    suppressed: u64,
+) -> Value {
+    let mut e = json!({"time": time, "source": "palisade-guard",
         "rule": rule, "name": name, "severity": severity, "action": "rejected", "model": MODEL,
         "techniques": ["AML.T0043"], "message": name});
     if let Some(t) = tenant {
