@@ -18,7 +18,7 @@ use crate::upstream::Upstream;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use palisade_core::RuleMeta;
 use palisade_core::event::Action;
@@ -240,11 +240,10 @@ impl Gateway {
     ) -> Response<Full<Bytes>> {
         let start = Instant::now();
         let rt = self.current();
-        let path = req.uri().path().to_string();
         let route = protocol::route(
             rt.cfg.upstream.protocol,
             req.method(),
-            &path,
+            req.uri().path(),
             &rt.cfg.models,
         );
         let model_label = match &route {
@@ -548,21 +547,19 @@ impl Gateway {
         }
 
         // 6. Upstream.
-        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = self.upstream.uri(path_and_query).map_err(|e| {
+        let uri = self.upstream.forward_uri(&parts.uri).map_err(|e| {
             Refusal::new(StatusCode::BAD_REQUEST, &rules::schema::RULE, "bad_uri", e)
         })?;
-        let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
+        let mut headers = HeaderMap::with_capacity(parts.headers.len() + 1);
         for (name, value) in &parts.headers {
             let n = name.as_str();
             // Credentials stay here; the tenant header is the guard's to set, never the client's.
             if HOP_BY_HOP.contains(&n) || STRIPPED.contains(&n) {
                 continue;
             }
-            forward = forward.header(name, value);
+            headers.append(name, value.clone());
         }
-        forward = forward.header(TENANT_HEADER, tenant.name.as_str());
-        let forward = forward.body(Full::new(body)).map_err(|e| {
+        let tenant_value = HeaderValue::from_str(&tenant.name).map_err(|e| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
                 &rules::schema::RULE,
@@ -570,6 +567,11 @@ impl Gateway {
                 e.to_string(),
             )
         })?;
+        headers.insert(HeaderName::from_static(TENANT_HEADER), tenant_value);
+        let mut forward = Request::new(Full::new(body));
+        *forward.method_mut() = parts.method;
+        *forward.uri_mut() = uri;
+        *forward.headers_mut() = headers;
         let answer = match self.upstream.send(forward).await {
             Ok(a) => a,
             Err(f) => {

@@ -215,11 +215,7 @@ impl Profile {
         // Forward substitution: L·y = x - mean.
         for a in 0..d {
             let row = &self.cholesky[a * (a + 1) / 2..a * (a + 1) / 2 + a + 1];
-            let mut v = x[a] - self.mean[a];
-            for (l, y) in row[..a].iter().zip(scratch.iter()) {
-                v -= l * y;
-            }
-            let y = v / row[a];
+            let y = (x[a] - self.mean[a] - dot(&row[..a], &scratch[..a])) / row[a];
             scratch[a] = y;
             sum += y * y;
         }
@@ -344,6 +340,25 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// Σ aᵢ·bᵢ in four running sums, so that the multiplications overlap instead of each
+/// waiting for the last addition.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut sums = [0.0; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a4.zip(b4) {
+        for k in 0..4 {
+            sums[k] += x[k] * y[k];
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +403,16 @@ mod tests {
         let moved = p.score(&[0.0, 0.0, 3.5], 0.05, &mut s);
         assert_eq!(moved.first_out_of_range, Some(2));
         assert!(moved.distance > 10.0 * p999);
+    }
+
+    #[test]
+    fn dot_products_of_every_length_match_the_plain_sum() {
+        for n in 0..11 {
+            let a: Vec<f64> = (0..n).map(|i| i as f64 * 0.5 - 1.0).collect();
+            let b: Vec<f64> = (0..n).map(|i| 3.0 - i as f64).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-12, "length {n}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use crate::config::Upstream as Settings;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::cell::Cell;
@@ -98,7 +99,10 @@ struct Breaker {
 
 pub struct Upstream {
     pub settings: Settings,
-    base: hyper::Uri,
+    scheme: Scheme,
+    authority: Authority,
+    /// `upstream.url`'s path without its trailing `/`: what every forwarded path is put under.
+    prefix: String,
     /// One per serving thread, and one (index 0) for everything else.
     clients: Vec<Client<HttpConnector, Full<Bytes>>>,
     slots: Semaphore,
@@ -112,6 +116,10 @@ impl Upstream {
             .url
             .parse()
             .map_err(|e| format!("upstream.url: {e}"))?;
+        let authority = base
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("upstream.url: '{}' names no host", settings.url))?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
         connector.set_nodelay(true);
@@ -128,7 +136,9 @@ impl Upstream {
             .collect();
         Ok(Upstream {
             settings: settings.clone(),
-            base,
+            scheme: base.scheme().cloned().unwrap_or(Scheme::HTTP),
+            authority,
+            prefix: base.path().trim_end_matches('/').to_string(),
             clients,
             slots: Semaphore::new(settings.max_connections),
             breaker: Mutex::new(Breaker::default()),
@@ -145,12 +155,27 @@ impl Upstream {
 
     /// The URI for a path-and-query on the model server.
     pub fn uri(&self, path_and_query: &str) -> Result<hyper::Uri, String> {
-        let scheme = self.base.scheme_str().unwrap_or("http");
-        let authority = self.base.authority().map(|a| a.as_str()).unwrap_or("");
-        let prefix = self.base.path().trim_end_matches('/');
-        format!("{scheme}://{authority}{prefix}{path_and_query}")
-            .parse()
-            .map_err(|e| format!("{e}"))
+        let pq = format!("{}{path_and_query}", self.prefix)
+            .parse::<PathAndQuery>()
+            .map_err(|e| e.to_string())?;
+        self.at(pq)
+    }
+
+    /// Where a client's request goes on the model server: its path and query, under
+    /// `upstream.url`'s path. Without such a path the client's, already parsed, is reused.
+    pub fn forward_uri(&self, client: &hyper::Uri) -> Result<hyper::Uri, String> {
+        match client.path_and_query() {
+            Some(pq) if self.prefix.is_empty() => self.at(pq.clone()),
+            pq => self.uri(pq.map_or("/", PathAndQuery::as_str)),
+        }
+    }
+
+    fn at(&self, path_and_query: PathAndQuery) -> Result<hyper::Uri, String> {
+        let mut parts = Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        hyper::Uri::from_parts(parts).map_err(|e| e.to_string())
     }
 
     /// Sends one request and reads the whole answer, within every limit.
@@ -256,4 +281,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(url: &str) -> Result<Upstream, String> {
+        let settings: Settings =
+            toml::from_str(&format!("url = \"{url}\"\nprotocol = \"json\"")).unwrap();
+        Upstream::new(&settings, 2)
+    }
+
+    #[test]
+    fn requests_go_under_the_upstream_path_with_their_query() {
+        let bare = upstream("http://127.0.0.1:8501").unwrap();
+        let client: hyper::Uri = "/v1/models/m:predict?x=1".parse().unwrap();
+        assert_eq!(
+            bare.forward_uri(&client).unwrap(),
+            "http://127.0.0.1:8501/v1/models/m:predict?x=1"
+        );
+        let prefixed = upstream("http://model:80/serving/").unwrap();
+        assert_eq!(
+            prefixed.forward_uri(&client).unwrap(),
+            "http://model:80/serving/v1/models/m:predict?x=1"
+        );
+        assert_eq!(
+            prefixed.uri("/v2/models/m").unwrap(),
+            "http://model:80/serving/v2/models/m"
+        );
+        let absolute: hyper::Uri = "http://elsewhere/predict".parse().unwrap();
+        assert_eq!(
+            bare.forward_uri(&absolute).unwrap(),
+            "http://127.0.0.1:8501/predict"
+        );
+    }
 }
