@@ -3,15 +3,19 @@
 
   bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10]
 
-Three paths to the same trivial upstream (nginx answering {"predictions":[1]} to POST /predict):
-  direct   wrk -> upstream
-  nginx    wrk -> nginx as a plain reverse proxy (keep-alive pool) -> upstream
-  guard    wrk -> palisade guard with every check on (API key, GCRA rate and concurrency
-           limits, body/JSON limits, 64-feature profile screening, drift) -> upstream
-Reports throughput at 32 connections, latency at 1 connection (the guard's added median and
-p99), the guard's resident memory during a sustained run, and a noisy-neighbour test: tenant A's
-latency alone and while tenant B floods at 64 connections (B is limited to 200 requests/s), with
-the default refusal delay and, on a second guard, without it.
+Paths to the same trivial upstream (an nginx answering {"predictions":[1]} to POST /predict):
+  direct        wrk -> upstream
+  nginx         wrk -> a second nginx as a plain reverse proxy (keep-alive pool) -> upstream
+  guard         wrk -> palisade guard with every check on (API key, GCRA rate and concurrency
+                limits, body/JSON limits, 64-feature profile screening, drift) -> upstream
+  guard-limits  the same guard without the profile and drift (API key, limits, JSON parse
+                only): how much of the guard's cost is its HTTP path and how much the screening
+Reports throughput at 32 connections with the CPU time the process in the middle spends per
+request (user and kernel, from /proc/PID/task/*/stat during that run; for direct, the
+upstream's), latency at 1 connection (the guard's added median and p99), the guard's resident
+memory during a sustained run, and a noisy-neighbour test: tenant A's latency alone and while
+tenant B floods at 64 connections (B is limited to 200 requests/s), with the default refusal
+delay and, on a second guard, without it.
 All processes share this machine's cores with wrk; compare rows of the same run only.
 """
 
@@ -70,6 +74,41 @@ def script(path, key, body):
     return path
 
 
+def stat_fields(pid, task=None):
+    """/proc stat fields after the command name: [0] state, [1] ppid, [11] utime, [12] stime."""
+    path = f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat"
+    with open(path) as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def with_children(pid):
+    """A process and its children (nginx's master and its workers)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(stat_fields(d)[1]) == pid:
+                    kids.append(int(d))
+            except OSError:
+                pass
+    return [pid] + kids
+
+
+def cpu_seconds(pids):
+    """User and kernel CPU seconds of every thread of these processes."""
+    user = system = 0
+    for pid in pids:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                f = stat_fields(pid, task)
+            except OSError:
+                continue
+            user += int(f[11])
+            system += int(f[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
@@ -88,19 +127,30 @@ def main():
     procs = []
     try:
         up, px, gd, ad = free_port(), free_port(), free_port(), free_port()
-        conf = os.path.join(tmp, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes 2; daemon off; pid {tmp}/nginx.pid; error_log {tmp}/error.log;
+        # The upstream and the proxy are separate nginx instances, as a proxy and a model
+        # server are separate processes in a deployment, so that the proxy's CPU is its own.
+        servers = {
+            "upstream": f"""server {{ listen 127.0.0.1:{up}; location / {{ default_type application/json; return 200 '{{"predictions":[1]}}'; }} }}""",
+            "proxy": f"""upstream model {{ server 127.0.0.1:{up}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{px}; location / {{ proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""",
+        }
+        pids = {}
+        for role, server in servers.items():
+            d = os.path.join(tmp, role)
+            os.mkdir(d)
+            conf = os.path.join(d, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(f"""worker_processes 2; daemon off; pid {d}/nginx.pid; error_log {d}/error.log;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
-  client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
-  upstream model {{ server 127.0.0.1:{up}; keepalive 64; }}
-  server {{ listen 127.0.0.1:{up}; location / {{ default_type application/json; return 200 '{{"predictions":[1]}}'; }} }}
-  server {{ listen 127.0.0.1:{px}; location / {{ proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
+  {server}
 }}
 """)
-        procs.append(subprocess.Popen([nginx, "-c", conf, "-p", tmp], stderr=subprocess.DEVNULL))
+            p = subprocess.Popen([nginx, "-c", conf, "-p", d], stderr=subprocess.DEVNULL)
+            procs.append(p)
+            pids[role] = p.pid
         wait_port(up)
         wait_port(px)
 
@@ -113,8 +163,25 @@ http {{
                         "--out", os.path.join(tmp, "profile.json")], check=True, capture_output=True)
         import hashlib
         h = lambda k: hashlib.sha256(k.encode()).hexdigest()
-        gd0, ad0 = free_port(), free_port()
-        for name, port, admin, delay in (("guard.toml", gd, ad, None), ("guard-no-delay.toml", gd0, ad0, 0)):
+        gd0, ad0, gl, al = free_port(), free_port(), free_port(), free_port()
+        models = {True: """[[models]]
+name = "m"
+route = "/predict"
+input = "/features"
+output = "/predictions"
+profile = "profile.json"
+[models.screening]
+flag_above = "p99.9"
+[models.drift]
+window = 1000
+""", False: """[[models]]
+name = "m"
+route = "/predict"
+input = "/features"
+"""}
+        for name, port, admin, delay, screened in (("guard.toml", gd, ad, None, True),
+                                                   ("guard-no-delay.toml", gd0, ad0, 0, True),
+                                                   ("guard-limits.toml", gl, al, None, False)):
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(f"""[server]
 listen = "127.0.0.1:{port}"
@@ -136,17 +203,7 @@ name = "b"
 api_key_sha256 = "{h(KEY_B)}"
 requests_per_second = 200
 burst = 50
-[[models]]
-name = "m"
-route = "/predict"
-input = "/features"
-output = "/predictions"
-profile = "profile.json"
-[models.screening]
-flag_above = "p99.9"
-[models.drift]
-window = 1000
-""")
+{models[screened]}""")
         guard = subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard.toml")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(guard)
@@ -155,27 +212,39 @@ window = 1000
         procs.append(subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard-no-delay.toml")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(gd0)
+        # And one without screening or drift, for the cost of the HTTP path alone.
+        limits_only = subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard-limits.toml")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(limits_only)
+        wait_port(gl)
+        pids["proxy"] = with_children(pids["proxy"])
+        pids["upstream"] = with_children(pids["upstream"])
 
         body = '{"features": [[' + ",".join(f"{v:.4f}" for v in rows[0]) + "]]}"
         s_plain = script(os.path.join(tmp, "plain.lua"), None, body)
         s_a = script(os.path.join(tmp, "a.lua"), KEY_A, body)
         s_b = script(os.path.join(tmp, "b.lua"), KEY_B, body)
-        targets = [("direct", f"http://127.0.0.1:{up}/predict", s_plain),
-                   ("nginx", f"http://127.0.0.1:{px}/predict", s_plain),
-                   ("guard", f"http://127.0.0.1:{gd}/predict", s_a)]
-        for _, url, s in targets:  # warm up
+        targets = [("direct", f"http://127.0.0.1:{up}/predict", s_plain, pids["upstream"]),
+                   ("nginx", f"http://127.0.0.1:{px}/predict", s_plain, pids["proxy"]),
+                   ("guard", f"http://127.0.0.1:{gd}/predict", s_a, [guard.pid]),
+                   ("guard-limits", f"http://127.0.0.1:{gl}/predict", s_a, [limits_only.pid])]
+        for _, url, s, _ in targets:  # warm up
             wrk(url, s, 8, 1, 2)
 
         print(f"wrk, {args.seconds} s per run, {os.cpu_count()} cores shared by every process")
         print()
-        print("| path | throughput (32 conns, req/s) | p50 (1 conn) | p99 (1 conn) | non-2xx |")
-        print("|---|---|---|---|---|")
+        print("| path | throughput (32 conns, req/s) | CPU per request (user + kernel) | p50 (1 conn) | p99 (1 conn) | non-2xx |")
+        print("|---|---|---|---|---|---|")
         single = {}
-        for name, url, s in targets:
+        for name, url, s, cpu_pids in targets:
+            u0, s0 = cpu_seconds(cpu_pids)
             t = wrk(url, s, 32, 2, args.seconds)
+            u1, s1 = cpu_seconds(cpu_pids)
+            n = t["rps"] * args.seconds
+            cpu = f"{(u1 - u0) / n * 1e6:.1f} + {(s1 - s0) / n * 1e6:.1f} µs"
             one = wrk(url, s, 1, 1, args.seconds)
             single[name] = one
-            print(f"| {name} | {t['rps']:.0f} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {t['non2xx'] + one['non2xx']} |")
+            print(f"| {name} | {t['rps']:.0f} | {cpu} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {t['non2xx'] + one['non2xx']} |")
         print()
         print(f"guard added latency at 1 connection: median {(single['guard']['p50'] - single['direct']['p50'])*1e6:.0f} µs, "
               f"p99 {(single['guard']['p99'] - single['direct']['p99'])*1e6:.0f} µs "
