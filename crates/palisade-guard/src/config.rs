@@ -480,6 +480,7 @@ impl Config {
             if t.name.trim().is_empty() {
                 return Err(format!("{at}.name: must not be empty"));
             }
+            crate::tenant::header_value(&t.name, &at)?;
             if !names.insert(t.name.as_str()) {
                 return Err(format!("{at}.name: tenant '{}' is listed twice", t.name));
             }
@@ -698,6 +699,10 @@ mod tests {
                 "models[0].screening.flag_above",
             ),
             ("[[tenants]]\nname = \"c\"\n", "tenants[1]"),
+            (
+                "[[tenants]]\nname = \"team\\nb\"\nmtls_common_name = \"c\"\n",
+                "tenants[1].name: 'team\\nb' has a control character",
+            ),
             (
                 "[limits]\nrefusal_delay_ms = 60000\n",
                 "limits.refusal_delay_ms",

@@ -42,6 +42,8 @@ const MAX_HELD_REFUSALS: i64 = 4096;
 pub struct Runtime {
     pub cfg: Config,
     dir: Directory,
+    /// Each tenant's name as its [`TENANT_HEADER`] value, by tenant index.
+    tenant_headers: Vec<HeaderValue>,
     models: HashMap<String, Arc<ModelRuntime>>,
 }
 
@@ -106,8 +108,15 @@ impl Runtime {
                 }),
             );
         }
+        let tenant_headers = cfg
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::tenant::header_value(&t.name, &format!("tenants[{i}]")))
+            .collect::<Result<_, _>>()?;
         Ok(Runtime {
             dir: Directory::new(&cfg.tenants),
+            tenant_headers,
             cfg,
             models,
         })
@@ -559,15 +568,10 @@ impl Gateway {
             }
             headers.append(name, value.clone());
         }
-        let tenant_value = HeaderValue::from_str(&tenant.name).map_err(|e| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                &rules::schema::RULE,
-                "bad_request",
-                e.to_string(),
-            )
-        })?;
-        headers.insert(HeaderName::from_static(TENANT_HEADER), tenant_value);
+        headers.insert(
+            HeaderName::from_static(TENANT_HEADER),
+            rt.tenant_headers[tenant_index].clone(),
+        );
         let mut forward = Request::new(Full::new(body));
         *forward.method_mut() = parts.method;
         *forward.uri_mut() = uri;

@@ -14,6 +14,19 @@ pub fn hash_key(key: &str) -> String {
         .collect()
 }
 
+/// A tenant's name as the value of the header that tells the model server who is calling
+/// ([`crate::gateway::TENANT_HEADER`]); `at` is the tenant's entry (`tenants[1]`).
+pub fn header_value(name: &str, at: &str) -> Result<hyper::header::HeaderValue, String> {
+    hyper::header::HeaderValue::from_str(name).map_err(|_| {
+        format!(
+            "{at}.name: '{}' has a control character, which the {} header that names the \
+             tenant to the model server cannot carry",
+            name.escape_debug(),
+            crate::gateway::TENANT_HEADER
+        )
+    })
+}
+
 /// Checks a configured key hash: 64 hex digits. `at` is its key in the configuration.
 pub fn check_key_hash(hash: &str, at: &str) -> Result<(), String> {
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
