@@ -556,9 +556,7 @@ impl Gateway {
         }
 
         // 6. Upstream.
-        let uri = self.upstream.forward_uri(&parts.uri).map_err(|e| {
-            Refusal::new(StatusCode::BAD_REQUEST, &rules::schema::RULE, "bad_uri", e)
-        })?;
+        let path = self.upstream.forward_path(&parts.uri);
         let mut headers = HeaderMap::with_capacity(parts.headers.len() + 1);
         for (name, value) in &parts.headers {
             let n = name.as_str();
@@ -572,11 +570,11 @@ impl Gateway {
             HeaderName::from_static(TENANT_HEADER),
             rt.tenant_headers[tenant_index].clone(),
         );
-        let mut forward = Request::new(Full::new(body));
-        *forward.method_mut() = parts.method;
-        *forward.uri_mut() = uri;
-        *forward.headers_mut() = headers;
-        let answer = match self.upstream.send(forward).await {
+        let answer = match self
+            .upstream
+            .send(&parts.method, &path, &headers, &body)
+            .await
+        {
             Ok(a) => a,
             Err(f) => {
                 self.metrics
@@ -842,13 +840,10 @@ impl Gateway {
     }
 
     async fn fetch_v2_schema(&self, model: &str) -> Result<V2Schema, String> {
-        let uri = self.upstream.uri(&format!("/v2/models/{model}"))?;
-        let req = Request::get(uri)
-            .body(Full::new(Bytes::new()))
-            .map_err(|e| e.to_string())?;
+        let path = self.upstream.path(&format!("/v2/models/{model}"))?;
         let answer = self
             .upstream
-            .send(req)
+            .send(&hyper::Method::GET, &path, &HeaderMap::new(), &[])
             .await
             .map_err(|f| f.message(&self.upstream.settings))?;
         if !answer.status.is_success() {

@@ -18,6 +18,7 @@ pub mod data;
 pub mod drift;
 pub mod events;
 pub mod gateway;
+pub mod http1;
 pub mod json;
 pub mod limit;
 pub mod listen;

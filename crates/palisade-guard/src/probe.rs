@@ -11,8 +11,6 @@ use crate::json;
 use crate::metrics::{l1, l2};
 use crate::protocol;
 use crate::rules;
-use bytes::Bytes;
-use http_body_util::Full;
 use palisade_core::event::Action;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -102,15 +100,24 @@ pub async fn run_once(gw: &Gateway, model: &Model, set: &ControlSet) -> Result<O
         _ => None,
     };
     let body = protocol::request_body(protocol, model, &set.inputs, schema.as_deref());
-    let uri = gw.upstream.uri(&infer_path(protocol, model))?;
-    let req = hyper::Request::post(uri)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(crate::gateway::TENANT_HEADER, "palisade-probe")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| e.to_string())?;
+    let path = gw.upstream.path(&infer_path(protocol, model))?;
+    let mut headers = hyper::HeaderMap::new();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        crate::gateway::TENANT_HEADER,
+        hyper::header::HeaderValue::from_static("palisade-probe"),
+    );
     let answer = gw
         .upstream
-        .send(req)
+        .send(
+            &hyper::Method::POST,
+            &path,
+            &headers,
+            body.to_string().as_bytes(),
+        )
         .await
         .map_err(|f| f.message(&gw.upstream.settings))?;
     if !answer.status.is_success() {

@@ -4,15 +4,15 @@
 //! 504 — never a hang.
 //!
 //! Each serving thread has its own connection pool ([`use_pool`]): a pooled connection is
-//! driven by a task on the thread that opened it, so sharing one pool between threads would
-//! hand every request to another thread and back.
+//! registered with the event loop of the thread that opened it, so sharing one pool between
+//! threads would hand every request to another thread and back. The exchange itself is
+//! [`crate::http1`].
 
 use crate::config::Upstream as Settings;
+use crate::http1::{self, Pool, Target};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::http::uri::{Authority, Parts, PathAndQuery, Scheme};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper::http::uri::PathAndQuery;
+use hyper::{HeaderMap, Method};
 use std::cell::Cell;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -39,13 +39,14 @@ pub enum Failure {
     BreakerOpen,
     QueueFull,
     TooLarge,
+    BadResponse(String),
 }
 
 impl Failure {
     pub fn status(&self) -> hyper::StatusCode {
         use hyper::StatusCode as S;
         match self {
-            Failure::Connect(_) | Failure::TooLarge => S::BAD_GATEWAY,
+            Failure::Connect(_) | Failure::TooLarge | Failure::BadResponse(_) => S::BAD_GATEWAY,
             Failure::Timeout => S::GATEWAY_TIMEOUT,
             Failure::BreakerOpen | Failure::QueueFull => S::SERVICE_UNAVAILABLE,
         }
@@ -59,6 +60,7 @@ impl Failure {
             Failure::BreakerOpen => "breaker_open",
             Failure::QueueFull => "queue_full",
             Failure::TooLarge => "response_too_large",
+            Failure::BadResponse(_) => "bad_response",
         }
     }
 
@@ -78,6 +80,9 @@ impl Failure {
             ),
             Failure::TooLarge => {
                 format!("the model server's response is larger than {MAX_RESPONSE_BYTES} bytes")
+            }
+            Failure::BadResponse(e) => {
+                format!("the model server's answer is not valid HTTP/1.1: {e}")
             }
         }
     }
@@ -99,12 +104,11 @@ struct Breaker {
 
 pub struct Upstream {
     pub settings: Settings,
-    scheme: Scheme,
-    authority: Authority,
+    target: Target,
     /// `upstream.url`'s path without its trailing `/`: what every forwarded path is put under.
     prefix: String,
     /// One per serving thread, and one (index 0) for everything else.
-    clients: Vec<Client<HttpConnector, Full<Bytes>>>,
+    pools: Vec<Pool>,
     slots: Semaphore,
     breaker: Mutex<Breaker>,
 }
@@ -120,26 +124,17 @@ impl Upstream {
             .authority()
             .cloned()
             .ok_or_else(|| format!("upstream.url: '{}' names no host", settings.url))?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
-        connector.set_nodelay(true);
         // The pools share `max_connections` for the connections they keep open between
         // requests, as they share the slots for requests in flight.
         let idle = settings.max_connections.div_ceil(threads + 1);
-        let clients = (0..=threads)
-            .map(|_| {
-                Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .pool_max_idle_per_host(idle)
-                    .pool_idle_timeout(Duration::from_secs(30))
-                    .build(connector.clone())
-            })
-            .collect();
         Ok(Upstream {
             settings: settings.clone(),
-            scheme: base.scheme().cloned().unwrap_or(Scheme::HTTP),
-            authority,
+            target: Target::new(
+                &authority,
+                Duration::from_millis(settings.connect_timeout_ms),
+            ),
             prefix: base.path().trim_end_matches('/').to_string(),
-            clients,
+            pools: (0..=threads).map(|_| Pool::new(idle)).collect(),
             slots: Semaphore::new(settings.max_connections),
             breaker: Mutex::new(Breaker::default()),
         })
@@ -153,33 +148,31 @@ impl Upstream {
             .is_some()
     }
 
-    /// The URI for a path-and-query on the model server.
-    pub fn uri(&self, path_and_query: &str) -> Result<hyper::Uri, String> {
-        let pq = format!("{}{path_and_query}", self.prefix)
-            .parse::<PathAndQuery>()
-            .map_err(|e| e.to_string())?;
-        self.at(pq)
+    /// The request target on the model server for a path-and-query of the guard's own
+    /// making (probes, schema lookups): under `upstream.url`'s path, checked to be one.
+    pub fn path(&self, path_and_query: &str) -> Result<String, String> {
+        let pq = format!("{}{path_and_query}", self.prefix);
+        pq.parse::<PathAndQuery>()
+            .map_err(|e| format!("{pq}: {e}"))?;
+        Ok(pq)
     }
 
-    /// Where a client's request goes on the model server: its path and query, under
-    /// `upstream.url`'s path. Without such a path the client's, already parsed, is reused.
-    pub fn forward_uri(&self, client: &hyper::Uri) -> Result<hyper::Uri, String> {
-        match client.path_and_query() {
-            Some(pq) if self.prefix.is_empty() => self.at(pq.clone()),
-            pq => self.uri(pq.map_or("/", PathAndQuery::as_str)),
-        }
+    /// Where a client's request goes on the model server: its path and query (already
+    /// parsed, so valid), under `upstream.url`'s path.
+    pub fn forward_path(&self, client: &hyper::Uri) -> String {
+        let pq = client.path_and_query().map_or("/", PathAndQuery::as_str);
+        format!("{}{pq}", self.prefix)
     }
 
-    fn at(&self, path_and_query: PathAndQuery) -> Result<hyper::Uri, String> {
-        let mut parts = Parts::default();
-        parts.scheme = Some(self.scheme.clone());
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(path_and_query);
-        hyper::Uri::from_parts(parts).map_err(|e| e.to_string())
-    }
-
-    /// Sends one request and reads the whole answer, within every limit.
-    pub async fn send(&self, req: hyper::Request<Full<Bytes>>) -> Result<Answer, Failure> {
+    /// Sends one request (`path`: from [`Upstream::path`] or [`Upstream::forward_path`]) and
+    /// reads the whole answer, within every limit.
+    pub async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Answer, Failure> {
         self.admit()?;
         let permit = tokio::time::timeout(
             Duration::from_millis(self.settings.queue_timeout_ms),
@@ -197,27 +190,26 @@ impl Upstream {
         let deadline = Duration::from_millis(self.settings.timeout_ms);
         let result = tokio::time::timeout(deadline, async {
             let pool = POOL.with(Cell::get);
-            let client = self.clients.get(pool).unwrap_or(&self.clients[0]);
-            let resp = client
-                .request(req)
+            let pool = self.pools.get(pool).unwrap_or(&self.pools[0]);
+            let reply = pool
+                .exchange(
+                    &self.target,
+                    method,
+                    path,
+                    headers,
+                    body,
+                    MAX_RESPONSE_BYTES,
+                )
                 .await
-                .map_err(|e| Failure::Connect(error_chain(&e)))?;
-            let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        Failure::TooLarge
-                    } else {
-                        Failure::Connect(e.to_string())
-                    }
-                })?
-                .to_bytes();
+                .map_err(|e| match e {
+                    http1::Error::Connect(e) => Failure::Connect(e),
+                    http1::Error::BadResponse(e) => Failure::BadResponse(e),
+                    http1::Error::TooLarge => Failure::TooLarge,
+                })?;
             Ok(Answer {
-                status: parts.status,
-                headers: parts.headers,
-                body,
+                status: reply.status,
+                headers: reply.headers,
+                body: reply.body,
                 elapsed: start.elapsed(),
             })
         })
@@ -270,19 +262,6 @@ impl Upstream {
     }
 }
 
-/// An error with its causes, which hyper's client nests (`client error (Connect)` alone says
-/// nothing).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,23 +276,19 @@ mod tests {
     fn requests_go_under_the_upstream_path_with_their_query() {
         let bare = upstream("http://127.0.0.1:8501").unwrap();
         let client: hyper::Uri = "/v1/models/m:predict?x=1".parse().unwrap();
-        assert_eq!(
-            bare.forward_uri(&client).unwrap(),
-            "http://127.0.0.1:8501/v1/models/m:predict?x=1"
-        );
+        assert_eq!(bare.forward_path(&client), "/v1/models/m:predict?x=1");
         let prefixed = upstream("http://model:80/serving/").unwrap();
         assert_eq!(
-            prefixed.forward_uri(&client).unwrap(),
-            "http://model:80/serving/v1/models/m:predict?x=1"
+            prefixed.forward_path(&client),
+            "/serving/v1/models/m:predict?x=1"
         );
         assert_eq!(
-            prefixed.uri("/v2/models/m").unwrap(),
-            "http://model:80/serving/v2/models/m"
+            prefixed.path("/v2/models/m").unwrap(),
+            "/serving/v2/models/m"
         );
         let absolute: hyper::Uri = "http://elsewhere/predict".parse().unwrap();
-        assert_eq!(
-            bare.forward_uri(&absolute).unwrap(),
-            "http://127.0.0.1:8501/predict"
-        );
+        assert_eq!(bare.forward_path(&absolute), "/predict");
+        // A path of the guard's own making is checked before it goes on a request line.
+        assert!(bare.path("/v2/models/a b\r\nx: y").is_err());
     }
 }

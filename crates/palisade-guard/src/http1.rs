@@ -1,0 +1,798 @@
+//! The HTTP/1.1 exchange with the model server, written for this one hop: the request is
+//! written and its answer read on the task that serves the client, over a kept-alive
+//! connection from a small pool, with no connection task, channel or per-request connector
+//! in between (what a general client such as hyper's costs per request).
+//!
+//! What it accepts from the model server is what RFC 9112 allows: `Content-Length`,
+//! `Transfer-Encoding: chunked` (trailers read and dropped), or a body that ends when the
+//! connection closes; interim `1xx` answers skipped; `HEAD`, `204` and `304` without a body.
+//! A head over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] fields, a body over the caller's limit,
+//! conflicting lengths and bad chunk framing are errors, never a hang: the caller bounds the
+//! whole exchange with its deadline.
+
+use bytes::{Buf, Bytes, BytesMut};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, StatusCode};
+use std::io::{IoSlice, Write};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest response head (status line and fields) read from the model server.
+pub const MAX_HEAD: usize = 64 << 10;
+/// Most header fields in one response head.
+pub const MAX_HEADERS: usize = 100;
+/// Most interim (1xx) answers before the final one.
+const MAX_INTERIM: usize = 8;
+/// How long a connection may sit idle in the pool before it is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The model server's answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why an exchange failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// No connection could be made, or it broke before an answer was read.
+    Connect(String),
+    /// The answer is not valid HTTP/1.1 (or broke off in the middle).
+    BadResponse(String),
+    /// The body is larger than the caller's limit.
+    TooLarge,
+}
+
+/// Where the requests go.
+pub struct Target {
+    host: String,
+    port: u16,
+    /// The `Host` field: the authority as written in `upstream.url`.
+    host_field: HeaderValue,
+    connect_timeout: Duration,
+}
+
+impl Target {
+    pub fn new(authority: &hyper::http::uri::Authority, connect_timeout: Duration) -> Target {
+        Target {
+            host: authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: authority.port_u16().unwrap_or(80),
+            host_field: HeaderValue::from_str(authority.as_str())
+                .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
+            connect_timeout,
+        }
+    }
+
+    async fn connect(&self) -> Result<TcpStream, Error> {
+        let connecting = TcpStream::connect((self.host.as_str(), self.port));
+        let stream = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(Error::Connect(format!("{}:{}: {e}", self.host, self.port)));
+            }
+            Err(_) => {
+                return Err(Error::Connect(format!(
+                    "{}:{}: no connection within {} ms",
+                    self.host,
+                    self.port,
+                    self.connect_timeout.as_millis()
+                )));
+            }
+        };
+        stream.set_nodelay(true).ok();
+        Ok(stream)
+    }
+}
+
+/// Kept-alive connections of one serving thread (a connection is driven by the thread
+/// whose event loop it is registered with, so each thread keeps its own).
+pub struct Pool {
+    idle: Mutex<Vec<(TcpStream, Instant)>>,
+    max_idle: usize,
+}
+
+impl Pool {
+    pub fn new(max_idle: usize) -> Pool {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        }
+    }
+
+    /// The most recently used connection that is still open and quiet.
+    fn take(&self) -> Option<TcpStream> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((s, since)) = idle.pop() {
+            if since.elapsed() < IDLE_TIMEOUT && quiet(&s) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put(&self, s: TcpStream) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+        if idle.len() < self.max_idle {
+            idle.push((s, Instant::now()));
+        }
+    }
+
+    /// Sends one request and reads the whole answer (a body of at most `max_body` bytes).
+    /// A kept-alive connection that turns out to have been closed by the server before it
+    /// answered is replaced by a new one, once.
+    pub async fn exchange(
+        &self,
+        target: &Target,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        max_body: usize,
+    ) -> Result<Reply, Error> {
+        let head = request_head(target, method, path_and_query, headers, body.len());
+        if let Some(mut s) = self.take() {
+            match round_trip(&mut s, &head, body, method, max_body).await {
+                Ok((reply, reusable)) => {
+                    if reusable {
+                        self.put(s);
+                    }
+                    return Ok(reply);
+                }
+                Err(Broke::Unanswered(_)) => {}
+                Err(Broke::Failed(e)) => return Err(e),
+            }
+        }
+        let mut s = target.connect().await?;
+        match round_trip(&mut s, &head, body, method, max_body).await {
+            Ok((reply, reusable)) => {
+                if reusable {
+                    self.put(s);
+                }
+                Ok(reply)
+            }
+            Err(Broke::Unanswered(why)) => Err(Error::Connect(why)),
+            Err(Broke::Failed(e)) => Err(e),
+        }
+    }
+}
+
+/// True when nothing (an answer nobody asked for, or the server's close) has arrived on an
+/// idle connection. Reading the last answer to a short read cleared the socket's
+/// readiness, so this asks the event loop without a system call.
+fn quiet(s: &TcpStream) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    matches!(s.poll_read_ready(&mut cx), Poll::Pending)
+}
+
+/// How a round trip failed.
+enum Broke {
+    /// Not one byte of an answer arrived: the request may be sent again on a new connection.
+    Unanswered(String),
+    Failed(Error),
+}
+
+fn request_head(
+    target: &Target,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body_len: usize,
+) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256 + headers.len() * 32);
+    head.extend_from_slice(method.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(path_and_query.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    head.extend_from_slice(target.host_field.as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        if name == hyper::header::CONTENT_LENGTH || name == hyper::header::HOST {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if body_len > 0 || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
+        let _ = write!(head, "content-length: {body_len}\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+async fn round_trip(
+    s: &mut TcpStream,
+    head: &[u8],
+    body: &[u8],
+    method: &Method,
+    max_body: usize,
+) -> Result<(Reply, bool), Broke> {
+    write_all(s, head, body)
+        .await
+        .map_err(|e| Broke::Unanswered(format!("sending the request: {e}")))?;
+    let mut buf = BytesMut::with_capacity(8 << 10);
+    let mut answered = false;
+    loop {
+        let n = s.read_buf(&mut buf).await.map_err(|e| {
+            if answered {
+                Broke::Failed(Error::Connect(format!("reading the answer: {e}")))
+            } else {
+                Broke::Unanswered(format!("reading the answer: {e}"))
+            }
+        })?;
+        if n == 0 {
+            return Err(if answered {
+                Broke::Failed(Error::BadResponse(
+                    "the connection closed in the middle of the answer's head".into(),
+                ))
+            } else {
+                Broke::Unanswered("the connection closed before an answer".into())
+            });
+        }
+        answered = true;
+        let Some(head) = parse_head(&mut buf, method).map_err(Broke::Failed)? else {
+            if buf.len() > MAX_HEAD {
+                return Err(Broke::Failed(Error::BadResponse(format!(
+                    "the answer's head is larger than {MAX_HEAD} bytes"
+                ))));
+            }
+            if buf.capacity() == buf.len() {
+                buf.reserve(buf.len());
+            }
+            continue;
+        };
+        let (body, reusable) = read_body(s, &mut buf, &head, max_body)
+            .await
+            .map_err(Broke::Failed)?;
+        return Ok((
+            Reply {
+                status: head.status,
+                headers: head.headers,
+                body,
+            },
+            reusable && head.keep_alive && buf.is_empty(),
+        ));
+    }
+}
+
+async fn write_all(s: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let mut parts = [IoSlice::new(head), IoSlice::new(body)];
+    let mut parts = &mut parts[..];
+    IoSlice::advance_slices(&mut parts, 0);
+    while !parts.is_empty() {
+        let n = s.write_vectored(parts).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut parts, n);
+    }
+    Ok(())
+}
+
+/// A parsed response head and how its body is framed.
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+enum Framing {
+    Empty,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+/// Parses the head at the start of `buf` and removes it, skipping interim (1xx) answers;
+/// `None` while it is incomplete.
+fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error> {
+    let mut interim = 0;
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut r = httparse::Response::new(&mut fields);
+        let len = match r.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Error::BadResponse(format!(
+                    "the answer has more than {MAX_HEADERS} header fields"
+                )));
+            }
+            Err(e) => return Err(Error::BadResponse(format!("the answer's head: {e}"))),
+        };
+        let code = r.code.unwrap_or(0);
+        let status = StatusCode::from_u16(code)
+            .map_err(|_| Error::BadResponse(format!("status code {code}")))?;
+        if code == 101 {
+            return Err(Error::BadResponse(
+                "the model server switched protocols, which the guard never asks for".into(),
+            ));
+        }
+        if status.is_informational() {
+            interim += 1;
+            if interim > MAX_INTERIM {
+                return Err(Error::BadResponse(format!(
+                    "more than {MAX_INTERIM} interim (1xx) answers"
+                )));
+            }
+            buf.advance(len);
+            continue;
+        }
+        let mut headers = HeaderMap::with_capacity(r.headers.len());
+        let mut length: Option<usize> = None;
+        let mut chunked = None;
+        let mut close = r.version != Some(1);
+        for f in r.headers.iter() {
+            let name = HeaderName::from_bytes(f.name.as_bytes())
+                .map_err(|_| Error::BadResponse(format!("header name '{}'", f.name)))?;
+            let value = HeaderValue::from_bytes(f.value)
+                .map_err(|_| Error::BadResponse(format!("the value of header '{}'", f.name)))?;
+            if name == hyper::header::CONTENT_LENGTH {
+                length = Some(content_length(f.value, length)?);
+            } else if name == hyper::header::TRANSFER_ENCODING {
+                // The last coding decides: only `chunked` delimits the body.
+                let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+                chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            } else if name == hyper::header::CONNECTION {
+                for token in f.value.split(|&b| b == b',') {
+                    let token = token.trim_ascii();
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") && r.version == Some(0) {
+                        close = false;
+                    }
+                }
+            }
+            headers.append(name, value);
+        }
+        let framing = if *method == Method::HEAD
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            Framing::Empty
+        } else {
+            match (chunked, length) {
+                (Some(true), _) => Framing::Chunked,
+                (Some(false), _) => Framing::UntilClose,
+                (None, Some(n)) => Framing::Length(n),
+                (None, None) => Framing::UntilClose,
+            }
+        };
+        buf.advance(len);
+        return Ok(Some(Head {
+            status,
+            headers,
+            keep_alive: !close,
+            framing,
+        }));
+    }
+}
+
+/// A `Content-Length` value (a list of equal values counts as one), checked against an
+/// earlier field.
+fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usize, Error> {
+    let mut n = earlier;
+    for v in value.split(|&b| b == b',') {
+        let v = v.trim_ascii();
+        let parsed = (!v.is_empty() && v.iter().all(u8::is_ascii_digit))
+            .then(|| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
+            .flatten()
+            .ok_or_else(|| {
+                Error::BadResponse(format!(
+                    "Content-Length '{}'",
+                    String::from_utf8_lossy(value)
+                ))
+            })?;
+        if n.is_some_and(|n| n != parsed) {
+            return Err(Error::BadResponse(
+                "conflicting Content-Length fields".into(),
+            ));
+        }
+        n = Some(parsed);
+    }
+    n.ok_or_else(|| Error::BadResponse("an empty Content-Length".into()))
+}
+
+/// Reads the body that follows the head; true when the connection can carry another request.
+async fn read_body(
+    s: &mut TcpStream,
+    buf: &mut BytesMut,
+    head: &Head,
+    max_body: usize,
+) -> Result<(Bytes, bool), Error> {
+    match head.framing {
+        Framing::Empty => Ok((Bytes::new(), true)),
+        Framing::Length(n) => {
+            if n > max_body {
+                return Err(Error::TooLarge);
+            }
+            if buf.len() < n {
+                buf.reserve(n - buf.len());
+            }
+            while buf.len() < n {
+                if read_more(s, buf).await? == 0 {
+                    return Err(Error::BadResponse(format!(
+                        "the connection closed after {} of the {n} body bytes",
+                        buf.len()
+                    )));
+                }
+            }
+            Ok((buf.split_to(n).freeze(), true))
+        }
+        Framing::UntilClose => {
+            while read_more(s, buf).await? > 0 {
+                if buf.len() > max_body {
+                    return Err(Error::TooLarge);
+                }
+            }
+            Ok((buf.split().freeze(), false))
+        }
+        Framing::Chunked => {
+            let body = read_chunks(s, buf, max_body).await?;
+            Ok((body, true))
+        }
+    }
+}
+
+async fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> Result<usize, Error> {
+    if buf.capacity() == buf.len() {
+        buf.reserve((buf.len()).clamp(8 << 10, 1 << 20));
+    }
+    s.read_buf(buf)
+        .await
+        .map_err(|e| Error::Connect(format!("reading the answer: {e}")))
+}
+
+/// Decodes a chunked body from `buf`, reading more as needed; the trailer section is read
+/// and dropped.
+async fn read_chunks(
+    s: &mut TcpStream,
+    buf: &mut BytesMut,
+    max_body: usize,
+) -> Result<Bytes, Error> {
+    let broke =
+        || Error::BadResponse("the connection closed in the middle of a chunked body".into());
+    let mut body = BytesMut::new();
+    loop {
+        let (used, size) = loop {
+            match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete((used, size))) => break (used, size),
+                Ok(httparse::Status::Partial) if buf.len() < 1024 => {
+                    if read_more(s, buf).await? == 0 {
+                        return Err(broke());
+                    }
+                }
+                _ => return Err(Error::BadResponse("a bad chunk size line".into())),
+            }
+        };
+        buf.advance(used);
+        if size == 0 {
+            break;
+        }
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > max_body.saturating_sub(body.len()) {
+            return Err(Error::TooLarge);
+        }
+        while buf.len() < size + 2 {
+            if read_more(s, buf).await? == 0 {
+                return Err(broke());
+            }
+        }
+        body.extend_from_slice(&buf[..size]);
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err(Error::BadResponse("a chunk not followed by CRLF".into()));
+        }
+        buf.advance(size + 2);
+    }
+    // Trailer fields, then the empty line.
+    let mut trailer = 0;
+    let too_long = || {
+        Error::BadResponse(format!(
+            "the chunked body's trailer is larger than {MAX_HEAD} bytes"
+        ))
+    };
+    loop {
+        match buf.windows(2).position(|w| w == b"\r\n") {
+            Some(0) => {
+                buf.advance(2);
+                return Ok(body.freeze());
+            }
+            Some(end) if trailer + end + 2 <= MAX_HEAD => {
+                trailer += end + 2;
+                buf.advance(end + 2);
+            }
+            Some(_) => return Err(too_long()),
+            None if trailer + buf.len() > MAX_HEAD => return Err(too_long()),
+            None => {
+                if read_more(s, buf).await? == 0 {
+                    return Err(broke());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use tokio::io::AsyncBufReadExt;
+    use tokio::net::TcpListener;
+
+    /// A model server that plays a script: for each connection it accepts, it reads one
+    /// request per answer in that connection's list, writes the answer, and after the last
+    /// one closes the connection (an answer of `b""` closes without answering). It returns
+    /// the requests it read, by connection.
+    async fn scripted(
+        script: Vec<Vec<&'static [u8]>>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for answers in script {
+                let (conn, _) = listener.accept().await.unwrap();
+                let mut conn = tokio::io::BufReader::new(conn);
+                let mut requests = Vec::new();
+                for answer in answers {
+                    let mut request = String::new();
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if conn.read_line(&mut line).await.unwrap() == 0 {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        request.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    conn.read_exact(&mut body).await.unwrap();
+                    request.push_str(&String::from_utf8(body).unwrap());
+                    requests.push(request);
+                    if answer.is_empty() {
+                        break;
+                    }
+                    conn.get_mut().write_all(answer).await.unwrap();
+                }
+                seen.push(requests);
+            }
+            seen
+        });
+        (addr, task)
+    }
+
+    fn target(addr: SocketAddr) -> Target {
+        Target::new(&addr.to_string().parse().unwrap(), Duration::from_secs(2))
+    }
+
+    async fn post(pool: &Pool, t: &Target, body: &str) -> Result<Reply, Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        pool.exchange(
+            t,
+            &Method::POST,
+            "/predict?x=1",
+            &headers,
+            body.as_bytes(),
+            1000,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn kept_alive_answers_reuse_one_connection() {
+        let (addr, server) = scripted(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Model: a\r\n\r\nok",
+            b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
+        ]])
+        .await;
+        let (pool, t) = (Pool::new(4), target(addr));
+        let a = post(&pool, &t, "{\"x\":1}").await.unwrap();
+        assert_eq!((a.status.as_u16(), &a.body[..]), (200, &b"ok"[..]));
+        assert_eq!(a.headers["x-model"], "a");
+        let b = post(&pool, &t, "").await.unwrap();
+        assert_eq!((b.status.as_u16(), &b.body[..]), (201, &b"Wikipedia"[..]));
+        let head = pool
+            .exchange(&t, &Method::HEAD, "/", &HeaderMap::new(), b"", 1000)
+            .await
+            .unwrap();
+        assert!(head.body.is_empty(), "a HEAD answer has no body");
+        drop(pool);
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 1, "one connection for all three: {seen:?}");
+        let first = &seen[0][0];
+        assert!(
+            first.starts_with("POST /predict?x=1 HTTP/1.1\r\n"),
+            "{first}"
+        );
+        assert!(first.contains(&format!("host: {addr}\r\n")), "{first}");
+        assert!(first.contains("content-length: 7\r\n"), "{first}");
+        assert!(first.ends_with("\r\n\r\n{\"x\":1}"), "{first}");
+        assert!(
+            seen[0][1].contains("content-length: 0\r\n"),
+            "{}",
+            seen[0][1]
+        );
+        assert!(!seen[0][2].contains("content-length"), "{}", seen[0][2]);
+    }
+
+    #[tokio::test]
+    async fn interim_answers_are_skipped() {
+        let (addr, _server) = scripted(vec![vec![
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ]])
+        .await;
+        let r = post(&Pool::new(4), &target(addr), "{}").await.unwrap();
+        assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"ok"[..]));
+    }
+
+    #[tokio::test]
+    async fn connections_the_server_ends_are_not_reused() {
+        let (addr, server) = scripted(vec![
+            // The body ends when the connection does.
+            vec![b"HTTP/1.0 200 OK\r\n\r\nuntil close"],
+            vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na"],
+            // Answers once, then closes after reading the next request without answering:
+            // that request is sent again on a new connection.
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb", b""],
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"],
+        ])
+        .await;
+        let (pool, t) = (Pool::new(4), target(addr));
+        let bodies = [
+            post(&pool, &t, "1").await.unwrap().body,
+            post(&pool, &t, "2").await.unwrap().body,
+            post(&pool, &t, "3").await.unwrap().body,
+            post(&pool, &t, "4").await.unwrap().body,
+        ];
+        assert_eq!(bodies, [&b"until close"[..], b"a", b"b", b"c"]);
+        let seen = server.await.unwrap();
+        let sent: Vec<usize> = seen.iter().map(Vec::len).collect();
+        assert_eq!(sent, [1, 1, 2, 1], "{seen:?}");
+        assert!(seen[2][1].ends_with("\r\n\r\n4") && seen[3][0].ends_with("\r\n\r\n4"));
+    }
+
+    #[tokio::test]
+    async fn broken_answers_are_errors_that_say_what_was_wrong() {
+        let cases: [(&'static [u8], Error); 9] = [
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n",
+                Error::TooLarge,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n",
+                Error::TooLarge,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+                Error::BadResponse("conflicting Content-Length fields".into()),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                Error::BadResponse("Content-Length '-1'".into()),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                Error::BadResponse("a bad chunk size line".into()),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd",
+                Error::BadResponse("a chunk not followed by CRLF".into()),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab",
+                Error::BadResponse("the connection closed after 2 of the 5 body bytes".into()),
+            ),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                Error::BadResponse(
+                    "the model server switched protocols, which the guard never asks for".into(),
+                ),
+            ),
+            (
+                b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+                Error::BadResponse("the answer's head: invalid HTTP version".into()),
+            ),
+        ];
+        for (answer, want) in cases {
+            let (addr, _server) = scripted(vec![vec![answer]]).await;
+            let got = post(&Pool::new(4), &target(addr), "{}").await;
+            assert_eq!(
+                got.unwrap_err(),
+                want,
+                "{}",
+                String::from_utf8_lossy(answer)
+            );
+        }
+    }
+
+    /// A server that answers with `start`, then `filler` over and over until hung up on.
+    async fn endless(start: &'static [u8], filler: String) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            conn.write_all(start).await.unwrap();
+            while conn.write_all(filler.as_bytes()).await.is_ok() {}
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn endless_answers_are_refused_at_their_limits() {
+        let long_field = endless(b"HTTP/1.1 200 OK\r\nx-filler: ", "a".repeat(1000)).await;
+        let many_fields = endless(b"HTTP/1.1 200 OK\r\n", "x-filler: a\r\n".into()).await;
+        let long_body = endless(b"HTTP/1.1 200 OK\r\n\r\n", "a".repeat(1000)).await;
+        let long_trailer = endless(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nx-filler: ",
+            "a".repeat(1000),
+        )
+        .await;
+        let many_trailers = endless(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+            "x-filler: a\r\n".into(),
+        )
+        .await;
+        let interim = endless(b"", "HTTP/1.1 100 Continue\r\n\r\n".into()).await;
+        let pool = Pool::new(4);
+        for trailer in [long_trailer, many_trailers] {
+            assert_eq!(
+                post(&pool, &target(trailer), "{}").await.unwrap_err(),
+                Error::BadResponse(format!(
+                    "the chunked body's trailer is larger than {MAX_HEAD} bytes"
+                ))
+            );
+        }
+        assert_eq!(
+            post(&pool, &target(interim), "{}").await.unwrap_err(),
+            Error::BadResponse(format!("more than {MAX_INTERIM} interim (1xx) answers"))
+        );
+        assert_eq!(
+            post(&pool, &target(long_field), "{}").await.unwrap_err(),
+            Error::BadResponse(format!("the answer's head is larger than {MAX_HEAD} bytes"))
+        );
+        assert_eq!(
+            post(&pool, &target(many_fields), "{}").await.unwrap_err(),
+            Error::BadResponse(format!(
+                "the answer has more than {MAX_HEADERS} header fields"
+            ))
+        );
+        assert_eq!(
+            post(&pool, &target(long_body), "{}").await.unwrap_err(),
+            Error::TooLarge
+        );
+    }
+
+    #[tokio::test]
+    async fn no_server_is_a_connect_error_naming_the_address() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let Err(Error::Connect(why)) = post(&Pool::new(4), &target(addr), "{}").await else {
+            panic!("expected a connect error");
+        };
+        assert!(
+            why.starts_with(&format!("127.0.0.1:{}: ", addr.port())),
+            "{why}"
+        );
+    }
+}
