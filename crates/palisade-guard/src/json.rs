@@ -55,7 +55,11 @@ impl Value {
         }
         let mut here = self;
         for raw in pointer.strip_prefix('/')?.split('/') {
-            let token = raw.replace("~1", "/").replace("~0", "~");
+            let token = if raw.contains('~') {
+                std::borrow::Cow::Owned(raw.replace("~1", "/").replace("~0", "~"))
+            } else {
+                std::borrow::Cow::Borrowed(raw)
+            };
             here = match here {
                 Value::Object(_) => here.get(&token)?,
                 Value::Array(a) => a.get(token.parse::<usize>().ok()?)?,
@@ -76,6 +80,31 @@ impl Value {
             Value::Object(_) => "an object",
         }
     }
+}
+
+/// Powers of ten that an f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `mantissa · 10^scale` by one multiplication or division, when that is the correctly
+/// rounded value (Clinger's fast path): the mantissa is exact in an f64 (at most 2^53) and so
+/// is the power of ten (at most 10^22), so IEEE 754 rounds the one operation correctly.
+/// `None` for anything else, which the full parser handles.
+fn exact(mantissa: u64, scale: i64) -> Option<f64> {
+    if mantissa == 0 {
+        return Some(0.0);
+    }
+    if mantissa > 1 << 53 || !(-22..=22).contains(&scale) {
+        return None;
+    }
+    let m = mantissa as f64;
+    Some(if scale < 0 {
+        m / POW10[scale.unsigned_abs() as usize]
+    } else {
+        m * POW10[scale as usize]
+    })
 }
 
 /// The limits a body is parsed under.
@@ -133,12 +162,23 @@ impl fmt::Display for Error {
 
 /// Parses one JSON document (surrounding whitespace allowed) under `limits`.
 pub fn parse(bytes: &[u8], limits: Limits) -> Result<Value, Error> {
+    // JSON is UTF-8 (RFC 8259 §8.1): checked once here, so that numbers and strings are
+    // slices of `text` with no check of their own.
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::Syntax {
+        offset: e.valid_up_to(),
+        message: "invalid UTF-8",
+    })?;
     let mut p = Parser {
+        text,
         bytes,
         pos: 0,
         depth: 0,
         elements: 0,
         limits,
+        // Room for the values of an array or object while it is read; each one then gets a
+        // vector of its exact size (no growing and copying per value).
+        values: Vec::with_capacity((bytes.len() / 4).min(4096)),
+        members: Vec::new(),
     };
     p.ws();
     let v = p.value()?;
@@ -150,11 +190,16 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Value, Error> {
 }
 
 struct Parser<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
     elements: usize,
     limits: Limits,
+    /// The values of the arrays being read, innermost last.
+    values: Vec<Value>,
+    /// The members of the objects being read, innermost last.
+    members: Vec<(Box<str>, Value)>,
 }
 
 impl Parser<'_> {
@@ -232,23 +277,24 @@ impl Parser<'_> {
     fn array(&mut self) -> Result<Value, Error> {
         self.enter()?;
         self.pos += 1;
-        let mut items = Vec::new();
         self.ws();
         if self.bytes.get(self.pos) == Some(&b']') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(Value::Array(items));
+            return Ok(Value::Array(Vec::new()));
         }
+        let base = self.values.len();
         loop {
             self.ws();
-            items.push(self.value()?);
+            let v = self.value()?;
+            self.values.push(v);
             self.ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
                     self.depth -= 1;
-                    return Ok(Value::Array(items));
+                    return Ok(Value::Array(self.values.drain(base..).collect()));
                 }
                 _ => return Err(self.syntax("expected ',' or ']' in an array")),
             }
@@ -258,13 +304,13 @@ impl Parser<'_> {
     fn object(&mut self) -> Result<Value, Error> {
         self.enter()?;
         self.pos += 1;
-        let mut members = Vec::new();
         self.ws();
         if self.bytes.get(self.pos) == Some(&b'}') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(Value::Object(members));
+            return Ok(Value::Object(Vec::new()));
         }
+        let base = self.members.len();
         loop {
             self.ws();
             if self.bytes.get(self.pos) != Some(&b'"') {
@@ -278,14 +324,14 @@ impl Parser<'_> {
             self.pos += 1;
             self.ws();
             let v = self.value()?;
-            members.push((key.into(), v));
+            self.members.push((key.into(), v));
             self.ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
                     self.depth -= 1;
-                    return Ok(Value::Object(members));
+                    return Ok(Value::Object(self.members.drain(base..).collect()));
                 }
                 _ => return Err(self.syntax("expected ',' or '}' in an object")),
             }
@@ -294,43 +340,75 @@ impl Parser<'_> {
 
     fn number(&mut self) -> Result<Value, Error> {
         let start = self.pos;
-        if self.bytes[self.pos] == b'-' {
+        let negative = self.bytes[self.pos] == b'-';
+        if negative {
             self.pos += 1;
         }
-        let digits = |p: &mut Self| {
-            let s = p.pos;
-            while let Some(b'0'..=b'9') = p.bytes.get(p.pos) {
-                p.pos += 1;
-            }
-            p.pos - s
-        };
-        let int = digits(self);
+        // The digits, as an integer while they fit in one: most numbers in a request are
+        // short decimals that need no more than that (see `exact`).
+        let mut mantissa = Some(0u64);
+        let int = self.digits(&mut mantissa);
         if int == 0 {
             return Err(self.syntax("a number needs digits"));
         }
         if int > 1 && self.bytes[self.pos - int] == b'0' {
             return Err(self.syntax("a number may not start with 0"));
         }
+        let mut scale = 0i64;
         if self.bytes.get(self.pos) == Some(&b'.') {
             self.pos += 1;
-            if digits(self) == 0 {
+            let fraction = self.digits(&mut mantissa);
+            if fraction == 0 {
                 return Err(self.syntax("a fraction needs digits"));
             }
+            scale = -(fraction as i64);
         }
         if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
             self.pos += 1;
-            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+            let sign = match self.bytes.get(self.pos) {
+                Some(b'-') => -1,
+                Some(b'+') => 1,
+                _ => 0,
+            };
+            if sign != 0 {
                 self.pos += 1;
             }
-            if digits(self) == 0 {
+            let from = self.pos;
+            if self.digits(&mut None) == 0 {
                 return Err(self.syntax("an exponent needs digits"));
             }
+            // Beyond any f64: 1e400 is infinite and 1e-400 zero either way.
+            let e = self.text[from..self.pos].parse::<i64>().unwrap_or(100_000);
+            scale += if sign < 0 {
+                -e.min(100_000)
+            } else {
+                e.min(100_000)
+            };
         }
-        // The bytes are ASCII digits and signs, checked above.
-        let text = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("0");
-        text.parse::<f64>()
-            .map(Value::Number)
-            .map_err(|_| self.syntax("number out of range"))
+        let v = match mantissa.and_then(|m| exact(m, scale)) {
+            Some(v) if negative => -v,
+            Some(v) => v,
+            None => self.text[start..self.pos]
+                .parse::<f64>()
+                .map_err(|_| self.syntax("number out of range"))?,
+        };
+        if v.is_infinite() && !self.limits.allow_non_finite {
+            // 1e999 is Infinity by another name.
+            return Err(Error::NonFinite { offset: start });
+        }
+        Ok(Value::Number(v))
+    }
+
+    /// Skips ASCII digits, folding them into `mantissa` while it does not overflow.
+    fn digits(&mut self, mantissa: &mut Option<u64>) -> usize {
+        let s = self.pos;
+        while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.pos) {
+            *mantissa = mantissa
+                .and_then(|m| m.checked_mul(10))
+                .and_then(|m| m.checked_add(u64::from(b - b'0')));
+            self.pos += 1;
+        }
+        self.pos - s
     }
 
     fn string(&mut self) -> Result<String, Error> {
@@ -344,12 +422,8 @@ impl Parser<'_> {
                 }
                 self.pos += 1;
             }
-            let run =
-                std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|e| Error::Syntax {
-                    offset: start + e.valid_up_to(),
-                    message: "invalid UTF-8 in a string",
-                })?;
-            out.push_str(run);
+            // The run ends at an ASCII byte (or the end), so on a character boundary.
+            out.push_str(&self.text[start..self.pos]);
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
@@ -400,12 +474,17 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, Error> {
+        if self.bytes.len() < self.pos + 4 {
+            return Err(self.syntax("short \\u escape"));
+        }
         let digits = self
-            .bytes
+            .text
             .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.syntax("short \\u escape"))?;
-        let text = std::str::from_utf8(digits).map_err(|_| self.syntax("invalid \\u escape"))?;
-        let v = u32::from_str_radix(text, 16).map_err(|_| self.syntax("invalid \\u escape"))?;
+            .ok_or_else(|| self.syntax("invalid \\u escape"))?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(self.syntax("invalid \\u escape"));
+        }
+        let v = u32::from_str_radix(digits, 16).map_err(|_| self.syntax("invalid \\u escape"))?;
         self.pos += 4;
         Ok(v)
     }
@@ -429,6 +508,50 @@ mod tests {
         assert_eq!(ours.pointer("/a/1").unwrap().as_f64(), Some(-2500.0));
         assert_eq!(ours.pointer("/b").unwrap().as_str(), theirs["b"].as_str());
         assert_eq!(ours.pointer("/c"), Some(&Value::Object(vec![])));
+    }
+
+    /// serde_json's reading of a document, in our terms.
+    fn from_serde(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap()),
+            serde_json::Value::String(s) => Value::String(s.as_str().into()),
+            serde_json::Value::Array(a) => Value::Array(a.iter().map(from_serde).collect()),
+            serde_json::Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.as_str().into(), from_serde(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn nested_arrays_and_objects_keep_their_shape() {
+        let text = r#"{"instances": [[1, [2, 3], []], {"b64": "x", "n": [{}, {"k": [4, {"z": 5}]}]}],
+                       "signature_name": "serving_default", "e": [[[]]], "last": 6}"#;
+        let ours = parse(text.as_bytes(), LOOSE).unwrap();
+        let theirs: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(ours, from_serde(&theirs));
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_or_a_bad_escape_is_refused_where_it_is() {
+        let cases: [(&[u8], usize, &str); 5] = [
+            (b"[1, \"a\xffb\"]", 6, "invalid UTF-8"),
+            (b"[1, 2]\xc3", 6, "invalid UTF-8"),
+            (b"\"\\u+041\"", 3, "invalid \\u escape"),
+            (b"\"\\u00\"", 3, "short \\u escape"),
+            (b"\"\\u00\xc3\xa9\"", 3, "invalid \\u escape"),
+        ];
+        for (bad, offset, message) in cases {
+            assert_eq!(
+                parse(bad, LOOSE),
+                Err(Error::Syntax { offset, message }),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
@@ -471,9 +594,75 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_the_nearest_f64_as_the_standard_parser_gives() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut texts = vec![
+            "0".to_string(),
+            "-0".into(),
+            "9007199254740992".into(),
+            "9007199254740993".into(),
+            "18446744073709551616".into(),
+            "0.1".into(),
+            "-1.3966".into(),
+            "1e22".into(),
+            "1e23".into(),
+            "1.7976931348623157e308".into(),
+            "4.9e-324".into(),
+            "1e-400".into(),
+            "0.000000000000000000000000000001".into(),
+            "123456789012345678901234567890e-20".into(),
+        ];
+        for _ in 0..100_000 {
+            let r = next();
+            let int = (r % 1_000_000_000_000) >> ((r >> 40) % 40);
+            let frac = format!(
+                "{:0width$}",
+                next() % 10_000_000,
+                width = (r >> 50) as usize % 9
+            );
+            let exp = (next() % 61) as i64 - 30;
+            let sign = if r & 1 == 0 { "-" } else { "" };
+            texts.push(match r >> 60 {
+                0..=5 => format!("{sign}{int}.{frac}"),
+                6..=9 => format!("{sign}{int}.{frac}e{exp}"),
+                10..=12 => format!("{sign}{int}E+{}", exp.abs()),
+                _ => format!("{sign}{int}"),
+            });
+        }
+        for text in texts {
+            let text = text.replace(".e", ".0e").replace(".E", ".0E");
+            let text = if text.ends_with('.') {
+                text + "0"
+            } else {
+                text
+            };
+            let want: f64 = text.parse().unwrap();
+            let Ok(Value::Number(got)) = parse(text.as_bytes(), LOOSE) else {
+                panic!("{text} did not parse");
+            };
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{text}: {got} against {want}"
+            );
+        }
+    }
+
+    #[test]
     fn non_finite_tokens_only_when_allowed() {
         let body = b"[NaN, Infinity, -Infinity]";
         assert_eq!(parse(body, LOOSE), Err(Error::NonFinite { offset: 1 }));
+        // A number too large for an f64 is Infinity by another name.
+        assert_eq!(
+            parse(b"[1, -1e999]", LOOSE),
+            Err(Error::NonFinite { offset: 4 })
+        );
         let v = parse(
             body,
             Limits {
