@@ -344,9 +344,9 @@ impl Parser<'_> {
         if negative {
             self.pos += 1;
         }
-        // The digits, as an integer while they fit in one: most numbers in a request are
+        // The digits, as an integer (exact up to 19 of them): most numbers in a request are
         // short decimals that need no more than that (see `exact`).
-        let mut mantissa = Some(0u64);
+        let mut mantissa = 0u64;
         let int = self.digits(&mut mantissa);
         if int == 0 {
             return Err(self.syntax("a number needs digits"));
@@ -355,9 +355,10 @@ impl Parser<'_> {
             return Err(self.syntax("a number may not start with 0"));
         }
         let mut scale = 0i64;
+        let mut fraction = 0;
         if self.bytes.get(self.pos) == Some(&b'.') {
             self.pos += 1;
-            let fraction = self.digits(&mut mantissa);
+            fraction = self.digits(&mut mantissa);
             if fraction == 0 {
                 return Err(self.syntax("a fraction needs digits"));
             }
@@ -374,7 +375,7 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             let from = self.pos;
-            if self.digits(&mut None) == 0 {
+            if self.digits(&mut 0) == 0 {
                 return Err(self.syntax("an exponent needs digits"));
             }
             // Beyond any f64: 1e400 is infinite and 1e-400 zero either way.
@@ -385,7 +386,7 @@ impl Parser<'_> {
                 e.min(100_000)
             };
         }
-        let v = match mantissa.and_then(|m| exact(m, scale)) {
+        let v = match exact(mantissa, scale).filter(|_| int + fraction <= 19) {
             Some(v) if negative => -v,
             Some(v) => v,
             None => self.text[start..self.pos]
@@ -399,13 +400,16 @@ impl Parser<'_> {
         Ok(Value::Number(v))
     }
 
-    /// Skips ASCII digits, folding them into `mantissa` while it does not overflow.
-    fn digits(&mut self, mantissa: &mut Option<u64>) -> usize {
+    /// Skips ASCII digits, folding them into `mantissa` (which wraps after 19 digits: the
+    /// caller counts them).
+    fn digits(&mut self, mantissa: &mut u64) -> usize {
         let s = self.pos;
-        while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.pos) {
-            *mantissa = mantissa
-                .and_then(|m| m.checked_mul(10))
-                .and_then(|m| m.checked_add(u64::from(b - b'0')));
+        while let Some(&b) = self.bytes.get(self.pos) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
             self.pos += 1;
         }
         self.pos - s
