@@ -8,7 +8,7 @@ use crate::drift;
 use crate::events::{Sink, event};
 use crate::json;
 use crate::limit::{InFlight, Limiter};
-use crate::metrics::{Metrics, l1, l2, l3};
+use crate::metrics::{Metrics, ModelSeries, Outcome, l1, l2, l3};
 use crate::probe::ControlSet;
 use crate::profile::Profile;
 use crate::protocol::{self, Route, V2Schema};
@@ -55,6 +55,8 @@ pub struct ModelRuntime {
     flag_above: Option<f64>,
     reject_above: Option<f64>,
     pub drift: Option<Arc<drift::Tracker>>,
+    /// This model's metric series, found on first use.
+    series: std::sync::OnceLock<ModelSeries>,
 }
 
 impl Runtime {
@@ -105,6 +107,7 @@ impl Runtime {
                     profile,
                     control_set,
                     drift,
+                    series: std::sync::OnceLock::new(),
                 }),
             );
         }
@@ -255,35 +258,34 @@ impl Gateway {
             req.uri().path(),
             &rt.cfg.models,
         );
-        let model_label = match &route {
-            Route::Infer(m) | Route::ModelInfo(m) if rt.model(m).is_some() => m.clone(),
-            _ => "-".to_string(),
+        let model = match &route {
+            Route::Infer(m) | Route::ModelInfo(m) => rt.model(m).cloned(),
+            _ => None,
         };
-        let mut tenant_label = "unknown".to_string();
-        let result = self
-            .serve(&rt, req, route, client_cn, &mut tenant_label)
-            .await;
+        let mut tenant = None;
+        let result = self.serve(&rt, req, route, client_cn, &mut tenant).await;
+        let tenant_label = || tenant.map_or("unknown", |t| rt.cfg.tenants[t].name.as_str());
         let mut hold_ms = 0;
         let (response, outcome) = match result {
             Ok((resp, flagged)) => {
                 let outcome = if resp.status().is_server_error() {
-                    "failed"
+                    Outcome::Failed
                 } else if flagged {
-                    "flagged"
+                    Outcome::Flagged
                 } else {
-                    "forwarded"
+                    Outcome::Forwarded
                 };
                 (resp, outcome)
             }
             Err(refusal) => {
                 let outcome = if refusal.status.is_server_error() {
-                    "failed"
+                    Outcome::Failed
                 } else {
-                    "rejected"
+                    Outcome::Rejected
                 };
                 self.metrics
                     .rejections
-                    .get_or_create(&l2("tenant", &tenant_label, "reason", refusal.reason))
+                    .get_or_create(&l2("tenant", tenant_label(), "reason", refusal.reason))
                     .inc();
                 let mut body = serde_json::json!({
                     "error": refusal.message,
@@ -304,23 +306,44 @@ impl Gateway {
                 (resp, outcome)
             }
         };
-        self.metrics
-            .requests
-            .get_or_create(&l3(
-                "tenant",
-                &tenant_label,
-                "model",
-                &model_label,
-                "outcome",
-                outcome,
-            ))
-            .inc();
-        self.metrics
-            .duration
-            .get_or_create(&l1("model", &model_label))
-            .observe(start.elapsed().as_secs_f64());
+        let elapsed = start.elapsed().as_secs_f64();
+        match (&model, tenant) {
+            (Some(m), Some(t)) => {
+                let series = self.series(&rt, m);
+                series.request(t, outcome);
+                series.duration.observe(elapsed);
+            }
+            _ => {
+                let model_label = model.as_ref().map_or("-", |m| m.cfg.name.as_str());
+                self.metrics
+                    .requests
+                    .get_or_create(&l3(
+                        "tenant",
+                        tenant_label(),
+                        "model",
+                        model_label,
+                        "outcome",
+                        outcome.as_str(),
+                    ))
+                    .inc();
+                self.metrics
+                    .duration
+                    .get_or_create(&l1("model", model_label))
+                    .observe(elapsed);
+            }
+        }
         self.hold(hold_ms).await;
         response
+    }
+
+    /// `model`'s metric series under the configuration `rt`.
+    fn series<'a>(&self, rt: &Runtime, model: &'a ModelRuntime) -> &'a ModelSeries {
+        model.series.get_or_init(|| {
+            self.metrics.model_series(
+                &model.cfg.name,
+                rt.cfg.tenants.iter().map(|t| t.name.as_str()),
+            )
+        })
     }
 
     /// Holds a refusal back for between half and all of `max_ms` (`limits.refusal_delay_ms`),
@@ -364,7 +387,7 @@ impl Gateway {
         req: Request<Incoming>,
         route: Route,
         client_cn: Option<String>,
-        tenant_label: &mut String,
+        tenant_index_out: &mut Option<usize>,
     ) -> Result<(Response<Full<Bytes>>, bool), Refusal> {
         // 1. Tenant.
         let key = presented_key(req.headers());
@@ -391,7 +414,7 @@ impl Gateway {
             ));
         };
         let tenant = &rt.cfg.tenants[tenant_index];
-        *tenant_label = tenant.name.clone();
+        *tenant_index_out = Some(tenant_index);
         let tname = Some(tenant.name.as_str());
 
         // 2. Model permission.
@@ -599,10 +622,9 @@ impl Gateway {
         self.metrics
             .circuit_open
             .set(i64::from(self.upstream.breaker_open()));
-        if let Some(m) = mname {
-            self.metrics
+        if let Some(m) = &model {
+            self.series(rt, m)
                 .upstream_duration
-                .get_or_create(&l1("model", m))
                 .observe(answer.elapsed.as_secs_f64());
         }
         if answer.status.is_server_error() {
@@ -706,10 +728,7 @@ impl Gateway {
             ));
         }
         let screening = &model.cfg.screening;
-        let hist = self
-            .metrics
-            .ood_distance
-            .get_or_create_owned(&l1("model", &model.cfg.name));
+        let hist = &self.series(rt, model).ood_distance;
         let mut scratch = Vec::new();
         let mut worst: Option<(usize, f64)> = None;
         let mut range: Option<(usize, usize, usize)> = None; // row, feature, count

@@ -330,15 +330,16 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
             buf.advance(len);
             continue;
         }
-        let mut headers = HeaderMap::with_capacity(r.headers.len());
+        // Names are checked here; values are kept as places in the head, which becomes one
+        // shared buffer below, so that no value is copied.
+        let start = buf.as_ptr() as usize;
+        let mut fields = Vec::with_capacity(r.headers.len());
         let mut length: Option<usize> = None;
         let mut chunked = None;
         let mut close = r.version != Some(1);
         for f in r.headers.iter() {
             let name = HeaderName::from_bytes(f.name.as_bytes())
                 .map_err(|_| Error::BadResponse(format!("header name '{}'", f.name)))?;
-            let value = HeaderValue::from_bytes(f.value)
-                .map_err(|_| Error::BadResponse(format!("the value of header '{}'", f.name)))?;
             if name == hyper::header::CONTENT_LENGTH {
                 length = Some(content_length(f.value, length)?);
             } else if name == hyper::header::TRANSFER_ENCODING {
@@ -355,6 +356,15 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                     }
                 }
             }
+            let at = f.value.as_ptr() as usize - start;
+            fields.push((name, at..at + f.value.len()));
+        }
+        let head = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(fields.len());
+        for (name, at) in fields {
+            let value = HeaderValue::from_maybe_shared(head.slice(at)).map_err(|_| {
+                Error::BadResponse(format!("the value of header '{}'", name.as_str()))
+            })?;
             headers.append(name, value);
         }
         let framing = if *method == Method::HEAD
@@ -370,7 +380,6 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 (None, None) => Framing::UntilClose,
             }
         };
-        buf.advance(len);
         return Ok(Some(Head {
             status,
             headers,

@@ -42,6 +42,51 @@ pub struct Metrics {
     pub reloads: Family<L1, Counter>,
 }
 
+/// A request's outcome, as `requests_total{outcome}` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Forwarded,
+    Flagged,
+    Rejected,
+    Failed,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 4] = [
+        Outcome::Forwarded,
+        Outcome::Flagged,
+        Outcome::Rejected,
+        Outcome::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Forwarded => "forwarded",
+            Outcome::Flagged => "flagged",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One model's series, found once per configuration instead of by label on every request.
+pub struct ModelSeries {
+    pub duration: Histogram,
+    pub upstream_duration: Histogram,
+    pub ood_distance: Histogram,
+    /// `requests_total` by tenant (in the configuration's order) and [`Outcome`].
+    requests: Vec<[Counter; 4]>,
+}
+
+impl ModelSeries {
+    /// Counts a request of tenant number `tenant`.
+    pub fn request(&self, tenant: usize, outcome: Outcome) {
+        if let Some(by_outcome) = self.requests.get(tenant) {
+            by_outcome[outcome as usize].inc();
+        }
+    }
+}
+
 fn latency() -> Histogram {
     // 50 µs … ~13 s.
     Histogram::new(exponential_buckets(0.00005, 2.0, 19))
@@ -259,6 +304,36 @@ fn reg<M: prometheus_client::registry::Metric>(
 ) {
     names.push(name);
     r.register(name, help, metric);
+}
+
+impl Metrics {
+    /// The series of `model` for these tenants (every tenant's requests start at 0).
+    pub fn model_series<'a>(
+        &self,
+        model: &str,
+        tenants: impl Iterator<Item = &'a str>,
+    ) -> ModelSeries {
+        let m = l1("model", model);
+        ModelSeries {
+            duration: self.duration.get_or_create_owned(&m),
+            upstream_duration: self.upstream_duration.get_or_create_owned(&m),
+            ood_distance: self.ood_distance.get_or_create_owned(&m),
+            requests: tenants
+                .map(|t| {
+                    Outcome::ALL.map(|o| {
+                        self.requests.get_or_create_owned(&l3(
+                            "tenant",
+                            t,
+                            "model",
+                            model,
+                            "outcome",
+                            o.as_str(),
+                        ))
+                    })
+                })
+                .collect(),
+        }
+    }
 }
 
 pub fn l1(k: &'static str, v: &str) -> L1 {

@@ -115,14 +115,23 @@ impl Batch {
         what: &str,
     ) -> Result<Batch, String> {
         let count = rows.len();
-        let mut data = Vec::new();
+        let mut rows = rows.peekable();
+        // Room for the first row when it is a flat array, the common case.
+        let mut data = Vec::with_capacity(match rows.peek() {
+            Some(Value::Array(a)) => a.len(),
+            _ => 0,
+        });
         let mut cols = None;
         for (i, r) in rows.enumerate() {
             let before = data.len();
             flatten(r, &mut data).map_err(|e| format!("{what}[{i}]: {e}"))?;
             let n = data.len() - before;
             match cols {
-                None => cols = Some(n),
+                None => {
+                    cols = Some(n);
+                    // The other rows are as long (or an error).
+                    data.reserve_exact(n * (count - 1));
+                }
                 Some(c) if c != n => {
                     return Err(format!(
                         "{what}[{i}] has {n} values where {what}[0] has {c}"

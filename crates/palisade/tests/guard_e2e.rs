@@ -160,6 +160,19 @@ fn json_protocol_authenticates_screens_and_forwards() {
     ] {
         assert!(m.contains(series), "{series} missing from\n{m}");
     }
+    // Tenant a's calls of the model, by outcome: two clean digits, the 120 digits screened,
+    // then 8 refusals (the far-off input and the seven request limits).
+    for (outcome, n) in [
+        ("flagged", adv + fp),
+        ("forwarded", 2 + 120 - adv - fp),
+        ("rejected", 8),
+        ("failed", 0),
+    ] {
+        let series = format!(
+            "palisade_guard_requests_total{{tenant=\"a\",model=\"digits\",outcome=\"{outcome}\"}} {n}\n"
+        );
+        assert!(m.contains(&series), "{series} missing from\n{m}");
+    }
 
     // The model server goes away: 502s, then the breaker opens (3 failures) and answers 503.
     drop(server);
