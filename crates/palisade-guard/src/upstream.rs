@@ -174,11 +174,17 @@ impl Upstream {
         body: &[u8],
     ) -> Result<Answer, Failure> {
         self.admit()?;
-        let permit = tokio::time::timeout(
-            Duration::from_millis(self.settings.queue_timeout_ms),
-            self.slots.acquire(),
-        )
-        .await;
+        // A free slot is taken at once; only a wait for one needs a timer.
+        let permit = match self.slots.try_acquire() {
+            Ok(p) => Ok(Ok(p)),
+            Err(_) => {
+                tokio::time::timeout(
+                    Duration::from_millis(self.settings.queue_timeout_ms),
+                    self.slots.acquire(),
+                )
+                .await
+            }
+        };
         let _permit = match permit {
             Ok(Ok(p)) => p,
             _ => {
@@ -270,6 +276,74 @@ mod tests {
         let settings: Settings =
             toml::from_str(&format!("url = \"{url}\"\nprotocol = \"json\"")).unwrap();
         Upstream::new(&settings, 2)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_and_a_broken_answer_are_clear_failures() {
+        // A model server that takes requests and never answers, and one that answers junk.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let junk = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (silent_addr, junk_addr) = (silent.local_addr().unwrap(), junk.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((c, _)) = silent.accept().await {
+                held.push(c);
+            }
+        });
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut c, _)) = junk.accept().await {
+                let _ = c.read(&mut [0; 4096]).await;
+                let _ = c
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")
+                    .await;
+            }
+        });
+        let settings = |addr| -> Settings {
+            toml::from_str(&format!(
+                "url = \"http://{addr}\"\nprotocol = \"json\"\nmax_connections = 1\n\
+                 queue_timeout_ms = 50\ntimeout_ms = 2000\nbreaker_failures = 0"
+            ))
+            .unwrap()
+        };
+        let up = std::sync::Arc::new(Upstream::new(&settings(silent_addr), 1).unwrap());
+        let first = {
+            let up = up.clone();
+            tokio::spawn(async move {
+                up.send(&Method::POST, "/predict", &HeaderMap::new(), b"{}")
+                    .await
+            })
+        };
+        // Once the first request holds the one slot:
+        while up.slots.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = up
+            .send(&Method::POST, "/predict", &HeaderMap::new(), b"{}")
+            .await;
+        let Err(f) = second else {
+            panic!("the second request got a slot")
+        };
+        assert_eq!((f.kind(), f.status().as_u16()), ("queue_full", 503));
+        assert!(
+            f.message(&up.settings)
+                .starts_with("1 requests are already in flight"),
+            "{}",
+            f.message(&up.settings)
+        );
+        first.abort();
+
+        let up = Upstream::new(&settings(junk_addr), 1).unwrap();
+        let f = up
+            .send(&Method::GET, "/v2/models/m", &HeaderMap::new(), b"")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!((f.kind(), f.status().as_u16()), ("bad_response", 502));
+        assert_eq!(
+            f.message(&up.settings),
+            "the model server's answer is not valid HTTP/1.1: Content-Length 'x'"
+        );
     }
 
     #[test]
