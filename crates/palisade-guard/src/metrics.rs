@@ -220,7 +220,7 @@ impl Metrics {
             r,
             &mut names,
             "upstream_errors",
-            "Model-server failures by kind (connect, timeout, status, breaker_open, queue_full)",
+            "Model-server failures by kind (connect, timeout, status, breaker_open, queue_full, bad_response, response_too_large)",
             m.upstream_errors.clone(),
         );
         reg(

@@ -4,7 +4,7 @@ use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
 ## What it does
-Forwards within `connect_timeout_ms` and `timeout_ms`, through at most `max_connections` at once, and opens a circuit breaker after `breaker_failures` consecutive failures. Answers 502 (connection failed), 504 (timeout) or 503 (breaker open, queue full) with a JSON reason.
+Forwards within `connect_timeout_ms` and `timeout_ms`, through at most `max_connections` at once, and opens a circuit breaker after `breaker_failures` consecutive failures. Answers 502 (connection failed, or an answer that is not valid HTTP/1.1 or is larger than 64 MiB), 504 (timeout) or 503 (breaker open, queue full) with a JSON reason.
 
 ## Why is this bad?
 A model server that hangs or crashes under load takes every client with it; without timeouts and a breaker the gateway itself piles up connections until it falls over.
