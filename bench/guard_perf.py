@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """palisade guard's overhead and tenant isolation, measured with wrk (Debian) on loopback.
 
-  bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10]
+  bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10] [--instructions]
 
 Paths to the same trivial upstream (an nginx answering {"predictions":[1]} to POST /predict):
   direct        wrk -> upstream
@@ -17,6 +17,9 @@ memory during a sustained run, and a noisy-neighbour test: tenant A's latency al
 tenant B floods at 64 connections (B is limited to 200 requests/s), with the default refusal
 delay and, on a second guard, without it.
 All processes share this machine's cores with wrk; compare rows of the same run only.
+With --instructions (needs valgrind), the proxies are also run under callgrind and the
+user-space instructions each executes per request are counted: a measure of the proxies' own
+work that does not move with the machine's load, unlike time.
 """
 
 import argparse
@@ -61,7 +64,7 @@ def wrk(url, script, conns, threads, seconds):
     for q, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
         lat[q] = float(v) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {"rps": rps, "requests": int(re.search(r"(\d+) requests in", out).group(1)), "p50": lat.get("50"), "p99": lat.get("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
 def script(path, key, body):
@@ -109,6 +112,36 @@ def cpu_seconds(pids):
     return user / tick, system / tick
 
 
+def instructions(cmd, port, url, script_path, seconds, out):
+    """User-space instructions per request of `cmd` (and the processes it forks), serving wrk
+    on 8 connections under callgrind; counted only while wrk runs, after a warm-up."""
+    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes",
+                          f"--callgrind-out-file={out}.%p"] + cmd,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, 120)
+        wrk(url, script_path, 8, 1, 2)
+        control = lambda *a: subprocess.run(["callgrind_control", *a], check=True, capture_output=True, timeout=60)
+        control("-i", "on")
+        t = wrk(url, script_path, 8, 1, seconds)
+        control("-i", "off")
+        control("-d")
+    finally:
+        p.terminate()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    total = 0
+    for name in os.listdir(os.path.dirname(out)):
+        if name.startswith(os.path.basename(out) + "."):
+            with open(os.path.join(os.path.dirname(out), name)) as f:
+                text = f.read()
+            m = re.search(r"^totals: (\d+)", text, re.M) or re.search(r"^summary: (\d+)", text, re.M)
+            total += int(m.group(1)) if m else 0
+    return total / max(1, t["requests"]), t["requests"]
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
@@ -118,7 +151,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--palisade", default=os.path.join(here, "..", "target", "release", "palisade"))
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count user-space instructions per request under callgrind (valgrind)")
     args = ap.parse_args()
+    if args.instructions and not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             raise SystemExit(f"{tool} is not installed (apt-get install wrk nginx-light)")
@@ -129,18 +166,24 @@ def main():
         up, px, gd, ad = free_port(), free_port(), free_port(), free_port()
         # The upstream and the proxy are separate nginx instances, as a proxy and a model
         # server are separate processes in a deployment, so that the proxy's CPU is its own.
+        proxy = lambda port: f"""upstream model {{ server 127.0.0.1:{up}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
+        px_cg = free_port()
         servers = {
             "upstream": f"""server {{ listen 127.0.0.1:{up}; location / {{ default_type application/json; return 200 '{{"predictions":[1]}}'; }} }}""",
-            "proxy": f"""upstream model {{ server 127.0.0.1:{up}; keepalive 64; }}
-  server {{ listen 127.0.0.1:{px}; location / {{ proxy_pass http://model; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""",
+            "proxy": proxy(px),
+            "proxy-cg": proxy(px_cg),
         }
         pids = {}
         for role, server in servers.items():
             d = os.path.join(tmp, role)
             os.mkdir(d)
             conf = os.path.join(d, "nginx.conf")
+            # Under callgrind the workers keep the master's user: callgrind_control cannot
+            # reach a process that changed its user.
+            user = "user root; " if role == "proxy-cg" and os.geteuid() == 0 else ""
             with open(conf, "w") as f:
-                f.write(f"""worker_processes 2; daemon off; pid {d}/nginx.pid; error_log {d}/error.log;
+                f.write(f"""{user}worker_processes 2; daemon off; pid {d}/nginx.pid; error_log {d}/error.log;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
@@ -148,6 +191,8 @@ http {{
   {server}
 }}
 """)
+            if role == "proxy-cg":  # started under callgrind by --instructions
+                continue
             p = subprocess.Popen([nginx, "-c", conf, "-p", d], stderr=subprocess.DEVNULL)
             procs.append(p)
             pids[role] = p.pid
@@ -250,6 +295,27 @@ burst = 50
               f"p99 {(single['guard']['p99'] - single['direct']['p99'])*1e6:.0f} µs "
               f"(nginx adds {(single['nginx']['p50'] - single['direct']['p50'])*1e6:.0f} µs and "
               f"{(single['nginx']['p99'] - single['direct']['p99'])*1e6:.0f} µs)")
+
+        if args.instructions:
+            # Fresh processes under callgrind, one at a time (the others idle meanwhile).
+            print()
+            print("| path | user-space instructions per request (callgrind, 8 conns) | requests counted |")
+            print("|---|---|---|")
+            gl_cg, gd_cg = free_port(), free_port()
+            for name, cfg, port in (("guard", "guard.toml", gd_cg), ("guard-limits", "guard-limits.toml", gl_cg)):
+                with open(os.path.join(tmp, cfg)) as f:
+                    text = f.read()
+                with open(os.path.join(tmp, "cg-" + cfg), "w") as f:
+                    f.write(re.sub(r'listen = "127.0.0.1:\d+"\nadmin_listen = "127.0.0.1:\d+"',
+                                   f'listen = "127.0.0.1:{port}"', text))
+            runs = (("nginx", [nginx, "-c", os.path.join(tmp, "proxy-cg", "nginx.conf"), "-p", os.path.join(tmp, "proxy-cg")], px_cg, s_plain),
+                    ("guard", [args.palisade, "guard", "run", "--config", os.path.join(tmp, "cg-guard.toml")], gd_cg, s_a),
+                    ("guard-limits", [args.palisade, "guard", "run", "--config", os.path.join(tmp, "cg-guard-limits.toml")], gl_cg, s_a))
+            for name, cmd, port, s in runs:
+                per, n = instructions(cmd, port, f"http://127.0.0.1:{port}/predict", s, args.seconds,
+                                      os.path.join(tmp, "callgrind-" + name))
+                print(f"| {name} | {per:,.0f} | {n} |")
+            print()
 
         # Memory under a sustained load.
         samples = []
