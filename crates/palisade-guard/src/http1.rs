@@ -110,9 +110,10 @@ impl Pool {
 
     /// The most recently used connection that is still open and quiet.
     fn take(&self) -> Option<TcpStream> {
+        let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some((s, since)) = idle.pop() {
-            if since.elapsed() < IDLE_TIMEOUT && quiet(&s) {
+            if now.duration_since(since) < IDLE_TIMEOUT && quiet(&s) {
                 return Some(s);
             }
         }
@@ -120,10 +121,16 @@ impl Pool {
     }
 
     fn put(&self, s: TcpStream) {
+        let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|(_, since)| since.elapsed() < IDLE_TIMEOUT);
+        // Oldest first: connections idle too long are closed from the front.
+        let expired = idle
+            .iter()
+            .take_while(|(_, since)| now.duration_since(*since) >= IDLE_TIMEOUT)
+            .count();
+        idle.drain(..expired);
         if idle.len() < self.max_idle {
-            idle.push((s, Instant::now()));
+            idle.push((s, now));
         }
     }
 
