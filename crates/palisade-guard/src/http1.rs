@@ -98,13 +98,19 @@ impl Target {
 pub struct Pool {
     idle: Mutex<Vec<(TcpStream, Instant)>>,
     max_idle: usize,
+    idle_timeout: Duration,
 }
 
 impl Pool {
     pub fn new(max_idle: usize) -> Pool {
+        Pool::with_idle_timeout(max_idle, IDLE_TIMEOUT)
+    }
+
+    fn with_idle_timeout(max_idle: usize, idle_timeout: Duration) -> Pool {
         Pool {
             idle: Mutex::new(Vec::new()),
             max_idle,
+            idle_timeout,
         }
     }
 
@@ -113,7 +119,7 @@ impl Pool {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some((s, since)) = idle.pop() {
-            if now.duration_since(since) < IDLE_TIMEOUT && quiet(&s) {
+            if now.duration_since(since) < self.idle_timeout && quiet(&s) {
                 return Some(s);
             }
         }
@@ -126,7 +132,7 @@ impl Pool {
         // Oldest first: connections idle too long are closed from the front.
         let expired = idle
             .iter()
-            .take_while(|(_, since)| now.duration_since(*since) >= IDLE_TIMEOUT)
+            .take_while(|(_, since)| now.duration_since(*since) >= self.idle_timeout)
             .count();
         idle.drain(..expired);
         if idle.len() < self.max_idle {
@@ -563,25 +569,7 @@ mod tests {
                 let mut conn = tokio::io::BufReader::new(conn);
                 let mut requests = Vec::new();
                 for answer in answers {
-                    let mut request = String::new();
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        if conn.read_line(&mut line).await.unwrap() == 0 {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap();
-                        }
-                        request.push_str(&line);
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    conn.read_exact(&mut body).await.unwrap();
-                    request.push_str(&String::from_utf8(body).unwrap());
-                    requests.push(request);
+                    requests.push(read_request(&mut conn).await);
                     if answer.is_empty() {
                         break;
                     }
@@ -592,6 +580,29 @@ mod tests {
             seen
         });
         (addr, task)
+    }
+
+    /// One request's head and body, as text.
+    async fn read_request(conn: &mut tokio::io::BufReader<tokio::net::TcpStream>) -> String {
+        let mut request = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if conn.read_line(&mut line).await.unwrap() == 0 {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            request.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        conn.read_exact(&mut body).await.unwrap();
+        request.push_str(&String::from_utf8(body).unwrap());
+        request
     }
 
     fn target(addr: SocketAddr) -> Target {
@@ -648,6 +659,41 @@ mod tests {
             seen[0][1]
         );
         assert!(!seen[0][2].contains("content-length"), "{}", seen[0][2]);
+    }
+
+    #[tokio::test]
+    async fn connections_idle_too_long_are_not_reused() {
+        // A server that keeps every connection open and answers every request.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut conn = tokio::io::BufReader::new(conn);
+                    loop {
+                        read_request(&mut conn).await;
+                        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if conn.get_mut().write_all(ok).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let count = || connections.load(std::sync::atomic::Ordering::SeqCst);
+        let (pool, t) = (
+            Pool::with_idle_timeout(4, Duration::from_millis(50)),
+            target(addr),
+        );
+        post(&pool, &t, "1").await.unwrap();
+        post(&pool, &t, "2").await.unwrap();
+        assert_eq!(count(), 1, "kept alive while fresh");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        post(&pool, &t, "3").await.unwrap();
+        assert_eq!(count(), 2, "a new connection after the idle timeout");
     }
 
     #[tokio::test]
