@@ -11,7 +11,7 @@
 //! whole exchange with its deadline.
 //!
 //! A kept-alive connection the server has closed is recognised before use when its close has
-//! arrived ([`quiet`]). When the close crosses the request instead (no byte of an answer, on a
+//! arrived (`quiet`). When the close crosses the request instead (no byte of an answer, on a
 //! reused connection), the request is sent once more on a new connection. The model server
 //! may then have received it twice; for inference that is harmless, and a request that makes
 //! the server crash is tried at most twice before the client gets a 502.
