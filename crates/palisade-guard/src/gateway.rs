@@ -827,7 +827,7 @@ impl Gateway {
     }
 
     /// The v2 model's declared inputs, from `GET /v2/models/NAME` on the model server. The
-    /// answer — or its absence — is kept for [`SCHEMA_TTL`], so the schema follows model
+    /// answer — or its absence — is kept for `SCHEMA_TTL` (60 s), so the schema follows model
     /// updates and a server without metadata costs one request a minute, not one per request.
     pub async fn v2_schema(&self, model: &str) -> Option<Arc<V2Schema>> {
         if let Some((at, s)) = self
