@@ -122,7 +122,8 @@ pub struct Limits {
     /// Rows in one request.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
-    /// Accept TF Serving's `NaN` / `Infinity` tokens (they still fail range checks).
+    /// Accept TF Serving's `NaN` / `Infinity` tokens, and numbers too large for an f64 such
+    /// as `1e999` (they still fail range checks).
     #[serde(default)]
     pub allow_non_finite: bool,
     #[serde(default = "default_rate")]
