@@ -170,6 +170,15 @@ impl Refusal {
             held: false,
         }
     }
+
+    /// A tenant over its own rate or concurrency limit: 429, held for
+    /// `limits.refusal_delay_ms` before it is sent.
+    fn over_limit(rule: &'static RuleMeta, reason: &'static str, message: String) -> Refusal {
+        Refusal {
+            held: true,
+            ..Refusal::new(StatusCode::TOO_MANY_REQUESTS, rule, reason, message)
+        }
+    }
 }
 
 /// Counts a held refusal (`palisade_guard_refusals_held`) for as long as it is held, even
@@ -263,7 +272,9 @@ impl Gateway {
             _ => None,
         };
         let mut tenant = None;
-        let result = self.serve(&rt, req, route, client_cn, &mut tenant).await;
+        let result = self
+            .serve(&rt, req, route, model.as_ref(), client_cn, &mut tenant)
+            .await;
         let tenant_label = || tenant.map_or("unknown", |t| rt.cfg.tenants[t].name.as_str());
         let mut hold_ms = 0;
         let (response, outcome) = match result {
@@ -381,11 +392,15 @@ impl Gateway {
         r
     }
 
+    /// Every check in order, then the model server. `model` is the route's model as
+    /// `handle` looked it up (`None` for a model this guard does not serve); the index of
+    /// the tenant, once known, goes to `tenant_index_out` for the metrics.
     async fn serve(
         &self,
         rt: &Runtime,
         req: Request<Incoming>,
         route: Route,
+        model: Option<&Arc<ModelRuntime>>,
         client_cn: Option<String>,
         tenant_index_out: &mut Option<usize>,
     ) -> Result<(Response<Full<Bytes>>, bool), Refusal> {
@@ -420,7 +435,7 @@ impl Gateway {
         // 2. Model permission.
         let model = match &route {
             Route::Infer(m) | Route::ModelInfo(m) => {
-                let Some(model) = rt.model(m) else {
+                let Some(model) = model else {
                     return Err(self.refuse(
                         Refusal::new(
                             StatusCode::NOT_FOUND,
@@ -485,8 +500,7 @@ impl Gateway {
                 .rate_limited
                 .get_or_create(&l1("tenant", &tenant.name))
                 .inc();
-            let mut r = Refusal::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            let mut r = Refusal::over_limit(
                 &rules::rate_limited::RULE,
                 "rate_limited",
                 format!(
@@ -495,13 +509,11 @@ impl Gateway {
                 ),
             );
             r.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-            r.held = true;
             return Err(self.refuse(r, tname, mname));
         }
         let max_concurrent = tenant.max_concurrent.unwrap_or(limits.max_concurrent);
         let Some(_inflight) = InFlight::enter(&state, max_concurrent) else {
-            let mut r = Refusal::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            let r = Refusal::over_limit(
                 &rules::concurrency::RULE,
                 "concurrency",
                 format!(
@@ -509,7 +521,6 @@ impl Gateway {
                     tenant.name
                 ),
             );
-            r.held = true;
             return Err(self.refuse(r, tname, mname));
         };
 

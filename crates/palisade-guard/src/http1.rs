@@ -64,8 +64,11 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(authority: &hyper::http::uri::Authority, connect_timeout: Duration) -> Target {
-        Target {
+    pub fn new(
+        authority: &hyper::http::uri::Authority,
+        connect_timeout: Duration,
+    ) -> Result<Target, String> {
+        Ok(Target {
             host: authority
                 .host()
                 .trim_start_matches('[')
@@ -73,9 +76,9 @@ impl Target {
                 .to_string(),
             port: authority.port_u16().unwrap_or(80),
             host_field: HeaderValue::from_str(authority.as_str())
-                .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
+                .map_err(|_| format!("'{authority}' cannot be a Host header"))?,
             connect_timeout,
-        }
+        })
     }
 
     async fn connect(&self) -> Result<TcpStream, Error> {
@@ -243,13 +246,11 @@ async fn round_trip(
     let mut buf = BytesMut::with_capacity(8 << 10);
     let mut answered = false;
     loop {
-        let n = s.read_buf(&mut buf).await.map_err(|e| {
-            if answered {
-                Broke::Failed(Error::Connect(format!("reading the answer: {e}")))
-            } else {
-                Broke::Unanswered(format!("reading the answer: {e}"))
-            }
-        })?;
+        let n = match read_more(s, &mut buf).await {
+            Ok(n) => n,
+            Err(Error::Connect(e)) if !answered => return Err(Broke::Unanswered(e)),
+            Err(e) => return Err(Broke::Failed(e)),
+        };
         if n == 0 {
             return Err(if answered {
                 Broke::Failed(Error::BadResponse(
@@ -265,9 +266,6 @@ async fn round_trip(
                 return Err(Broke::Failed(Error::BadResponse(format!(
                     "the answer's head is larger than {MAX_HEAD} bytes"
                 ))));
-            }
-            if buf.capacity() == buf.len() {
-                buf.reserve(buf.len());
             }
             continue;
         };
@@ -399,10 +397,13 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 (None, None) => Framing::UntilClose,
             }
         };
+        // Both framings at once is how responses are smuggled: the coding decides this one
+        // (RFC 9112 §6.3) and the connection carries no other.
+        let both = chunked.is_some() && length.is_some();
         return Ok(Some(Head {
             status,
             headers,
-            keep_alive: !close,
+            keep_alive: !close && !both,
             framing,
         }));
     }
@@ -413,10 +414,11 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
 fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usize, Error> {
     let mut n = earlier;
     for v in value.split(|&b| b == b',') {
-        let v = v.trim_ascii();
-        let parsed = (!v.is_empty() && v.iter().all(u8::is_ascii_digit))
-            .then(|| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
-            .flatten()
+        let digits = v.trim_ascii();
+        let parsed = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<usize>().ok())
             .ok_or_else(|| {
                 Error::BadResponse(format!(
                     "Content-Length '{}'",
@@ -612,7 +614,7 @@ mod tests {
     }
 
     fn target(addr: SocketAddr) -> Target {
-        Target::new(&addr.to_string().parse().unwrap(), Duration::from_secs(2))
+        Target::new(&addr.to_string().parse().unwrap(), Duration::from_secs(2)).unwrap()
     }
 
     async fn post(pool: &Pool, t: &Target, body: &str) -> Result<Reply, Error> {
@@ -700,6 +702,25 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         post(&pool, &t, "3").await.unwrap();
         assert_eq!(count(), 2, "a new connection after the idle timeout");
+    }
+
+    #[tokio::test]
+    async fn an_answer_framed_both_ways_is_read_chunked_and_ends_its_connection() {
+        let (addr, server) = scripted(vec![
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nd\r\n0\r\n\r\n",
+                // Reads what comes next on this connection: nothing, if it was let go.
+                b"",
+            ],
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ne"],
+        ])
+        .await;
+        let (pool, t) = (Pool::new(4), target(addr));
+        assert_eq!(&post(&pool, &t, "1").await.unwrap().body[..], b"d");
+        assert_eq!(&post(&pool, &t, "2").await.unwrap().body[..], b"e");
+        let seen = server.await.unwrap();
+        assert_eq!(seen[0][1], "", "the connection was used again: {seen:?}");
+        assert!(seen[1][0].ends_with("\r\n\r\n2"), "{seen:?}");
     }
 
     #[tokio::test]

@@ -153,8 +153,8 @@ impl fmt::Display for Error {
             Error::TooManyElements { limit } => write!(f, "JSON holds more than {limit} values"),
             Error::NonFinite { offset } => write!(
                 f,
-                "NaN or Infinity at byte {offset}, which this guard's configuration refuses \
-                 (limits.allow_non_finite)"
+                "NaN or Infinity (or a number too large for an f64) at byte {offset}, which \
+                 this guard's configuration refuses (limits.allow_non_finite)"
             ),
         }
     }
@@ -191,6 +191,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Value, Error> {
 
 struct Parser<'a> {
     text: &'a str,
+    /// `text.as_bytes()`, for looking at one byte at a time.
     bytes: &'a [u8],
     pos: usize,
     depth: usize,

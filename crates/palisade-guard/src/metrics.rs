@@ -287,26 +287,7 @@ impl Metrics {
         let _ = encode(&mut out, &self.registry);
         out
     }
-}
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
-fn reg<M: prometheus_client::registry::Metric>(
-    r: &mut Registry,
-    names: &mut Vec<&'static str>,
-    name: &'static str,
-    help: &str,
-    metric: M,
-) {
-    names.push(name);
-    r.register(name, help, metric);
-}
-
-impl Metrics {
     /// The series of `model` for these tenants (every tenant's requests start at 0).
     pub fn model_series<'a>(
         &self,
@@ -334,6 +315,23 @@ impl Metrics {
                 .collect(),
         }
     }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn reg<M: prometheus_client::registry::Metric>(
+    r: &mut Registry,
+    names: &mut Vec<&'static str>,
+    name: &'static str,
+    help: &str,
+    metric: M,
+) {
+    names.push(name);
+    r.register(name, help, metric);
 }
 
 pub fn l1(k: &'static str, v: &str) -> L1 {

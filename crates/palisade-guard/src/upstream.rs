@@ -88,6 +88,16 @@ impl Failure {
     }
 }
 
+impl From<http1::Error> for Failure {
+    fn from(e: http1::Error) -> Failure {
+        match e {
+            http1::Error::Connect(e) => Failure::Connect(e),
+            http1::Error::BadResponse(e) => Failure::BadResponse(e),
+            http1::Error::TooLarge => Failure::TooLarge,
+        }
+    }
+}
+
 pub struct Answer {
     pub status: hyper::StatusCode,
     pub headers: hyper::HeaderMap,
@@ -132,7 +142,8 @@ impl Upstream {
             target: Target::new(
                 &authority,
                 Duration::from_millis(settings.connect_timeout_ms),
-            ),
+            )
+            .map_err(|e| format!("upstream.url: {e}"))?,
             prefix: base.path().trim_end_matches('/').to_string(),
             pools: (0..=threads).map(|_| Pool::new(idle)).collect(),
             slots: Semaphore::new(settings.max_connections),
@@ -175,21 +186,17 @@ impl Upstream {
     ) -> Result<Answer, Failure> {
         self.admit()?;
         // A free slot is taken at once; only a wait for one needs a timer.
-        let permit = match self.slots.try_acquire() {
-            Ok(p) => Ok(Ok(p)),
+        let _permit = match self.slots.try_acquire() {
+            Ok(p) => p,
             Err(_) => {
-                tokio::time::timeout(
-                    Duration::from_millis(self.settings.queue_timeout_ms),
-                    self.slots.acquire(),
-                )
-                .await
-            }
-        };
-        let _permit = match permit {
-            Ok(Ok(p)) => p,
-            _ => {
-                self.release_trial();
-                return Err(Failure::QueueFull);
+                let wait = Duration::from_millis(self.settings.queue_timeout_ms);
+                match tokio::time::timeout(wait, self.slots.acquire()).await {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        self.release_trial();
+                        return Err(Failure::QueueFull);
+                    }
+                }
             }
         };
         let start = Instant::now();
@@ -206,12 +213,7 @@ impl Upstream {
                     body,
                     MAX_RESPONSE_BYTES,
                 )
-                .await
-                .map_err(|e| match e {
-                    http1::Error::Connect(e) => Failure::Connect(e),
-                    http1::Error::BadResponse(e) => Failure::BadResponse(e),
-                    http1::Error::TooLarge => Failure::TooLarge,
-                })?;
+                .await?;
             Ok(Answer {
                 status: reply.status,
                 headers: reply.headers,
