@@ -139,7 +139,9 @@ def instructions(cmd, port, url, script_path, seconds, out):
                 text = f.read()
             m = re.search(r"^totals: (\d+)", text, re.M) or re.search(r"^summary: (\d+)", text, re.M)
             total += int(m.group(1)) if m else 0
-    return total / max(1, t["requests"]), t["requests"]
+    if total == 0 or t["requests"] == 0:
+        raise SystemExit(f"callgrind counted nothing for {cmd[0]} (see {out}.*)")
+    return total / t["requests"], t["requests"]
 
 
 def rss_kib(pid):
@@ -305,9 +307,13 @@ burst = 50
             for name, cfg, port in (("guard", "guard.toml", gd_cg), ("guard-limits", "guard-limits.toml", gl_cg)):
                 with open(os.path.join(tmp, cfg)) as f:
                     text = f.read()
+                # Its own port (and no admin port): a guard that did not start under callgrind
+                # must not leave wrk counting another guard's answers.
+                text, n = re.subn(r'listen = "127.0.0.1:\d+"\nadmin_listen = "127.0.0.1:\d+"',
+                                  f'listen = "127.0.0.1:{port}"', text)
+                assert n == 1, f"{cfg}: no listen/admin_listen pair to replace"
                 with open(os.path.join(tmp, "cg-" + cfg), "w") as f:
-                    f.write(re.sub(r'listen = "127.0.0.1:\d+"\nadmin_listen = "127.0.0.1:\d+"',
-                                   f'listen = "127.0.0.1:{port}"', text))
+                    f.write(text)
             runs = (("nginx", [nginx, "-c", os.path.join(tmp, "proxy-cg", "nginx.conf"), "-p", os.path.join(tmp, "proxy-cg")], px_cg, s_plain),
                     ("guard", [args.palisade, "guard", "run", "--config", os.path.join(tmp, "cg-guard.toml")], gd_cg, s_a),
                     ("guard-limits", [args.palisade, "guard", "run", "--config", os.path.join(tmp, "cg-guard-limits.toml")], gl_cg, s_a))
