@@ -42,6 +42,15 @@ pub struct Server {
     /// the model server, so a request is served start to end on one thread (default: one
     /// per CPU core).
     pub workers: Option<usize>,
+    /// Longest a client may take, from connecting (or from the last answer on a kept-alive
+    /// HTTP/1.1 connection), to send a request's whole head; a connection that sends nothing
+    /// is closed after it too.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Client connections open at once (all serving threads together); at the limit the
+    /// guard stops accepting until one closes, and new ones wait in the kernel's backlog.
+    #[serde(default = "default_server_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Server {
@@ -139,6 +148,9 @@ pub struct Limits {
     /// need. 0 answers at once.
     #[serde(default = "default_refusal_delay_ms")]
     pub refusal_delay_ms: u64,
+    /// Longest the request body may take to arrive in full after its head; slower gets 408.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -153,6 +165,7 @@ impl Default for Limits {
             burst: default_burst(),
             max_concurrent: default_max_concurrent(),
             refusal_delay_ms: default_refusal_delay_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
         }
     }
 }
@@ -318,6 +331,15 @@ const MAX_WORKERS: usize = 256;
 fn default_refusal_delay_ms() -> u64 {
     250
 }
+fn default_header_timeout_ms() -> u64 {
+    30_000
+}
+fn default_server_max_connections() -> usize {
+    10_000
+}
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
 fn default_reload_seconds() -> u64 {
     2
 }
@@ -434,6 +456,11 @@ impl Config {
                  per CPU core)"
             ));
         }
+        positive(
+            "server.header_timeout_ms",
+            self.server.header_timeout_ms as f64,
+        )?;
+        positive("server.max_connections", self.server.max_connections as f64)?;
         let up = &self.upstream;
         if !up.url.starts_with("http://") {
             return Err(format!(
@@ -455,6 +482,7 @@ impl Config {
         positive("limits.max_batch", l.max_batch as f64)?;
         positive("limits.requests_per_second", l.requests_per_second)?;
         positive("limits.max_concurrent", l.max_concurrent as f64)?;
+        positive("limits.body_timeout_ms", l.body_timeout_ms as f64)?;
         if l.refusal_delay_ms > MAX_REFUSAL_DELAY_MS {
             return Err(format!(
                 "limits.refusal_delay_ms: {} ms; at most {MAX_REFUSAL_DELAY_MS} (the refusal \
@@ -679,6 +707,9 @@ mod tests {
         assert!(!cfg.limits.allow_non_finite);
         assert_eq!(cfg.upstream.breaker_failures, 5);
         assert_eq!(cfg.limits.refusal_delay_ms, 250);
+        assert_eq!(cfg.limits.body_timeout_ms, 30_000);
+        assert_eq!(cfg.server.header_timeout_ms, 30_000);
+        assert_eq!(cfg.server.max_connections, 10_000);
         assert!(cfg.server.worker_count() >= 1);
     }
 
@@ -708,6 +739,7 @@ mod tests {
                 "[limits]\nrefusal_delay_ms = 60000\n",
                 "limits.refusal_delay_ms",
             ),
+            ("[limits]\nbody_timeout_ms = 0\n", "limits.body_timeout_ms"),
         ];
         for (extra, key) in cases {
             let err = Config::parse(&minimal(extra)).unwrap_err();
@@ -718,6 +750,11 @@ mod tests {
                 minimal("").replace("[server]\n", &format!("[server]\nworkers = {workers}\n"));
             let err = Config::parse(&text).unwrap_err();
             assert!(err.contains("server.workers"), "{err}");
+        }
+        for key in ["header_timeout_ms", "max_connections"] {
+            let text = minimal("").replace("[server]\n", &format!("[server]\n{key} = 0\n"));
+            let err = Config::parse(&text).unwrap_err();
+            assert_eq!(err, format!("server.{key}: must be greater than 0"));
         }
         let text = minimal("").replace("[server]\n", "[server]\nworkers = 3\n");
         assert_eq!(Config::parse(&text).unwrap().server.worker_count(), 3);

@@ -3,6 +3,7 @@
 //! range and distance screening → upstream → prediction drift. Every refusal is a JSON answer
 //! naming the rule and the reason, an event and a metric.
 
+use crate::body::BodyError;
 use crate::config::{Config, Model, OnViolation, Threshold};
 use crate::drift;
 use crate::events::{Sink, event};
@@ -16,7 +17,7 @@ use crate::rules;
 use crate::tenant::{Directory, presented_key};
 use crate::upstream::Upstream;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -526,33 +527,12 @@ impl Gateway {
 
         // 4. Body.
         let (parts, body) = req.into_parts();
-        if let Some(len) = parts
-            .headers
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            && len > limits.max_body_bytes as u64
-        {
-            return Err(self.refuse(too_large(limits.max_body_bytes), tname, mname));
-        }
-        let body = match Limited::new(body, limits.max_body_bytes).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(self.refuse(too_large(limits.max_body_bytes), tname, mname));
-            }
-            Err(e) => {
-                return Err(self.refuse(
-                    Refusal::new(
-                        StatusCode::BAD_REQUEST,
-                        &rules::request_limit::RULE,
-                        "body_unreadable",
-                        format!("the request body could not be read: {e}"),
-                    ),
-                    tname,
-                    mname,
-                ));
-            }
-        };
+        let within = Duration::from_millis(limits.body_timeout_ms);
+        let body =
+            match crate::body::read(&parts.headers, body, limits.max_body_bytes, within).await {
+                Ok(b) => b,
+                Err(e) => return Err(self.refuse(body_refusal(e), tname, mname)),
+            };
 
         // 5. Screening (inference calls only).
         let mut flags = Vec::new();
@@ -921,11 +901,16 @@ impl Gateway {
     }
 }
 
-fn too_large(limit: usize) -> Refusal {
-    Refusal::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &rules::request_limit::RULE,
-        "body_too_large",
-        format!("the request body is larger than {limit} bytes"),
-    )
+/// The refusal for a body that could not be read.
+fn body_refusal(e: BodyError) -> Refusal {
+    let (status, kind) = match e {
+        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+        BodyError::TimedOut { .. } => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+        BodyError::Unreadable(_) => (StatusCode::BAD_REQUEST, "body_unreadable"),
+    };
+    let mut message = e.to_string();
+    if let BodyError::TimedOut { .. } = e {
+        message.push_str(" (limits.body_timeout_ms)");
+    }
+    Refusal::new(status, &rules::request_limit::RULE, kind, message)
 }

@@ -5,7 +5,8 @@
 //! control-set probes, security events and Prometheus metrics.
 //!
 //! - [`config`]: the TOML file, validated with errors that name the key.
-//! - [`server`]: starting, `/metrics`, reload, shutdown; [`listen`]: TLS, HTTP/1.1 + HTTP/2.
+//! - [`server`]: starting, `/metrics`, reload, shutdown; [`listen`]: TLS, HTTP/1.1 + HTTP/2,
+//!   connection limits; [`body`]: request bodies under a size limit and a deadline.
 //! - [`gateway`]: one request through every check, in order.
 //! - [`tenant`], [`limit`]: who is calling and how much they may.
 //! - [`json`], [`protocol`]: bounded parsing and the model-server protocols.
@@ -13,6 +14,7 @@
 //! - [`upstream`], [`drift`], [`probe`]: the model server and what it answers.
 //! - [`events`], [`metrics`], [`rules`]: what the guard reports.
 
+pub mod body;
 pub mod config;
 pub mod data;
 pub mod drift;

@@ -1,30 +1,63 @@
 //! Accepting connections: plain TCP or TLS (rustls, optional client certificates), HTTP/1.1
-//! and HTTP/2 on the same port (ALPN for TLS, the preface for cleartext), and a shutdown that
-//! stops accepting and lets requests in flight finish. Shared by `palisade guard` and
+//! and HTTP/2 on the same port (ALPN for TLS, the preface for cleartext), a limit on open
+//! connections and on the time to a request's head (a client that connects and sends nothing
+//! is closed too), and a shutdown that stops accepting and lets requests in flight finish. Shared by `palisade guard` and
 //! `palisade respond serve`; each passes its own request handler.
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 
 /// How long a client has for its TLS handshake, and requests in flight for finishing after
 /// shutdown was asked for.
 const GRACE: Duration = Duration::from_secs(10);
 
+/// What the first bytes of a cleartext HTTP/2 connection are (RFC 9113 §3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What a server lets its clients hold: time to send a request head, and connections.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// From connecting (or from the last answer on a kept-alive HTTP/1.1 connection) to a
+    /// whole request head. A connection that sends nothing is closed after it too.
+    pub header_timeout: Duration,
+    /// Connections open at once, shared by every accept loop given a clone.
+    open: Arc<Semaphore>,
+}
+
+impl Admission {
+    pub fn new(header_timeout: Duration, max_connections: usize) -> Admission {
+        Admission {
+            header_timeout,
+            open: Arc::new(Semaphore::new(max_connections.max(1))),
+        }
+    }
+}
+
+/// The HTTP a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Http1,
+    Http2,
+}
+
 /// Serves `listener` until `stopped` turns true. `handler` answers each request; its second
 /// argument is the subject common name of the client's verified certificate (TLS with
 /// `client_ca` only). `who` names the server in the one message this writes (accept errors).
+/// At `admission`'s connection limit the loop stops accepting until a connection closes.
 pub async fn accept_loop<H, Fut, B>(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     handler: H,
     mut stopped: watch::Receiver<bool>,
     who: &'static str,
+    admission: Admission,
 ) where
     H: Fn(Request<Incoming>, Option<String>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
@@ -34,6 +67,13 @@ pub async fn accept_loop<H, Fut, B>(
 {
     let mut connections = tokio::task::JoinSet::new();
     loop {
+        let permit = tokio::select! {
+            p = admission.open.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = until_stopped(&mut stopped) => break,
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = until_stopped(&mut stopped) => break,
@@ -51,17 +91,32 @@ pub async fn accept_loop<H, Fut, B>(
         let handler = handler.clone();
         let tls = tls.clone();
         let stopped = stopped.clone();
+        let header_timeout = admission.header_timeout;
         connections.spawn(async move {
+            let _permit = permit;
             match tls {
                 Some(acceptor) => {
                     let Ok(Ok(stream)) = tokio::time::timeout(GRACE, acceptor.accept(stream)).await
                     else {
                         return;
                     };
-                    let cn = crate::tls::client_common_name(stream.get_ref().1);
-                    serve_connection(TokioIo::new(stream), handler, cn, stopped).await;
+                    let session = stream.get_ref().1;
+                    let cn = crate::tls::client_common_name(session);
+                    // Over TLS, HTTP/2 is chosen by ALPN (RFC 9113 §3.2), never guessed.
+                    let wire = match session.alpn_protocol() {
+                        Some(b"h2") => Wire::Http2,
+                        _ => Wire::Http1,
+                    };
+                    let io = TokioIo::new(stream);
+                    serve_connection(io, wire, header_timeout, handler, cn, stopped).await;
                 }
-                None => serve_connection(TokioIo::new(stream), handler, None, stopped).await,
+                None => {
+                    let Some(wire) = sniff(&stream, header_timeout).await else {
+                        return;
+                    };
+                    let io = TokioIo::new(stream);
+                    serve_connection(io, wire, header_timeout, handler, None, stopped).await;
+                }
             }
         });
         while connections.try_join_next().is_some() {}
@@ -72,8 +127,40 @@ pub async fn accept_loop<H, Fut, B>(
     .await;
 }
 
+/// Which HTTP a cleartext client speaks: HTTP/2 when it opens with the HTTP/2 preface (prior
+/// knowledge), HTTP/1.1 otherwise. `None` when it closes, fails, or has not sent enough to
+/// tell within `within` (the bytes are looked at, not taken: the connection reads them).
+async fn sniff(stream: &TcpStream, within: Duration) -> Option<Wire> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut first = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut first))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if first[..n] != H2_PREFACE[..n] {
+            return Some(Wire::Http1);
+        }
+        if n == H2_PREFACE.len() {
+            return Some(Wire::Http2);
+        }
+        // The start of the preface, or of a `P…` method, and no more yet. A peek answers at
+        // once while those bytes wait, so look again a little later.
+        let again = tokio::time::Instant::now() + Duration::from_millis(5);
+        if again >= deadline {
+            return None;
+        }
+        tokio::time::sleep_until(again).await;
+    }
+}
+
 async fn serve_connection<I, H, Fut, B>(
     io: TokioIo<I>,
+    wire: Wire,
+    header_timeout: Duration,
     handler: H,
     cn: Option<String>,
     mut stopped: watch::Receiver<bool>,
@@ -92,9 +179,19 @@ async fn serve_connection<I, H, Fut, B>(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .header_read_timeout(Duration::from_secs(30))
-        .timer(hyper_util::rt::TokioTimer::new());
-    builder.http2().max_concurrent_streams(256);
+        .header_read_timeout(header_timeout)
+        .timer(TokioTimer::new());
+    // An idle HTTP/2 connection is normal; one whose peer is gone is found by a ping.
+    builder
+        .http2()
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Duration::from_secs(60))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .timer(TokioTimer::new());
+    let builder = match wire {
+        Wire::Http1 => builder.http1_only(),
+        Wire::Http2 => builder.http2_only(),
+    };
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {

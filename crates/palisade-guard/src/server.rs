@@ -11,6 +11,7 @@
 use crate::config::Config;
 use crate::events::Sink;
 use crate::gateway::{Gateway, Runtime, json_response};
+use crate::listen::Admission;
 use crate::metrics::{Metrics, l1};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -71,6 +72,8 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
     let reload_seconds = cfg.server.reload_seconds;
     let workers = cfg.server.worker_count();
+    let header_timeout = Duration::from_millis(cfg.server.header_timeout_ms);
+    let max_connections = cfg.server.max_connections;
     let runtime = Runtime::build(cfg, None)?;
     let gateway = Arc::new(Gateway::new(runtime, metrics, events, workers)?);
     let (stop, stopped) = watch::channel(false);
@@ -81,14 +84,17 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
         admin.is_none(),
         &stopped,
         workers,
+        Admission::new(header_timeout, max_connections),
     )?;
     if let Some(admin) = admin {
+        // Its own connections: a full main listener does not stop the metrics scrapes.
         tasks.push(tokio::spawn(accept_loop(
             admin,
             None,
             gateway.clone(),
             true,
             stopped.clone(),
+            Admission::new(header_timeout, max_connections),
         )));
     }
     let probes = tokio::spawn(crate::probe::schedule(gateway.clone()));
@@ -142,7 +148,8 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
 }
 
 /// Starts `workers` threads serving `listener`, each on its own current-thread runtime with
-/// its own upstream pool; the tasks returned finish when the threads do (after `stopped`).
+/// its own upstream pool, all under one `admission`; the tasks returned finish when the
+/// threads do (after `stopped`).
 fn serve_on_workers(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -150,6 +157,7 @@ fn serve_on_workers(
     with_admin: bool,
     stopped: &watch::Receiver<bool>,
     workers: usize,
+    admission: Admission,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let shared = listener
         .into_std()
@@ -168,12 +176,15 @@ fn serve_on_workers(
                 .map_err(|e| format!("server.listen: serving thread {i}: {e}"))?
         };
         let (tls, gateway, stopped) = (tls.clone(), gateway.clone(), stopped.clone());
+        let admission = admission.clone();
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name(format!("guard-{i}"))
             .spawn(move || {
                 crate::upstream::use_pool(i + 1);
-                runtime.block_on(accept_loop(listener, tls, gateway, with_admin, stopped));
+                runtime.block_on(accept_loop(
+                    listener, tls, gateway, with_admin, stopped, admission,
+                ));
                 drop(runtime);
                 let _ = done.send(());
             })
@@ -192,6 +203,7 @@ async fn accept_loop(
     gateway: Arc<Gateway>,
     admin: bool,
     stopped: watch::Receiver<bool>,
+    admission: Admission,
 ) {
     let handler = move |req: Request<hyper::body::Incoming>, cn: Option<String>| {
         let gateway = gateway.clone();
@@ -203,7 +215,7 @@ async fn accept_loop(
             }
         }
     };
-    crate::listen::accept_loop(listener, tls, handler, stopped, "palisade guard").await;
+    crate::listen::accept_loop(listener, tls, handler, stopped, "palisade guard", admission).await;
 }
 
 fn metrics_response(gateway: &Gateway) -> Response<Full<Bytes>> {

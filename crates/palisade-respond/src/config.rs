@@ -7,6 +7,9 @@
 //! window = "30m"                   # how long an incident stays joinable
 //! open_at = "low"                  # least severe detection that opens an incident
 //! max_body_bytes = 10485760        # larger bodies get 413
+//! body_timeout_ms = 30000          # a body not in full this long after its head gets 408
+//! header_timeout_ms = 30000        # connecting (or idle) to a request's whole head
+//! max_connections = 10000          # open at once; beyond, new ones wait in the backlog
 //!
 //! [tls]                            # optional: HTTPS (HTTP/1.1 and HTTP/2) with rustls
 //! cert = "server.pem"              #   certificate chain, PEM
@@ -47,6 +50,15 @@ pub struct Config {
     pub open_at: String,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Longest a body may take to arrive in full after its head (408 after that).
+    #[serde(default = "default_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Longest from connecting (or the last answer) to a request's whole head.
+    #[serde(default = "default_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Connections open at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     #[serde(default)]
     pub senders: Vec<Sender>,
     #[serde(default)]
@@ -117,6 +129,12 @@ fn default_open_at() -> String {
 fn default_max_body() -> usize {
     10 << 20
 }
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_connections() -> usize {
+    10_000
+}
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
@@ -158,6 +176,15 @@ impl Config {
                 "max_body_bytes: {} is too small (at least 1024)",
                 self.max_body_bytes
             ));
+        }
+        for (key, v) in [
+            ("body_timeout_ms", self.body_timeout_ms),
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("max_connections", self.max_connections as u64),
+        ] {
+            if v == 0 {
+                return Err(format!("{key}: must be greater than 0"));
+            }
         }
         if self.senders.is_empty() {
             return Err(
@@ -237,6 +264,11 @@ mod tests {
                 .as_str(),
                 "operators[0].token_sha256",
             ),
+            (
+                format!("body_timeout_ms = 0\n[[senders]]\nname = 'x'\ntoken_sha256 = '{TOKEN}'")
+                    .as_str(),
+                "body_timeout_ms: must be greater than 0",
+            ),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.contains(want), "{text}: {e}");
@@ -246,5 +278,9 @@ mod tests {
         );
         let c = Config::parse(&ok).unwrap();
         assert_eq!(c.models["digits"].to_string(), "ml/digits[Deployment]");
+        assert_eq!(
+            (c.body_timeout_ms, c.header_timeout_ms, c.max_connections),
+            (30_000, 30_000, 10_000)
+        );
     }
 }

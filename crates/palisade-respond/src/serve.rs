@@ -15,7 +15,10 @@
 //! headers). With `[tls]` and `client_ca`, a client certificate whose subject common name is a
 //! sender's `mtls_common_name` identifies that sender without a token (Falco's
 //! `http_output.client_cert`, the audit webhook kubeconfig's `client-certificate`); a token, when
-//! one is sent as well, decides. Bodies over `max_body_bytes` get 413. The batch is recorded in
+//! one is sent as well, decides. A request from no known sender gets 401 before its body is
+//! read; bodies over `max_body_bytes` get 413, and a body not in full `body_timeout_ms` after
+//! its head gets 408 (`header_timeout_ms` and `max_connections` bound the connections, as in
+//! the guard: [`palisade_guard::listen`]). The batch is recorded in
 //! one transaction, shared with the batches of requests that arrived at the same moment
 //! ([`crate::commit`]), before the answer: 200 means every event in it is on disk; 400 lists
 //! what could not be read (the rest of the batch is recorded); 503 means nothing was recorded
@@ -28,16 +31,18 @@ use crate::rules::RuleSet;
 use crate::store::Store;
 use axum::Extension;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use palisade_guard::body::BodyError;
+use palisade_guard::listen::Admission;
 use palisade_guard::tenant::{Directory, presented_key};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub struct App {
     pub(crate) engine: Arc<Mutex<Engine>>,
@@ -46,6 +51,7 @@ pub struct App {
     senders: Directory,
     names: Vec<String>,
     max_body: usize,
+    body_timeout: Duration,
     pub(crate) operators: Directory,
     pub(crate) operator_names: Vec<String>,
     pub(crate) sessions: Mutex<HashMap<String, crate::dashboard::Session>>,
@@ -149,6 +155,7 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         ),
         names: cfg.senders.iter().map(|s| s.name.clone()).collect(),
         max_body: cfg.max_body_bytes,
+        body_timeout: Duration::from_millis(cfg.body_timeout_ms),
         operators: Directory::from_credentials(
             cfg.operators
                 .iter()
@@ -211,6 +218,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         let _ = stop.send(true);
     });
     let router = router(app);
+    let admission = Admission::new(
+        Duration::from_millis(cfg.header_timeout_ms),
+        cfg.max_connections,
+    );
     let handler = move |mut req: axum::http::Request<hyper::body::Incoming>, cn: Option<String>| {
         req.extensions_mut().insert(ClientCertificate(cn));
         let answer = tower::ServiceExt::oneshot(router.clone(), req);
@@ -221,7 +232,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             }
         }
     };
-    palisade_guard::listen::accept_loop(listener, tls, handler, stopped, "palisade respond").await;
+    let who = "palisade respond";
+    palisade_guard::listen::accept_loop(listener, tls, handler, stopped, who, admission).await;
     Ok(())
 }
 
@@ -250,10 +262,10 @@ async fn ingest_auto(
     Query(q): Query<HashMap<String, String>>,
     cert: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let who = sender(&app, &q, cert, &headers);
-    handle(app, Format::Auto, who, body).await
+    handle(app, Format::Auto, who, &headers, body).await
 }
 
 async fn ingest_format(
@@ -262,7 +274,7 @@ async fn ingest_format(
     Query(q): Query<HashMap<String, String>>,
     cert: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let who = sender(&app, &q, cert, &headers);
     let format = match format.as_str() {
@@ -279,7 +291,7 @@ async fn ingest_format(
             }
         },
     };
-    handle(app, format, who, body).await
+    handle(app, format, who, &headers, body).await
 }
 
 /// The sender a request comes from: its token when it sends one (header first, then
@@ -302,7 +314,8 @@ async fn handle(
     app: Arc<App>,
     format: Format,
     sender: Option<usize>,
-    body: Result<Bytes, BytesRejection>,
+    headers: &HeaderMap,
+    body: Body,
 ) -> Response {
     let Some(sender) = sender else {
         let mut r = problem(
@@ -314,18 +327,24 @@ async fn handle(
             .insert(header::WWW_AUTHENTICATE, "Bearer".parse().unwrap());
         return r;
     };
-    let body = match body {
+    // Only now, for a known sender, is the body read: an unknown client cannot make the
+    // server hold max_body_bytes, or wait for them.
+    let body = match palisade_guard::body::read(headers, body, app.max_body, app.body_timeout).await
+    {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(BodyError::TooLarge { limit }) => {
             return problem(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is over max_body_bytes ({} bytes); send smaller batches",
-                    app.max_body
-                ),
+                format!("the body is over max_body_bytes ({limit} bytes); send smaller batches"),
             );
         }
-        Err(e) => return problem(e.status(), format!("reading the body: {e}")),
+        Err(e @ BodyError::TimedOut { .. }) => {
+            return problem(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("{e} (body_timeout_ms); send it faster or in smaller batches"),
+            );
+        }
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let origin = format!("POST /ingest/{} from {}", format.name(), app.names[sender]);
     let app2 = app.clone();

@@ -555,3 +555,82 @@ fn events_reach_palisade_respond_through_the_webhook() {
         guard.log()
     );
 }
+
+#[test]
+fn slow_clients_are_cut_off_and_connections_are_capped() {
+    // No model server is needed: nothing here gets that far.
+    let nowhere = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cfg = config(
+        nowhere,
+        "json",
+        "",
+        "[[models]]\nname = \"m\"\nroute = \"/predict\"\ninput = \"/features\"\n\n\
+         [limits]\nbody_timeout_ms = 500\n",
+    )
+    .replace(
+        "[server]\n",
+        "[server]\nheader_timeout_ms = 1000\nmax_connections = 2\n",
+    );
+    let guard = Guard::start(&cfg);
+
+    // A tenant whose body stops coming: 408 once body_timeout_ms has passed, and an event.
+    let head = format!(
+        "POST /predict HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {KEY_A}\r\n\
+         Content-Length: 1000\r\n\r\n{{\"features\": [[1,"
+    );
+    let c = connect_and_send(guard.addr, head.as_bytes());
+    let r = read_response(&mut std::io::BufReader::new(c)).unwrap();
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("did not arrive in full within 500 ms (limits.body_timeout_ms)"),
+        "{}",
+        r.text()
+    );
+    let e = guard.wait_event(5, |e| e["rule"] == "GRD004");
+    assert_eq!(e["tenant"], "a");
+
+    // Silent, half an HTTP/1.1 head, half the HTTP/2 preface: each closed after
+    // header_timeout_ms instead of held for as long as the client likes.
+    assert!(closed_by_server(connect_and_send(guard.addr, b"")));
+    assert!(closed_by_server(connect_and_send(
+        guard.addr,
+        b"GET /predict HTTP/1.1\r\nHo"
+    )));
+    assert!(closed_by_server(connect_and_send(
+        guard.addr,
+        b"PRI * HTTP/2.0\r\n"
+    )));
+
+    // Cleartext HTTP/2 (prior knowledge) is told from HTTP/1.1 by its preface.
+    let out = std::process::Command::new(tool("curl"))
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+        ])
+        .arg("--http2-prior-knowledge")
+        .arg(format!("http://{}/predict", guard.addr))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "401 2");
+
+    // max_connections = 2: with two silent connections open (accepted first: the backlog is
+    // a queue), a third is not served until the guard has closed one of them.
+    let silent = [
+        connect_and_send(guard.addr, b""),
+        connect_and_send(guard.addr, b""),
+    ];
+    let r = request(guard.addr, "GET", "/predict", &[], b"").unwrap();
+    assert_eq!(r.status, 401);
+    let closed = silent.iter().filter(|s| {
+        s.set_nonblocking(true).unwrap();
+        matches!(std::io::Read::read(&mut &**s, &mut [0u8; 1]), Ok(0))
+    });
+    assert!(
+        closed.count() >= 1,
+        "the third connection was served while two were open"
+    );
+}

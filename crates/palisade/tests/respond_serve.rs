@@ -3,7 +3,10 @@
 
 mod guard_harness;
 
-use guard_harness::{RESPOND_TOKEN, Respond, free_port, post, request, tempdir};
+use guard_harness::{
+    RESPOND_TOKEN, Respond, closed_by_server, connect_and_send, free_port, post, read_response,
+    request, tempdir, wait_http,
+};
 use palisade_respond::store::Store;
 use serde_json::json;
 use std::path::Path;
@@ -188,7 +191,7 @@ fn https_with_client_certificates_over_http2() {
          [[senders]]\nname = \"falco\"\nmtls_common_name = \"a\"\n",
         dir.display()
     );
-    let s = Respond::start_with(&dir, free_port(), &extra);
+    let s = Respond::start_with(&dir, free_port(), "", &extra);
     let body = String::from_utf8(generic(1)).unwrap();
     let url = format!("https://{}/ingest/generic", s.addr);
     let curl = |cert, token| guard_harness::curl_https(&dir, &url, &body, cert, token);
@@ -231,5 +234,49 @@ fn tls_mistakes_are_named_at_start() {
         err.contains("tls.cert: ") && err.contains("missing.pem"),
         "{err}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_senders_are_refused_before_their_body_and_slow_bodies_time_out() {
+    let dir = tempdir("respond-slow");
+    let top = "body_timeout_ms = 500\nheader_timeout_ms = 500\n";
+    let s = Respond::start_with(&dir, free_port(), top, "");
+    wait_http(s.addr, "/healthz", 20);
+    // A head announcing 60,000 bytes, then 10 of them and nothing more.
+    let head = |auth: &str| {
+        format!(
+            "POST /ingest/generic HTTP/1.1\r\nHost: test\r\n{auth}Content-Length: 60000\r\n\r\n{{\"source\":"
+        )
+    };
+
+    // No sender: 401 at once, without waiting for the body (that would wait forever).
+    let c = connect_and_send(s.addr, head("").as_bytes());
+    let r = read_response(&mut std::io::BufReader::new(c)).unwrap();
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    // A sender whose body stops coming: 408 once body_timeout_ms has passed.
+    let c = connect_and_send(
+        s.addr,
+        head(&format!("Authorization: Bearer {TOKEN}\r\n")).as_bytes(),
+    );
+    let r = read_response(&mut std::io::BufReader::new(c)).unwrap();
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert_eq!(
+        r.json()["error"],
+        "the request body did not arrive in full within 500 ms (body_timeout_ms); send it \
+         faster or in smaller batches"
+    );
+
+    // A connection that sends nothing, or half a head, is closed after header_timeout_ms.
+    assert!(closed_by_server(connect_and_send(s.addr, b"")));
+    assert!(closed_by_server(connect_and_send(
+        s.addr,
+        b"POST /ingest HTTP/1.1\r\nHost: te"
+    )));
+
+    let store = Store::open(&s.db).unwrap();
+    assert_eq!(store.counter("signals").unwrap(), 0);
+    drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }

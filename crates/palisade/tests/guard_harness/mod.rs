@@ -410,20 +410,21 @@ pub struct Respond {
 
 impl Respond {
     pub fn start(dir: &Path, port: u16) -> Respond {
-        let r = Respond::start_with(dir, port, "");
+        let r = Respond::start_with(dir, port, "", "");
         wait_http(r.addr, "/healthz", 20);
         r
     }
 
-    /// Starts it with more configuration tables (`extra`, after the sender `test` and the
-    /// model `digits`) and waits only until the port accepts connections.
-    pub fn start_with(dir: &Path, port: u16, extra: &str) -> Respond {
+    /// Starts it with more top-level keys (`top`) and configuration tables (`extra`, after
+    /// the sender `test` and the model `digits`), and waits only until the port accepts
+    /// connections.
+    pub fn start_with(dir: &Path, port: u16, top: &str, extra: &str) -> Respond {
         let hash = palisade_guard::tenant::hash_key(RESPOND_TOKEN);
         let config = dir.join("respond.toml");
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:{port}\"\ndb = \"ir.db\"\nmax_body_bytes = 65536\n\
+                "listen = \"127.0.0.1:{port}\"\ndb = \"ir.db\"\nmax_body_bytes = 65536\n{top}\
                  [[senders]]\nname = \"test\"\ntoken_sha256 = \"{hash}\"\n\
                  [models]\ndigits = {{ namespace = \"ml\", name = \"digits\" }}\n{extra}"
             ),
@@ -576,4 +577,24 @@ pub fn curl_https(
     }
     c.arg(url);
     String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+}
+
+/// Connects to `addr` with a 15 s read timeout and sends `bytes` (a head, part of one, or
+/// nothing), leaving the connection open.
+pub fn connect_and_send(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(bytes).unwrap();
+    s
+}
+
+/// Whether the server has closed `s`: reads to the end, failing on the 15 s read timeout
+/// (a server that holds the connection) or on bytes it should not have sent.
+pub fn closed_by_server(mut s: TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => rest.is_empty(),
+        Err(_) => false,
+    }
 }

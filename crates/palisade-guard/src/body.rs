@@ -1,0 +1,141 @@
+//! Reading a request body whole, under a size limit and a deadline.
+//!
+//! Shared by the guard and `palisade respond serve`. Without the deadline a client that sends
+//! a head announcing 1 MB and then a byte a minute would hold its connection, a request slot
+//! and the bytes so far for as long as it likes; with it the body must be complete within
+//! `within` of the head, or the request ends with 408. A declared `Content-Length` over the
+//! limit is refused before anything is read.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::HeaderMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the limit (declared or as sent).
+    TooLarge { limit: usize },
+    /// Not complete within the deadline.
+    TimedOut { within: Duration },
+    /// The client broke off, or sent a malformed body (bad chunked encoding…).
+    Unreadable(String),
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::TooLarge { limit } => {
+                write!(f, "the request body is larger than {limit} bytes")
+            }
+            BodyError::TimedOut { within } => write!(
+                f,
+                "the request body did not arrive in full within {} ms",
+                within.as_millis()
+            ),
+            BodyError::Unreadable(e) => write!(f, "the request body could not be read: {e}"),
+        }
+    }
+}
+
+/// Reads `body` whole: at most `limit` bytes, all of it within `within`.
+pub async fn read<B>(
+    headers: &HeaderMap,
+    body: B,
+    limit: usize,
+    within: Duration,
+) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    // A body that is already here completes on the first poll, before the timer is armed.
+    match tokio::time::timeout(within, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(BodyError::TimedOut { within }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Ok(Err(e)) => Err(BodyError::Unreadable(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+    use hyper::body::Frame;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body that sends its frames, then nothing more, ever.
+    struct Script(VecDeque<Result<Bytes, std::io::Error>>);
+
+    impl hyper::body::Body for Script {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            match self.0.pop_front() {
+                Some(next) => Poll::Ready(Some(next.map(Frame::data))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    fn headers(len: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(l) = len {
+            h.insert(hyper::header::CONTENT_LENGTH, l.parse().unwrap());
+        }
+        h
+    }
+
+    #[tokio::test]
+    async fn whole_bodies_within_the_limit_are_read() {
+        let body = Full::new(Bytes::from_static(b"{\"x\": 1}"));
+        let got = read(&headers(Some("8")), body, 8, Duration::from_secs(5)).await;
+        assert_eq!(got, Ok(Bytes::from_static(b"{\"x\": 1}")));
+    }
+
+    #[tokio::test]
+    async fn declared_or_sent_bodies_over_the_limit_are_refused() {
+        let small = Full::new(Bytes::from_static(b"abc"));
+        let got = read(&headers(Some("100")), small, 10, Duration::from_secs(5)).await;
+        assert_eq!(got, Err(BodyError::TooLarge { limit: 10 }));
+        let big = Full::new(Bytes::from(vec![b'a'; 11]));
+        let got = read(&headers(None), big, 10, Duration::from_secs(5)).await;
+        assert_eq!(got, Err(BodyError::TooLarge { limit: 10 }));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_coming_times_out() {
+        let body = Script(VecDeque::from([Ok(Bytes::from_static(b"{\"fea"))]));
+        let within = Duration::from_millis(100);
+        let got = read(&headers(Some("1000")), body, 4096, within).await;
+        assert_eq!(got, Err(BodyError::TimedOut { within }));
+        assert_eq!(
+            got.unwrap_err().to_string(),
+            "the request body did not arrive in full within 100 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_is_unreadable() {
+        let body = Script(VecDeque::from([
+            Ok(Bytes::from_static(b"{")),
+            Err(std::io::Error::other("connection reset")),
+        ]));
+        let got = read(&headers(None), body, 4096, Duration::from_secs(5)).await;
+        assert_eq!(got, Err(BodyError::Unreadable("connection reset".into())));
+    }
+}
