@@ -9,7 +9,11 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::HeaderMap;
+use hyper::body::Frame;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Why a body could not be read.
@@ -39,6 +43,66 @@ impl fmt::Display for BodyError {
     }
 }
 
+impl std::error::Error for BodyError {}
+
+/// A body that fails with [`BodyError::TimedOut`] once `within` has passed since it was
+/// made: for servers whose handlers read bodies through extractors that have no deadline
+/// of their own (`respond serve`'s dashboard forms).
+pub struct Deadline<B> {
+    inner: B,
+    within: Duration,
+    until: tokio::time::Instant,
+    /// Armed the first time the inner body has nothing ready.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> Deadline<B> {
+    pub fn new(inner: B, within: Duration) -> Deadline<B> {
+        Deadline {
+            inner,
+            within,
+            until: tokio::time::Instant::now() + within,
+            timer: None,
+        }
+    }
+}
+
+impl<B> hyper::body::Body for Deadline<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let until = self.until;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyError::TimedOut {
+                within: self.within,
+            })))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Reads `body` whole: at most `limit` bytes, all of it within `within`.
 pub async fn read<B>(
     headers: &HeaderMap,
@@ -62,18 +126,27 @@ where
         Err(_) => Err(BodyError::TimedOut { within }),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge { limit }),
-        Ok(Err(e)) => Err(BodyError::Unreadable(e.to_string())),
+        Ok(Err(e)) => Err(deadline_passed(&*e).unwrap_or(BodyError::Unreadable(e.to_string()))),
     }
+}
+
+/// The [`Deadline`] that ended a body, found in the error's chain (frameworks wrap it).
+fn deadline_passed(e: &(dyn std::error::Error + 'static)) -> Option<BodyError> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(passed) = e.downcast_ref::<BodyError>() {
+            return Some(passed.clone());
+        }
+        next = e.source();
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::Full;
-    use hyper::body::Frame;
     use std::collections::VecDeque;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
 
     /// A body that sends its frames, then nothing more, ever.
     struct Script(VecDeque<Result<Bytes, std::io::Error>>);
@@ -127,6 +200,26 @@ mod tests {
             got.unwrap_err().to_string(),
             "the request body did not arrive in full within 100 ms"
         );
+    }
+
+    #[tokio::test]
+    async fn a_deadline_around_the_body_ends_it_for_any_reader() {
+        let within = Duration::from_millis(100);
+        let stalls = Script(VecDeque::from([Ok(Bytes::from_static(b"user=a&pass"))]));
+        let err = Deadline::new(stalls, within).collect().await.err().unwrap();
+        assert_eq!(
+            err.downcast_ref::<BodyError>(),
+            Some(&BodyError::TimedOut { within })
+        );
+        // read() names it as its own timeout, whichever passes first.
+        let stalls = Script(VecDeque::from([Ok(Bytes::from_static(b"{"))]));
+        let body = Deadline::new(stalls, within);
+        let got = read(&headers(None), body, 4096, Duration::from_secs(60)).await;
+        assert_eq!(got, Err(BodyError::TimedOut { within }));
+        // A body that is all there passes through untouched.
+        let whole = Full::new(Bytes::from_static(b"user=a"));
+        let got = Deadline::new(whole, within).collect().await.unwrap();
+        assert_eq!(got.to_bytes(), Bytes::from_static(b"user=a"));
     }
 
     #[tokio::test]

@@ -36,7 +36,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use palisade_guard::body::BodyError;
+use palisade_guard::body::{BodyError, Deadline};
 use palisade_guard::listen::Admission;
 use palisade_guard::tenant::{Directory, presented_key};
 use serde_json::json;
@@ -222,8 +222,11 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         Duration::from_millis(cfg.header_timeout_ms),
         cfg.max_connections,
     );
+    let body_timeout = Duration::from_millis(cfg.body_timeout_ms);
     let handler = move |mut req: axum::http::Request<hyper::body::Incoming>, cn: Option<String>| {
         req.extensions_mut().insert(ClientCertificate(cn));
+        // Every body, the dashboard's forms too, must arrive within body_timeout_ms.
+        let req = req.map(|b| Deadline::new(b, body_timeout));
         let answer = tower::ServiceExt::oneshot(router.clone(), req);
         async move {
             match answer.await {

@@ -268,6 +268,31 @@ fn unknown_senders_are_refused_before_their_body_and_slow_bodies_time_out() {
          faster or in smaller batches"
     );
 
+    // The dashboard's login form, which anyone may post to: the same deadline, and forms are
+    // small.
+    let c = connect_and_send(
+        s.addr,
+        b"POST /ui/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\ntoken=",
+    );
+    let r = read_response(&mut std::io::BufReader::new(c)).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("did not arrive in full within 500 ms"),
+        "{}",
+        r.text()
+    );
+    let form = format!("token={}", "a".repeat(20_000));
+    let r = request(
+        s.addr,
+        "POST",
+        "/ui/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 413, "{}", r.text());
+
     // A connection that sends nothing, or half a head, is closed after header_timeout_ms.
     assert!(closed_by_server(connect_and_send(s.addr, b"")));
     assert!(closed_by_server(connect_and_send(

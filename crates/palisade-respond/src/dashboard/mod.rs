@@ -31,6 +31,8 @@ const COOKIE: &str = "palisade_session";
 const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 const MAX_SESSIONS: usize = 1000;
 const CSS: &str = include_str!("dashboard.css");
+/// The largest form body the dashboard reads.
+const FORM_LIMIT: usize = 16 << 10;
 
 pub struct Session {
     pub operator: String,
@@ -52,6 +54,8 @@ pub fn routes() -> Router<Arc<App>> {
             get(rollback_confirm).post(rollback),
         )
         .route("/ui/evidence/{hash}", get(evidence))
+        // Forms are a few hundred bytes; anyone may post to the login form.
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
 }
 
 fn random_hex() -> String {
