@@ -45,7 +45,7 @@ pub struct Server {
     /// Longest a client may take, from connecting (or from the last answer on a kept-alive
     /// HTTP/1.1 connection), to send a request's whole head; a connection that sends nothing
     /// is closed after it too.
-    #[serde(default = "default_header_timeout_ms")]
+    #[serde(default = "default_client_timeout_ms")]
     pub header_timeout_ms: u64,
     /// Client connections open at once (all serving threads together); at the limit the
     /// guard stops accepting until one closes, and new ones wait in the kernel's backlog.
@@ -149,7 +149,7 @@ pub struct Limits {
     #[serde(default = "default_refusal_delay_ms")]
     pub refusal_delay_ms: u64,
     /// Longest the request body may take to arrive in full after its head; slower gets 408.
-    #[serde(default = "default_body_timeout_ms")]
+    #[serde(default = "default_client_timeout_ms")]
     pub body_timeout_ms: u64,
 }
 
@@ -165,7 +165,7 @@ impl Default for Limits {
             burst: default_burst(),
             max_concurrent: default_max_concurrent(),
             refusal_delay_ms: default_refusal_delay_ms(),
-            body_timeout_ms: default_body_timeout_ms(),
+            body_timeout_ms: default_client_timeout_ms(),
         }
     }
 }
@@ -331,14 +331,12 @@ const MAX_WORKERS: usize = 256;
 fn default_refusal_delay_ms() -> u64 {
     250
 }
-fn default_header_timeout_ms() -> u64 {
+/// How long a client has for a request's head, and for its body.
+fn default_client_timeout_ms() -> u64 {
     30_000
 }
 fn default_server_max_connections() -> usize {
     10_000
-}
-fn default_body_timeout_ms() -> u64 {
-    30_000
 }
 fn default_reload_seconds() -> u64 {
     2

@@ -3,7 +3,7 @@
 //! range and distance screening → upstream → prediction drift. Every refusal is a JSON answer
 //! naming the rule and the reason, an event and a metric.
 
-use crate::body::BodyError;
+use crate::body::{BodyError, Deadline};
 use crate::config::{Config, Model, OnViolation, Threshold};
 use crate::drift;
 use crate::events::{Sink, event};
@@ -527,12 +527,11 @@ impl Gateway {
 
         // 4. Body.
         let (parts, body) = req.into_parts();
-        let within = Duration::from_millis(limits.body_timeout_ms);
-        let body =
-            match crate::body::read(&parts.headers, body, limits.max_body_bytes, within).await {
-                Ok(b) => b,
-                Err(e) => return Err(self.refuse(body_refusal(e), tname, mname)),
-            };
+        let body = Deadline::new(body, Duration::from_millis(limits.body_timeout_ms));
+        let body = match crate::body::read(&parts.headers, body, limits.max_body_bytes).await {
+            Ok(b) => b,
+            Err(e) => return Err(self.refuse(body_refusal(e), tname, mname)),
+        };
 
         // 5. Screening (inference calls only).
         let mut flags = Vec::new();

@@ -162,7 +162,13 @@ impl Pool {
         max_body: usize,
     ) -> Result<Reply, Error> {
         let head = request_head(target, method, path_and_query, headers, body.len());
-        if let Some(mut s) = self.take() {
+        let mut kept = self.take();
+        loop {
+            let reused = kept.is_some();
+            let mut s = match kept.take() {
+                Some(s) => s,
+                None => target.connect().await?,
+            };
             match round_trip(&mut s, &head, body, method, max_body).await {
                 Ok((reply, reusable)) => {
                     if reusable {
@@ -170,20 +176,11 @@ impl Pool {
                     }
                     return Ok(reply);
                 }
-                Err(Broke::Unanswered(_)) => {}
+                // The kept connection was closed under the request: once more on a new one.
+                Err(Broke::Unanswered(_)) if reused => {}
+                Err(Broke::Unanswered(why)) => return Err(Error::Connect(why)),
                 Err(Broke::Failed(e)) => return Err(e),
             }
-        }
-        let mut s = target.connect().await?;
-        match round_trip(&mut s, &head, body, method, max_body).await {
-            Ok((reply, reusable)) => {
-                if reusable {
-                    self.put(s);
-                }
-                Ok(reply)
-            }
-            Err(Broke::Unanswered(why)) => Err(Error::Connect(why)),
-            Err(Broke::Failed(e)) => Err(e),
         }
     }
 }
@@ -286,7 +283,6 @@ async fn round_trip(
 async fn write_all(s: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
     let mut parts = [IoSlice::new(head), IoSlice::new(body)];
     let mut parts = &mut parts[..];
-    IoSlice::advance_slices(&mut parts, 0);
     while !parts.is_empty() {
         let n = s.write_vectored(parts).await?;
         if n == 0 {
@@ -478,7 +474,7 @@ async fn read_body(
 
 async fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> Result<usize, Error> {
     if buf.capacity() == buf.len() {
-        buf.reserve((buf.len()).clamp(8 << 10, 1 << 20));
+        buf.reserve(buf.len().clamp(8 << 10, 1 << 20));
     }
     s.read_buf(buf)
         .await
@@ -841,33 +837,32 @@ mod tests {
         )
         .await;
         let interim = endless(b"", "HTTP/1.1 100 Continue\r\n\r\n".into()).await;
-        let pool = Pool::new(4);
-        for trailer in [long_trailer, many_trailers] {
-            assert_eq!(
-                post(&pool, &target(trailer), "{}").await.unwrap_err(),
+        let trailer_too_long = Error::BadResponse(format!(
+            "the chunked body's trailer is larger than {MAX_HEAD} bytes"
+        ));
+        let cases = [
+            (long_trailer, trailer_too_long.clone()),
+            (many_trailers, trailer_too_long),
+            (
+                interim,
+                Error::BadResponse(format!("more than {MAX_INTERIM} interim (1xx) answers")),
+            ),
+            (
+                long_field,
+                Error::BadResponse(format!("the answer's head is larger than {MAX_HEAD} bytes")),
+            ),
+            (
+                many_fields,
                 Error::BadResponse(format!(
-                    "the chunked body's trailer is larger than {MAX_HEAD} bytes"
-                ))
-            );
+                    "the answer has more than {MAX_HEADERS} header fields"
+                )),
+            ),
+            (long_body, Error::TooLarge),
+        ];
+        let pool = Pool::new(4);
+        for (server, want) in cases {
+            assert_eq!(post(&pool, &target(server), "{}").await.unwrap_err(), want);
         }
-        assert_eq!(
-            post(&pool, &target(interim), "{}").await.unwrap_err(),
-            Error::BadResponse(format!("more than {MAX_INTERIM} interim (1xx) answers"))
-        );
-        assert_eq!(
-            post(&pool, &target(long_field), "{}").await.unwrap_err(),
-            Error::BadResponse(format!("the answer's head is larger than {MAX_HEAD} bytes"))
-        );
-        assert_eq!(
-            post(&pool, &target(many_fields), "{}").await.unwrap_err(),
-            Error::BadResponse(format!(
-                "the answer has more than {MAX_HEADERS} header fields"
-            ))
-        );
-        assert_eq!(
-            post(&pool, &target(long_body), "{}").await.unwrap_err(),
-            Error::TooLarge
-        );
     }
 
     #[tokio::test]

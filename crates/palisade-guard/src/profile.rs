@@ -323,10 +323,7 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
     let at = |i: usize, j: usize| i * (i + 1) / 2 + j;
     for i in 0..d {
         for j in 0..=i {
-            let mut s = a[i * d + j];
-            for k in 0..j {
-                s -= l[at(i, k)] * l[at(j, k)];
-            }
+            let s = a[i * d + j] - dot(&l[at(i, 0)..at(i, j)], &l[at(j, 0)..at(j, j)]);
             if i == j {
                 if s <= 0.0 || !s.is_finite() {
                     return None;

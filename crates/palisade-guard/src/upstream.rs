@@ -274,10 +274,11 @@ impl Upstream {
 mod tests {
     use super::*;
 
-    fn upstream(url: &str) -> Result<Upstream, String> {
+    /// An upstream for `url` with `extra` settings (TOML lines), for `threads` serving threads.
+    fn upstream(url: &str, extra: &str, threads: usize) -> Result<Upstream, String> {
         let settings: Settings =
-            toml::from_str(&format!("url = \"{url}\"\nprotocol = \"json\"")).unwrap();
-        Upstream::new(&settings, 2)
+            toml::from_str(&format!("url = \"{url}\"\nprotocol = \"json\"\n{extra}")).unwrap();
+        Upstream::new(&settings, threads)
     }
 
     #[tokio::test]
@@ -301,14 +302,12 @@ mod tests {
                     .await;
             }
         });
-        let settings = |addr| -> Settings {
-            toml::from_str(&format!(
-                "url = \"http://{addr}\"\nprotocol = \"json\"\nmax_connections = 1\n\
-                 queue_timeout_ms = 50\ntimeout_ms = 2000\nbreaker_failures = 0"
-            ))
-            .unwrap()
+        let one_slot = |addr| {
+            let extra = "max_connections = 1\nqueue_timeout_ms = 50\ntimeout_ms = 2000\n\
+                         breaker_failures = 0";
+            upstream(&format!("http://{addr}"), extra, 1).unwrap()
         };
-        let up = std::sync::Arc::new(Upstream::new(&settings(silent_addr), 1).unwrap());
+        let up = std::sync::Arc::new(one_slot(silent_addr));
         let first = {
             let up = up.clone();
             tokio::spawn(async move {
@@ -335,7 +334,7 @@ mod tests {
         );
         first.abort();
 
-        let up = Upstream::new(&settings(junk_addr), 1).unwrap();
+        let up = one_slot(junk_addr);
         let f = up
             .send(&Method::GET, "/v2/models/m", &HeaderMap::new(), b"")
             .await
@@ -350,10 +349,10 @@ mod tests {
 
     #[test]
     fn requests_go_under_the_upstream_path_with_their_query() {
-        let bare = upstream("http://127.0.0.1:8501").unwrap();
+        let bare = upstream("http://127.0.0.1:8501", "", 2).unwrap();
         let client: hyper::Uri = "/v1/models/m:predict?x=1".parse().unwrap();
         assert_eq!(bare.forward_path(&client), "/v1/models/m:predict?x=1");
-        let prefixed = upstream("http://model:80/serving/").unwrap();
+        let prefixed = upstream("http://model:80/serving/", "", 2).unwrap();
         assert_eq!(
             prefixed.forward_path(&client),
             "/serving/v1/models/m:predict?x=1"

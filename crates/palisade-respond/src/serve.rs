@@ -51,7 +51,6 @@ pub struct App {
     senders: Directory,
     names: Vec<String>,
     max_body: usize,
-    body_timeout: Duration,
     pub(crate) operators: Directory,
     pub(crate) operator_names: Vec<String>,
     pub(crate) sessions: Mutex<HashMap<String, crate::dashboard::Session>>,
@@ -155,7 +154,6 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
         ),
         names: cfg.senders.iter().map(|s| s.name.clone()).collect(),
         max_body: cfg.max_body_bytes,
-        body_timeout: Duration::from_millis(cfg.body_timeout_ms),
         operators: Directory::from_credentials(
             cfg.operators
                 .iter()
@@ -172,6 +170,8 @@ pub fn app(cfg: &Config) -> Result<Arc<App>, String> {
     }))
 }
 
+/// The routes. Bodies are read without a deadline of their own: [`run`] puts a
+/// [`Deadline`] around every request's body before it reaches them.
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.max_body;
     Router::new()
@@ -225,7 +225,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let body_timeout = Duration::from_millis(cfg.body_timeout_ms);
     let handler = move |mut req: axum::http::Request<hyper::body::Incoming>, cn: Option<String>| {
         req.extensions_mut().insert(ClientCertificate(cn));
-        // Every body, the dashboard's forms too, must arrive within body_timeout_ms.
+        // Every body, the ingest batches' and the dashboard's forms, must arrive within
+        // body_timeout_ms.
         let req = req.map(|b| Deadline::new(b, body_timeout));
         let answer = tower::ServiceExt::oneshot(router.clone(), req);
         async move {
@@ -331,9 +332,8 @@ async fn handle(
         return r;
     };
     // Only now, for a known sender, is the body read: an unknown client cannot make the
-    // server hold max_body_bytes, or wait for them.
-    let body = match palisade_guard::body::read(headers, body, app.max_body, app.body_timeout).await
-    {
+    // server hold max_body_bytes, or wait for them. (`run` put the deadline around it.)
+    let body = match palisade_guard::body::read(headers, body, app.max_body).await {
         Ok(b) => b,
         Err(BodyError::TooLarge { limit }) => {
             return problem(
