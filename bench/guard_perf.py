@@ -251,19 +251,19 @@ api_key_sha256 = "{h(KEY_B)}"
 requests_per_second = 200
 burst = 50
 {models[screened]}""")
-        guard = subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard.toml")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(guard)
-        wait_port(gd)
+        guard_cmd = lambda cfg: [args.palisade, "guard", "run", "--config", os.path.join(tmp, cfg)]
+
+        def start_guard(cfg, port):
+            p = subprocess.Popen(guard_cmd(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            wait_port(port)
+            return p
+
+        guard = start_guard("guard.toml", gd)
         # The same guard without refusal_delay_ms, for the noisy-neighbour comparison only.
-        procs.append(subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard-no-delay.toml")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(gd0)
+        start_guard("guard-no-delay.toml", gd0)
         # And one without screening or drift, for the cost of the HTTP path alone.
-        limits_only = subprocess.Popen([args.palisade, "guard", "run", "--config", os.path.join(tmp, "guard-limits.toml")],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(limits_only)
-        wait_port(gl)
+        limits_only = start_guard("guard-limits.toml", gl)
         pids["proxy"] = with_children(pids["proxy"])
         pids["upstream"] = with_children(pids["upstream"])
 
@@ -287,7 +287,7 @@ burst = 50
             u0, s0 = cpu_seconds(cpu_pids)
             t = wrk(url, s, 32, 2, args.seconds)
             u1, s1 = cpu_seconds(cpu_pids)
-            n = t["rps"] * args.seconds
+            n = t["requests"]
             cpu = f"{(u1 - u0) / n * 1e6:.1f} + {(s1 - s0) / n * 1e6:.1f} µs"
             one = wrk(url, s, 1, 1, args.seconds)
             single[name] = one
@@ -315,8 +315,8 @@ burst = 50
                 with open(os.path.join(tmp, "cg-" + cfg), "w") as f:
                     f.write(text)
             runs = (("nginx", [nginx, "-c", os.path.join(tmp, "proxy-cg", "nginx.conf"), "-p", os.path.join(tmp, "proxy-cg")], px_cg, s_plain),
-                    ("guard", [args.palisade, "guard", "run", "--config", os.path.join(tmp, "cg-guard.toml")], gd_cg, s_a),
-                    ("guard-limits", [args.palisade, "guard", "run", "--config", os.path.join(tmp, "cg-guard-limits.toml")], gl_cg, s_a))
+                    ("guard", guard_cmd("cg-guard.toml"), gd_cg, s_a),
+                    ("guard-limits", guard_cmd("cg-guard-limits.toml"), gl_cg, s_a))
             for name, cmd, port, s in runs:
                 per, n = instructions(cmd, port, f"http://127.0.0.1:{port}/predict", s, args.seconds,
                                       os.path.join(tmp, "callgrind-" + name))
