@@ -5,6 +5,7 @@
 //! and the bytes so far for as long as it likes: [`Deadline`] ends any body that is not in
 //! full within its time (the servers answer 408), whoever reads it. [`read`] reads one whole
 //! under a size limit, refusing a declared `Content-Length` over it before reading anything.
+//! [`RequestBody`] is how the guard's gateway reads a body, whichever server it came through.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -121,6 +122,29 @@ where
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge { limit }),
         Err(e) => Err(deadline_passed(&*e).unwrap_or(BodyError::Unreadable(e.to_string()))),
+    }
+}
+
+/// A request's body as the guard's gateway reads it: whole, at most `limit` bytes, within
+/// `within`. Implemented for hyper's bodies (HTTP/2) and for the guard's own HTTP/1.1
+/// server's ([`crate::http1::server::Body`]), which reads straight from the connection.
+pub trait RequestBody: Send {
+    fn read_whole(
+        self,
+        headers: &HeaderMap,
+        limit: usize,
+        within: Duration,
+    ) -> impl Future<Output = Result<Bytes, BodyError>> + Send;
+}
+
+impl RequestBody for hyper::body::Incoming {
+    async fn read_whole(
+        self,
+        headers: &HeaderMap,
+        limit: usize,
+        within: Duration,
+    ) -> Result<Bytes, BodyError> {
+        read(headers, Deadline::new(self, within), limit).await
     }
 }
 

@@ -3,7 +3,7 @@
 //! range and distance screening → upstream → prediction drift. Every refusal is a JSON answer
 //! naming the rule and the reason, an event and a metric.
 
-use crate::body::{BodyError, Deadline};
+use crate::body::{BodyError, RequestBody};
 use crate::config::{Config, Model, OnViolation, Threshold};
 use crate::drift;
 use crate::events::{Sink, event};
@@ -18,7 +18,6 @@ use crate::tenant::{Directory, presented_key};
 use crate::upstream::Upstream;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use palisade_core::RuleMeta;
@@ -255,9 +254,9 @@ impl Gateway {
     }
 
     /// Serves one request. `client_cn` is the verified client certificate's common name.
-    pub async fn handle(
+    pub async fn handle<B: RequestBody>(
         &self,
-        req: Request<Incoming>,
+        req: Request<B>,
         client_cn: Option<String>,
     ) -> Response<Full<Bytes>> {
         let start = Instant::now();
@@ -396,10 +395,10 @@ impl Gateway {
     /// Every check in order, then the model server. `model` is the route's model as
     /// `handle` looked it up (`None` for a model this guard does not serve); the index of
     /// the tenant, once known, goes to `tenant_index_out` for the metrics.
-    async fn serve(
+    async fn serve<B: RequestBody>(
         &self,
         rt: &Runtime,
-        req: Request<Incoming>,
+        req: Request<B>,
         route: Route,
         model: Option<&Arc<ModelRuntime>>,
         client_cn: Option<String>,
@@ -527,8 +526,11 @@ impl Gateway {
 
         // 4. Body.
         let (parts, body) = req.into_parts();
-        let body = Deadline::new(body, Duration::from_millis(limits.body_timeout_ms));
-        let body = match crate::body::read(&parts.headers, body, limits.max_body_bytes).await {
+        let within = Duration::from_millis(limits.body_timeout_ms);
+        let body = match body
+            .read_whole(&parts.headers, limits.max_body_bytes, within)
+            .await
+        {
             Ok(b) => b,
             Err(e) => return Err(self.refuse(body_refusal(e), tname, mname)),
         };

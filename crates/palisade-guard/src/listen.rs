@@ -1,15 +1,20 @@
 //! Accepting connections: plain TCP or TLS (rustls, optional client certificates), HTTP/1.1
 //! and HTTP/2 on the same port (ALPN for TLS, the preface for cleartext), a limit on open
 //! connections and on the time to a request's head (a client that connects and sends nothing
-//! is closed too), and a shutdown that stops accepting and lets requests in flight finish. Shared by `palisade guard` and
-//! `palisade respond serve`; each passes its own request handler.
+//! is closed too), and a shutdown that stops accepting and lets requests in flight finish.
+//! Shared by `palisade guard` and `palisade respond serve`: [`accept_connections`] hands each
+//! connection to the caller once its protocol is known; [`accept_loop`] serves them all with
+//! hyper ([`serve_hyper`]), as `respond serve` does. The guard serves HTTP/2 with hyper and
+//! HTTP/1.1 with [`crate::http1::server`].
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -42,20 +47,35 @@ impl Admission {
 
 /// The HTTP a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wire {
+pub enum Wire {
     Http1,
     Http2,
 }
 
-/// Serves `listener` until `stopped` turns true. `handler` answers each request; its second
-/// argument is the subject common name of the client's verified certificate (TLS with
-/// `client_ca` only). `who` names the server in the one message this writes (accept errors).
-/// At `admission`'s connection limit the loop stops accepting until a connection closes.
+/// An accepted connection, in cleartext or TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// One accepted connection, ready for HTTP: what it speaks, the subject common name of the
+/// client's verified certificate (TLS with `client_ca` only), and the server's stop signal.
+pub struct Accepted {
+    pub stream: Stream,
+    pub wire: Wire,
+    pub client_cn: Option<String>,
+    pub stopped: watch::Receiver<bool>,
+}
+
+/// Serves `listener` with hyper until `stopped` turns true. `handler` answers each request;
+/// its second argument is the subject common name of the client's verified certificate.
+/// `who` names the server in the one message this writes (accept errors). At `admission`'s
+/// connection limit the loop stops accepting until a connection closes.
 pub async fn accept_loop<H, Fut, B>(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     handler: H,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
     who: &'static str,
     admission: Admission,
 ) where
@@ -64,6 +84,24 @@ pub async fn accept_loop<H, Fut, B>(
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let header_timeout = admission.header_timeout;
+    let serve = move |c: Accepted| serve_hyper(c, header_timeout, handler.clone());
+    accept_connections(listener, tls, serve, stopped, who, admission).await;
+}
+
+/// Accepts connections on `listener` until `stopped` turns true, within `admission`'s limits,
+/// and hands each to `serve` once its TLS handshake is done and its HTTP known.
+pub async fn accept_connections<F, Fut>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    serve: F,
+    mut stopped: watch::Receiver<bool>,
+    who: &'static str,
+    admission: Admission,
+) where
+    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -88,36 +126,45 @@ pub async fn accept_loop<H, Fut, B>(
             }
         };
         stream.set_nodelay(true).ok();
-        let handler = handler.clone();
+        let serve = serve.clone();
         let tls = tls.clone();
         let stopped = stopped.clone();
         let header_timeout = admission.header_timeout;
         connections.spawn(async move {
             let _permit = permit;
-            match tls {
+            let accepted = match tls {
                 Some(acceptor) => {
                     let Ok(Ok(stream)) = tokio::time::timeout(GRACE, acceptor.accept(stream)).await
                     else {
                         return;
                     };
                     let session = stream.get_ref().1;
-                    let cn = crate::tls::client_common_name(session);
+                    let client_cn = crate::tls::client_common_name(session);
                     // Over TLS, HTTP/2 is chosen by ALPN (RFC 9113 §3.2), never guessed.
                     let wire = match session.alpn_protocol() {
                         Some(b"h2") => Wire::Http2,
                         _ => Wire::Http1,
                     };
-                    let io = TokioIo::new(stream);
-                    serve_connection(io, wire, header_timeout, handler, cn, stopped).await;
+                    Accepted {
+                        stream: Stream::Tls(Box::new(stream)),
+                        wire,
+                        client_cn,
+                        stopped,
+                    }
                 }
                 None => {
                     let Some(wire) = sniff(&stream, header_timeout).await else {
                         return;
                     };
-                    let io = TokioIo::new(stream);
-                    serve_connection(io, wire, header_timeout, handler, None, stopped).await;
+                    Accepted {
+                        stream: Stream::Plain(stream),
+                        wire,
+                        client_cn: None,
+                        stopped,
+                    }
                 }
-            }
+            };
+            serve(accepted).await;
         });
         while connections.try_join_next().is_some() {}
     }
@@ -157,21 +204,22 @@ async fn sniff(stream: &TcpStream, within: Duration) -> Option<Wire> {
     }
 }
 
-async fn serve_connection<I, H, Fut, B>(
-    io: TokioIo<I>,
-    wire: Wire,
-    header_timeout: Duration,
-    handler: H,
-    cn: Option<String>,
-    mut stopped: watch::Receiver<bool>,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+/// Serves one connection with hyper (HTTP/1.1 or HTTP/2, as `accepted.wire` says).
+pub async fn serve_hyper<H, Fut, B>(accepted: Accepted, header_timeout: Duration, handler: H)
+where
     H: Fn(Request<Incoming>, Option<String>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let Accepted {
+        stream,
+        wire,
+        client_cn: cn,
+        mut stopped,
+    } = accepted;
+    let io = TokioIo::new(stream);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let answer = handler(req, cn.clone());
         async move { Ok::<_, std::convert::Infallible>(answer.await) }
@@ -199,6 +247,64 @@ async fn serve_connection<I, H, Fut, B>(
         _ = until_stopped(&mut stopped) => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -127,11 +127,10 @@ impl Batch {
             flatten(r, &mut data).map_err(|e| format!("{what}[{i}]: {e}"))?;
             let n = data.len() - before;
             match cols {
-                None => {
-                    cols = Some(n);
-                    // The other rows are as long (or an error).
-                    data.reserve_exact(n * (count - 1));
-                }
+                // Nothing is set aside for the rows to come: they are as long only if the
+                // request is valid, and room for `count` copies of a long first row is more
+                // memory than the whole body held (the vector grows as they are read).
+                None => cols = Some(n),
                 Some(c) if c != n => {
                     return Err(format!(
                         "{what}[{i}] has {n} values where {what}[0] has {c}"
@@ -686,6 +685,20 @@ mod tests {
                 &j(r#"{"outputs":[{"name":"p","shape":[2,1],"datatype":"INT64","data":[4,7]}]}"#)
             ),
             Some(vec![4.0, 7.0])
+        );
+    }
+
+    /// A long first row followed by many short ones, as a body within the JSON limits can
+    /// be: the rows' lengths are checked, and nothing is set aside for rows not yet seen
+    /// (100,000 × 100,000 values would be 80 GB).
+    #[test]
+    fn a_long_first_row_reserves_nothing_for_the_rows_after_it() {
+        let mut rows = vec![Value::Array(vec![Value::Number(1.0); 100_000])];
+        rows.extend((0..100_000).map(|_| Value::Array(Vec::new())));
+        let err = Batch::from_rows(rows.iter(), "/features").unwrap_err();
+        assert_eq!(
+            err,
+            "/features[1] has 0 values where /features[0] has 100000"
         );
     }
 }

@@ -172,7 +172,10 @@ impl Upstream {
     /// parsed, so valid), under `upstream.url`'s path.
     pub fn forward_path(&self, client: &hyper::Uri) -> String {
         let pq = client.path_and_query().map_or("/", PathAndQuery::as_str);
-        format!("{}{pq}", self.prefix)
+        let mut path = String::with_capacity(self.prefix.len() + pq.len());
+        path.push_str(&self.prefix);
+        path.push_str(pq);
+        path
     }
 
     /// Sends one request (`path`: from [`Upstream::path`] or [`Upstream::forward_path`]) and

@@ -180,7 +180,7 @@ fn guard_a_guard_b(text: &str) -> (Guard, Guard) {
 }
 
 #[test]
-fn tls_with_client_certificates_over_http2() {
+fn tls_with_client_certificates_over_http2_and_http1() {
     let dir = tempdir("guard-tls");
     certificates(&dir);
     let server = ModelServer::start("clean", 0);
@@ -201,6 +201,10 @@ fn tls_with_client_certificates_over_http2() {
     assert_eq!(curl(Some("client-a.pem"), None), "200 2");
     // A key on top of the certificate picks the key's tenant.
     assert_eq!(curl(Some("client-a.pem"), Some(KEY_B)), "200 2");
+    // And over HTTP/1.1 (the guard's own server rather than hyper's).
+    let http1 = |cert, key| curl_https_over("--http1.1", &dir, &url, &body, cert, key);
+    assert_eq!(http1(Some("client-a.pem"), None), "200 1.1");
+    assert_eq!(http1(None, Some(KEY_A)), "000 0");
     // No certificate, or one from another CA: the handshake fails (curl prints 000).
     assert_eq!(curl(None, Some(KEY_A)), "000 0");
     assert_eq!(curl(Some("intruder.pem"), None), "000 0");

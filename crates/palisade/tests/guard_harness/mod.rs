@@ -549,10 +549,22 @@ pub fn curl_https(
     cert: Option<&str>,
     token: Option<&str>,
 ) -> String {
+    curl_https_over("--http2", dir, url, body, cert, token)
+}
+
+/// [`curl_https`] with curl's HTTP version option (`--http2`, `--http1.1`).
+pub fn curl_https_over(
+    version: &str,
+    dir: &Path,
+    url: &str,
+    body: &str,
+    cert: Option<&str>,
+    token: Option<&str>,
+) -> String {
     let mut c = Command::new(tool("curl"));
     c.args([
         "-s",
-        "--http2",
+        version,
         "-o",
         "/dev/null",
         "-w",

@@ -16,20 +16,18 @@
 //! may then have received it twice; for inference that is harmless, and a request that makes
 //! the server crash is tried at most twice before the client gets a 502.
 
+use super::{
+    Error, MAX_HEAD, MAX_HEADERS, content_length, header_map, keep_alive_after, place,
+    push_content_length, read_chunks, read_length, read_more, write_all,
+};
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
-use std::io::{IoSlice, Write};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Largest response head (status line and fields) read from the model server.
-pub const MAX_HEAD: usize = 64 << 10;
-/// Most header fields in one response head.
-pub const MAX_HEADERS: usize = 100;
 /// Most interim (1xx) answers before the final one.
 const MAX_INTERIM: usize = 8;
 /// How long a connection may sit idle in the pool before it is closed.
@@ -41,17 +39,6 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
-}
-
-/// Why an exchange failed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Error {
-    /// No connection could be made, or it broke before an answer was read.
-    Connect(String),
-    /// The answer is not valid HTTP/1.1 (or broke off in the middle).
-    BadResponse(String),
-    /// The body is larger than the caller's limit.
-    TooLarge,
 }
 
 /// Where the requests go.
@@ -224,7 +211,7 @@ fn request_head(
         head.extend_from_slice(b"\r\n");
     }
     if body_len > 0 || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
-        let _ = write!(head, "content-length: {body_len}\r\n");
+        push_content_length(&mut head, body_len);
     }
     head.extend_from_slice(b"\r\n");
     head
@@ -279,20 +266,6 @@ async fn round_trip(
         ));
     }
 }
-
-async fn write_all(s: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
-    let mut parts = [IoSlice::new(head), IoSlice::new(body)];
-    let mut parts = &mut parts[..];
-    while !parts.is_empty() {
-        let n = s.write_vectored(parts).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut parts, n);
-    }
-    Ok(())
-}
-
 /// A parsed response head and how its body is framed.
 struct Head {
     status: StatusCode,
@@ -345,11 +318,10 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         }
         // Names are checked here; values are kept as places in the head, which becomes one
         // shared buffer below, so that no value is copied.
-        let start = buf.as_ptr() as usize;
         let mut fields = Vec::with_capacity(r.headers.len());
         let mut length: Option<usize> = None;
         let mut chunked = None;
-        let mut close = r.version != Some(1);
+        let mut keep_alive = r.version == Some(1);
         for f in r.headers.iter() {
             let name = HeaderName::from_bytes(f.name.as_bytes())
                 .map_err(|_| Error::BadResponse(format!("header name '{}'", f.name)))?;
@@ -360,26 +332,12 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
                 chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             } else if name == hyper::header::CONNECTION {
-                for token in f.value.split(|&b| b == b',') {
-                    let token = token.trim_ascii();
-                    if token.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") && r.version == Some(0) {
-                        close = false;
-                    }
-                }
+                keep_alive = keep_alive_after(f.value, r.version == Some(0), keep_alive);
             }
-            let at = f.value.as_ptr() as usize - start;
-            fields.push((name, at..at + f.value.len()));
+            fields.push((name, place(buf, f.value)));
         }
         let head = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(fields.len());
-        for (name, at) in fields {
-            let value = HeaderValue::from_maybe_shared(head.slice(at)).map_err(|_| {
-                Error::BadResponse(format!("the value of header '{}'", name.as_str()))
-            })?;
-            headers.append(name, value);
-        }
+        let headers = header_map(&head, fields).map_err(Error::BadResponse)?;
         let framing = if *method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
@@ -399,36 +357,10 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         return Ok(Some(Head {
             status,
             headers,
-            keep_alive: !close && !both,
+            keep_alive: keep_alive && !both,
             framing,
         }));
     }
-}
-
-/// A `Content-Length` value (a list of equal values counts as one), checked against an
-/// earlier field.
-fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usize, Error> {
-    let mut n = earlier;
-    for v in value.split(|&b| b == b',') {
-        let digits = v.trim_ascii();
-        let parsed = std::str::from_utf8(digits)
-            .ok()
-            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<usize>().ok())
-            .ok_or_else(|| {
-                Error::BadResponse(format!(
-                    "Content-Length '{}'",
-                    String::from_utf8_lossy(value)
-                ))
-            })?;
-        if n.is_some_and(|n| n != parsed) {
-            return Err(Error::BadResponse(
-                "conflicting Content-Length fields".into(),
-            ));
-        }
-        n = Some(parsed);
-    }
-    n.ok_or_else(|| Error::BadResponse("an empty Content-Length".into()))
 }
 
 /// Reads the body that follows the head; true when the connection can carry another request.
@@ -440,23 +372,8 @@ async fn read_body(
 ) -> Result<(Bytes, bool), Error> {
     match head.framing {
         Framing::Empty => Ok((Bytes::new(), true)),
-        Framing::Length(n) => {
-            if n > max_body {
-                return Err(Error::TooLarge);
-            }
-            if buf.len() < n {
-                buf.reserve(n - buf.len());
-            }
-            while buf.len() < n {
-                if read_more(s, buf).await? == 0 {
-                    return Err(Error::BadResponse(format!(
-                        "the connection closed after {} of the {n} body bytes",
-                        buf.len()
-                    )));
-                }
-            }
-            Ok((buf.split_to(n).freeze(), true))
-        }
+        Framing::Length(n) if n > max_body => Err(Error::TooLarge),
+        Framing::Length(n) => Ok((read_length(s, buf, n).await?, true)),
         Framing::UntilClose => {
             while read_more(s, buf).await? > 0 {
                 if buf.len() > max_body {
@@ -472,89 +389,12 @@ async fn read_body(
     }
 }
 
-async fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> Result<usize, Error> {
-    if buf.capacity() == buf.len() {
-        buf.reserve(buf.len().clamp(8 << 10, 1 << 20));
-    }
-    s.read_buf(buf)
-        .await
-        .map_err(|e| Error::Connect(format!("reading the answer: {e}")))
-}
-
-/// Decodes a chunked body from `buf`, reading more as needed; the trailer section is read
-/// and dropped.
-async fn read_chunks(
-    s: &mut TcpStream,
-    buf: &mut BytesMut,
-    max_body: usize,
-) -> Result<Bytes, Error> {
-    let broke =
-        || Error::BadResponse("the connection closed in the middle of a chunked body".into());
-    let mut body = BytesMut::new();
-    loop {
-        let (used, size) = loop {
-            match httparse::parse_chunk_size(buf) {
-                Ok(httparse::Status::Complete((used, size))) => break (used, size),
-                Ok(httparse::Status::Partial) if buf.len() < 1024 => {
-                    if read_more(s, buf).await? == 0 {
-                        return Err(broke());
-                    }
-                }
-                _ => return Err(Error::BadResponse("a bad chunk size line".into())),
-            }
-        };
-        buf.advance(used);
-        if size == 0 {
-            break;
-        }
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
-        if size > max_body.saturating_sub(body.len()) {
-            return Err(Error::TooLarge);
-        }
-        while buf.len() < size + 2 {
-            if read_more(s, buf).await? == 0 {
-                return Err(broke());
-            }
-        }
-        body.extend_from_slice(&buf[..size]);
-        if &buf[size..size + 2] != b"\r\n" {
-            return Err(Error::BadResponse("a chunk not followed by CRLF".into()));
-        }
-        buf.advance(size + 2);
-    }
-    // Trailer fields, then the empty line.
-    let mut trailer = 0;
-    let too_long = || {
-        Error::BadResponse(format!(
-            "the chunked body's trailer is larger than {MAX_HEAD} bytes"
-        ))
-    };
-    loop {
-        match buf.windows(2).position(|w| w == b"\r\n") {
-            Some(0) => {
-                buf.advance(2);
-                return Ok(body.freeze());
-            }
-            Some(end) if trailer + end + 2 <= MAX_HEAD => {
-                trailer += end + 2;
-                buf.advance(end + 2);
-            }
-            Some(_) => return Err(too_long()),
-            None if trailer + buf.len() > MAX_HEAD => return Err(too_long()),
-            None => {
-                if read_more(s, buf).await? == 0 {
-                    return Err(broke());
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::SocketAddr;
     use tokio::io::AsyncBufReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     /// A model server that plays a script: for each connection it accepts, it reads one

@@ -1,0 +1,258 @@
+//! HTTP/1.1 on both sides of the guard, written for its two hops: [`client`] sends a
+//! request to the model server and reads its answer; [`server`] reads tenants' requests and
+//! writes the answers. What both need is here: the limits on a head, the `Content-Length`
+//! rules, chunked bodies, and writing a head with its body in one call.
+
+pub mod client;
+pub mod server;
+
+pub use client::{Pool, Reply, Target};
+
+use bytes::{Buf, Bytes, BytesMut};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use std::io::IoSlice;
+use std::ops::Range;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Largest head (start line and fields) read: a model server's answer, or a tenant's request.
+pub const MAX_HEAD: usize = 64 << 10;
+/// Most header fields in one head.
+pub const MAX_HEADERS: usize = 100;
+
+/// Why an exchange with the model server failed (the server side reads a request body with
+/// the same helpers, and the same variants tell it why a body broke).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// No connection could be made, or it broke before an answer was read.
+    Connect(String),
+    /// The answer (or body) is not valid HTTP/1.1, or broke off in the middle.
+    BadResponse(String),
+    /// The body is larger than the caller's limit.
+    TooLarge,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Connect(e) | Error::BadResponse(e) => f.write_str(e),
+            Error::TooLarge => f.write_str("the body is larger than the limit"),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Connect(e.to_string())
+    }
+}
+
+/// Appends `content-length: N` and its line end to a head being written (without the
+/// formatting machinery, which cost more than the rest of writing the head).
+pub(crate) fn push_content_length(head: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    head.extend_from_slice(b"content-length: ");
+    head.extend_from_slice(&digits[at..]);
+    head.extend_from_slice(b"\r\n");
+}
+
+/// Writes a head and a body with as few system calls as the socket allows.
+pub(crate) async fn write_all<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut parts = [IoSlice::new(head), IoSlice::new(body)];
+    let mut parts = &mut parts[..];
+    while !parts.is_empty() {
+        let n = s.write_vectored(parts).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut parts, n);
+    }
+    Ok(())
+}
+
+/// A `Content-Length` value (a list of equal values counts as one), checked against an
+/// earlier field.
+pub(crate) fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usize, Error> {
+    let mut n = earlier;
+    for v in value.split(|&b| b == b',') {
+        let digits = v.trim_ascii();
+        let parsed = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<usize>().ok())
+            .ok_or_else(|| {
+                Error::BadResponse(format!(
+                    "Content-Length '{}'",
+                    String::from_utf8_lossy(value)
+                ))
+            })?;
+        if n.is_some_and(|n| n != parsed) {
+            return Err(Error::BadResponse(
+                "conflicting Content-Length fields".into(),
+            ));
+        }
+        n = Some(parsed);
+    }
+    n.ok_or_else(|| Error::BadResponse("an empty Content-Length".into()))
+}
+
+/// Where `part` (a slice of `head`) lies in `head`.
+pub(crate) fn place(head: &[u8], part: &[u8]) -> Range<usize> {
+    let from = part.as_ptr() as usize - head.as_ptr() as usize;
+    from..from + part.len()
+}
+
+/// The fields of a head, their values as shares of the one buffer the head arrived in (no
+/// copy each); the error names a value that cannot be a header value.
+pub(crate) fn header_map(
+    head: &Bytes,
+    fields: Vec<(HeaderName, Range<usize>)>,
+) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for (name, at) in fields {
+        let value = HeaderValue::from_maybe_shared(head.slice(at))
+            .map_err(|_| format!("the value of header '{}'", name.as_str()))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Whether a connection is kept after a `Connection` field's tokens: `close` ends it, and
+/// `keep-alive` keeps an HTTP/1.0 one (HTTP/1.1 keeps connections unless told otherwise).
+pub(crate) fn keep_alive_after(value: &[u8], http10: bool, keep: bool) -> bool {
+    let mut keep = keep;
+    for token in value.split(|&b| b == b',') {
+        let token = token.trim_ascii();
+        if token.eq_ignore_ascii_case(b"close") {
+            keep = false;
+        } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
+            keep = true;
+        }
+    }
+    keep
+}
+
+/// Reads until `buf` holds `n` bytes, and takes them.
+pub(crate) async fn read_length<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+    n: usize,
+) -> Result<Bytes, Error> {
+    buf.reserve(n.saturating_sub(buf.len()));
+    while buf.len() < n {
+        if read_more(s, buf).await? == 0 {
+            return Err(Error::BadResponse(format!(
+                "the connection closed after {} of the {n} body bytes",
+                buf.len()
+            )));
+        }
+    }
+    Ok(buf.split_to(n).freeze())
+}
+
+/// Reads what has arrived into `buf`; 0 when the peer has closed.
+pub(crate) async fn read_more<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+) -> Result<usize, Error> {
+    if buf.capacity() == buf.len() {
+        buf.reserve(buf.len().clamp(8 << 10, 1 << 20));
+    }
+    s.read_buf(buf)
+        .await
+        .map_err(|e| Error::Connect(format!("reading: {e}")))
+}
+
+/// Decodes a chunked body from `buf`, reading more as needed; the trailer section is read
+/// and dropped.
+pub(crate) async fn read_chunks<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut BytesMut,
+    max_body: usize,
+) -> Result<Bytes, Error> {
+    let broke =
+        || Error::BadResponse("the connection closed in the middle of a chunked body".into());
+    let mut body = BytesMut::new();
+    loop {
+        let (used, size) = loop {
+            match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete((used, size))) => break (used, size),
+                Ok(httparse::Status::Partial) if buf.len() < 1024 => {
+                    if read_more(s, buf).await? == 0 {
+                        return Err(broke());
+                    }
+                }
+                _ => return Err(Error::BadResponse("a bad chunk size line".into())),
+            }
+        };
+        buf.advance(used);
+        if size == 0 {
+            break;
+        }
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > max_body.saturating_sub(body.len()) {
+            return Err(Error::TooLarge);
+        }
+        while buf.len() < size + 2 {
+            if read_more(s, buf).await? == 0 {
+                return Err(broke());
+            }
+        }
+        body.extend_from_slice(&buf[..size]);
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err(Error::BadResponse("a chunk not followed by CRLF".into()));
+        }
+        buf.advance(size + 2);
+    }
+    // Trailer fields, then the empty line.
+    let mut trailer = 0;
+    let too_long = || {
+        Error::BadResponse(format!(
+            "the chunked body's trailer is larger than {MAX_HEAD} bytes"
+        ))
+    };
+    loop {
+        match buf.windows(2).position(|w| w == b"\r\n") {
+            Some(0) => {
+                buf.advance(2);
+                return Ok(body.freeze());
+            }
+            Some(end) if trailer + end + 2 <= MAX_HEAD => {
+                trailer += end + 2;
+                buf.advance(end + 2);
+            }
+            Some(_) => return Err(too_long()),
+            None if trailer + buf.len() > MAX_HEAD => return Err(too_long()),
+            None => {
+                if read_more(s, buf).await? == 0 {
+                    return Err(broke());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn content_length_lines_are_written_in_decimal() {
+        for n in [0, 7, 10, 1_234_567, usize::MAX] {
+            let mut head = b"x\r\n".to_vec();
+            super::push_content_length(&mut head, n);
+            assert_eq!(head, format!("x\r\ncontent-length: {n}\r\n").into_bytes());
+        }
+    }
+}
