@@ -7,6 +7,7 @@ use crate::body::{BodyError, RequestBody};
 use crate::config::{Config, Model, OnViolation, Threshold};
 use crate::drift;
 use crate::events::{Sink, event};
+use crate::http1;
 use crate::json;
 use crate::limit::{InFlight, Limiter};
 use crate::metrics::{Metrics, ModelSeries, Outcome, l1, l2, l3};
@@ -210,23 +211,18 @@ pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Fu
     r
 }
 
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
+/// Request headers never forwarded to the model server (nor are the connection's own fields,
+/// [`http1::CONNECTION_FIELDS`], and `Host`, which the HTTP/1.1 client writes itself).
+const STRIPPED: [&str; 4] = [
+    "authorization",
     "proxy-authorization",
-    "host",
+    "x-api-key",
+    TENANT_HEADER,
 ];
-
-/// Request headers never forwarded to the model server.
-const STRIPPED: [&str; 3] = ["authorization", "x-api-key", TENANT_HEADER];
 
 /// The header that tells the model server which tenant is calling.
 pub const TENANT_HEADER: &str = "x-palisade-tenant";
+static TENANT_NAME: HeaderName = HeaderName::from_static(TENANT_HEADER);
 
 impl Gateway {
     /// `workers`: the serving threads, each of which gets its own upstream pool.
@@ -572,22 +568,18 @@ impl Gateway {
 
         // 6. Upstream.
         let path = self.upstream.forward_path(&parts.uri);
-        let mut headers = HeaderMap::with_capacity(parts.headers.len() + 1);
-        for (name, value) in &parts.headers {
-            let n = name.as_str();
-            // Credentials stay here; the tenant header is the guard's to set, never the client's.
-            if HOP_BY_HOP.contains(&n) || STRIPPED.contains(&n) {
-                continue;
-            }
-            headers.append(name, value.clone());
-        }
-        headers.insert(
-            HeaderName::from_static(TENANT_HEADER),
-            rt.tenant_headers[tenant_index].clone(),
-        );
+        // Credentials stay here; the tenant header is the guard's to set, never the client's.
+        let fields = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| {
+                let n = name.as_str();
+                !http1::CONNECTION_FIELDS.contains(&n) && !STRIPPED.contains(&n)
+            })
+            .chain([(&TENANT_NAME, &rt.tenant_headers[tenant_index])]);
         let answer = match self
             .upstream
-            .send(&parts.method, &path, &headers, &body)
+            .send(&parts.method, &path, fields, &body)
             .await
         {
             Ok(a) => a,
@@ -633,13 +625,10 @@ impl Gateway {
             self.observe_predictions(rt, model, &answer.body);
         }
 
+        // The answer's end-to-end fields (the HTTP/1.1 client keeps the connection's own).
         let mut resp = Response::new(Full::new(answer.body));
         *resp.status_mut() = answer.status;
-        for (name, value) in &answer.headers {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != hyper::header::CONTENT_LENGTH {
-                resp.headers_mut().append(name, value.clone());
-            }
-        }
+        *resp.headers_mut() = answer.headers;
         let flagged: Vec<&Flag> = flags
             .iter()
             .filter(|f| f.action == OnViolation::Flag)

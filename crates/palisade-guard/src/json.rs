@@ -6,7 +6,12 @@
 //! directly, and TF Serving's `NaN` / `Infinity` / `-Infinity` tokens are accepted only when
 //! the configuration says so. The guard forwards the original bytes, never a re-serialisation,
 //! so what the model server sees is exactly what was checked.
+//!
+//! An array whose items are all numbers — the feature rows and tensors that make up most of a
+//! request — is read packed, as `f64`s side by side ([`Array::Numbers`]): no [`Value`] per
+//! item to build, walk and free.
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,9 +20,96 @@ pub enum Value {
     Bool(bool),
     Number(f64),
     String(Box<str>),
-    Array(Vec<Value>),
+    Array(Array),
     Object(Vec<(Box<str>, Value)>),
 }
+
+/// A JSON array. The parser packs every non-empty array of numbers (including `NaN` and the
+/// infinities where they are allowed) and nothing else, so a document has one form;
+/// [`Array::from`] does the same for arrays built by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Array {
+    Values(Vec<Value>),
+    Numbers(Vec<f64>),
+}
+
+impl Array {
+    pub fn len(&self) -> usize {
+        match self {
+            Array::Values(v) => v.len(),
+            Array::Numbers(n) => n.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Item `i`; a packed number comes as an owned [`Value::Number`].
+    pub fn get(&self, i: usize) -> Option<Cow<'_, Value>> {
+        match self {
+            Array::Values(v) => v.get(i).map(Cow::Borrowed),
+            Array::Numbers(n) => n.get(i).map(|n| Cow::Owned(Value::Number(*n))),
+        }
+    }
+
+    pub fn first(&self) -> Option<Cow<'_, Value>> {
+        self.get(0)
+    }
+
+    pub fn iter(&self) -> Items<'_> {
+        match self {
+            Array::Values(v) => Items::Values(v.iter()),
+            Array::Numbers(n) => Items::Numbers(n.iter()),
+        }
+    }
+
+    /// The items as numbers, when every item is one (an empty array has none to refuse).
+    pub fn numbers(&self) -> Option<&[f64]> {
+        match self {
+            Array::Numbers(n) => Some(n),
+            Array::Values(v) if v.is_empty() => Some(&[]),
+            Array::Values(_) => None,
+        }
+    }
+}
+
+impl From<Vec<Value>> for Array {
+    /// Packs the items when they are all numbers, as the parser does.
+    fn from(items: Vec<Value>) -> Array {
+        if !items.is_empty() && items.iter().all(|v| matches!(v, Value::Number(_))) {
+            Array::Numbers(items.iter().filter_map(Value::as_f64).collect())
+        } else {
+            Array::Values(items)
+        }
+    }
+}
+
+/// The items of an [`Array`], packed numbers as owned [`Value::Number`]s.
+pub enum Items<'a> {
+    Values(std::slice::Iter<'a, Value>),
+    Numbers(std::slice::Iter<'a, f64>),
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Cow<'a, Value>;
+
+    fn next(&mut self) -> Option<Cow<'a, Value>> {
+        match self {
+            Items::Values(i) => i.next().map(Cow::Borrowed),
+            Items::Numbers(i) => i.next().map(|n| Cow::Owned(Value::Number(*n))),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Items::Values(i) => i.size_hint(),
+            Items::Numbers(i) => i.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Items<'_> {}
 
 impl Value {
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -27,7 +119,7 @@ impl Value {
         }
     }
 
-    pub fn as_array(&self) -> Option<&[Value]> {
+    pub fn as_array(&self) -> Option<&Array> {
         match self {
             Value::Array(a) => Some(a),
             _ => None,
@@ -49,19 +141,24 @@ impl Value {
     }
 
     /// RFC 6901 JSON pointer (`/instances`, `/data/0/features`); `""` is the whole document.
-    pub fn pointer(&self, pointer: &str) -> Option<&Value> {
+    /// A packed number comes as an owned [`Value::Number`].
+    pub fn pointer(&self, pointer: &str) -> Option<Cow<'_, Value>> {
         if pointer.is_empty() {
-            return Some(self);
+            return Some(Cow::Borrowed(self));
         }
-        let mut here = self;
+        let mut here = Cow::Borrowed(self);
         for raw in pointer.strip_prefix('/')?.split('/') {
             let token = if raw.contains('~') {
-                std::borrow::Cow::Owned(raw.replace("~1", "/").replace("~0", "~"))
+                Cow::Owned(raw.replace("~1", "/").replace("~0", "~"))
             } else {
-                std::borrow::Cow::Borrowed(raw)
+                Cow::Borrowed(raw)
             };
-            here = match here {
-                Value::Object(_) => here.get(&token)?,
+            // Only numbers are ever owned, and a number has nothing inside it.
+            let Cow::Borrowed(v) = here else {
+                return None;
+            };
+            here = match v {
+                Value::Object(_) => Cow::Borrowed(v.get(&token)?),
                 Value::Array(a) => a.get(token.parse::<usize>().ok()?)?,
                 _ => return None,
             };
@@ -92,6 +189,7 @@ const POW10: [f64; 23] = [
 /// rounded value (Clinger's fast path): the mantissa is exact in an f64 (at most 2^53) and so
 /// is the power of ten (at most 10^22), so IEEE 754 rounds the one operation correctly.
 /// `None` for anything else, which the full parser handles.
+#[inline(always)]
 fn exact(mantissa: u64, scale: i64) -> Option<f64> {
     if mantissa == 0 {
         return Some(0.0);
@@ -105,6 +203,42 @@ fn exact(mantissa: u64, scale: i64) -> Option<f64> {
     } else {
         m * POW10[scale as usize]
     })
+}
+
+/// 10ⁿ for the digits [`leading_digits`] reads at once.
+const SCALE: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of the eight bytes of `word` (the first in its lowest byte) are ASCII digits before
+/// the first that is not, and their value as a decimal number.
+#[inline(always)]
+fn leading_digits(word: u64) -> (usize, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Digits become 0..=9; any other byte, something above 9.
+    let v = word ^ (0x30 * ONES);
+    // A byte above 9 gets its top bit from the addition (or had it already). A carry out of
+    // a byte only comes from a byte that is not a digit, so the lowest flag is exact.
+    let not_digit = (v.wrapping_add(0x76 * ONES) | v) & (0x80 * ONES);
+    let n = (not_digit.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    // The digits moved to the top bytes, under zeros that read as leading zeros; then pairs,
+    // fours and eights of digits combined by multiplication (three steps for eight digits).
+    let v = v << (8 * (8 - n));
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    let v = (v.wrapping_mul(10_000) + (v >> 32)) & 0xffff_ffff;
+    (n, v)
 }
 
 /// The limits a body is parsed under.
@@ -177,7 +311,8 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Value, Error> {
         limits,
         // Room for the values of an array or object while it is read; each one then gets a
         // vector of its exact size (no growing and copying per value).
-        values: Vec::with_capacity((bytes.len() / 4).min(4096)),
+        values: Vec::new(),
+        numbers: Vec::with_capacity((bytes.len() / 4).min(4096)),
         members: Vec::new(),
     };
     p.ws();
@@ -199,6 +334,8 @@ struct Parser<'a> {
     limits: Limits,
     /// The values of the arrays being read, innermost last.
     values: Vec<Value>,
+    /// The numbers of the packed arrays being read (only the innermost array can be one).
+    numbers: Vec<f64>,
     /// The members of the objects being read, innermost last.
     members: Vec<(Box<str>, Value)>,
 }
@@ -237,7 +374,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn literal(&mut self, word: &[u8], v: Value) -> Result<Value, Error> {
+    fn literal<T>(&mut self, word: &[u8], v: T) -> Result<T, Error> {
         if self.bytes[self.pos..].starts_with(word) {
             self.pos += word.len();
             Ok(v)
@@ -246,17 +383,42 @@ impl Parser<'_> {
         }
     }
 
-    fn non_finite(&mut self, word: &[u8], n: f64) -> Result<Value, Error> {
+    fn non_finite(&mut self, word: &[u8], n: f64) -> Result<f64, Error> {
         let at = self.pos;
-        let v = self.literal(word, Value::Number(n))?;
+        self.literal(word, ())?;
         if !self.limits.allow_non_finite {
             return Err(Error::NonFinite { offset: at });
         }
-        Ok(v)
+        Ok(n)
+    }
+
+    /// Whether the next value is a number (or `NaN` / `Infinity` / `-Infinity`).
+    fn at_number(&self) -> bool {
+        matches!(
+            self.bytes.get(self.pos),
+            Some(b'-' | b'0'..=b'9' | b'N' | b'I')
+        )
+    }
+
+    /// A number, or one of TF Serving's `NaN` / `Infinity` / `-Infinity`; the caller has seen
+    /// [`Parser::at_number`].
+    #[inline(always)]
+    fn any_number(&mut self) -> Result<f64, Error> {
+        match self.bytes[self.pos] {
+            b'N' => self.non_finite(b"NaN", f64::NAN),
+            b'I' => self.non_finite(b"Infinity", f64::INFINITY),
+            b'-' if self.bytes.get(self.pos + 1) == Some(&b'I') => {
+                self.non_finite(b"-Infinity", f64::NEG_INFINITY)
+            }
+            _ => self.number(),
+        }
     }
 
     fn value(&mut self) -> Result<Value, Error> {
         self.count()?;
+        if self.at_number() {
+            return Ok(Value::Number(self.any_number()?));
+        }
         match self.bytes.get(self.pos) {
             None => Err(self.syntax("unexpected end of input")),
             Some(b'{') => self.object(),
@@ -265,13 +427,25 @@ impl Parser<'_> {
             Some(b't') => self.literal(b"true", Value::Bool(true)),
             Some(b'f') => self.literal(b"false", Value::Bool(false)),
             Some(b'n') => self.literal(b"null", Value::Null),
-            Some(b'N') => self.non_finite(b"NaN", f64::NAN),
-            Some(b'I') => self.non_finite(b"Infinity", f64::INFINITY),
-            Some(b'-') if self.bytes.get(self.pos + 1) == Some(&b'I') => {
-                self.non_finite(b"-Infinity", f64::NEG_INFINITY)
-            }
-            Some(b'-' | b'0'..=b'9') => self.number(),
             Some(_) => Err(self.syntax("expected a value")),
+        }
+    }
+
+    /// After an item: `true` at the closing `]` (consumed), `false` after a `,`.
+    fn array_item_end(&mut self) -> Result<bool, Error> {
+        self.ws();
+        match self.bytes.get(self.pos) {
+            Some(b',') => {
+                self.pos += 1;
+                self.ws();
+                Ok(false)
+            }
+            Some(b']') => {
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(true)
+            }
+            _ => Err(self.syntax("expected ',' or ']' in an array")),
         }
     }
 
@@ -282,22 +456,27 @@ impl Parser<'_> {
         if self.bytes.get(self.pos) == Some(&b']') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(Value::Array(Vec::new()));
+            return Ok(Value::Array(Array::Values(Vec::new())));
         }
-        let base = self.values.len();
+        // Packed while the items are numbers.
+        let base = self.numbers.len();
+        while self.at_number() {
+            self.count()?;
+            let n = self.any_number()?;
+            self.numbers.push(n);
+            if self.array_item_end()? {
+                return Ok(Value::Array(Array::Numbers(self.numbers.split_off(base))));
+            }
+        }
+        // Something else: the numbers so far become values, and so do the items after them.
+        let vbase = self.values.len();
+        self.values
+            .extend(self.numbers.drain(base..).map(Value::Number));
         loop {
-            self.ws();
             let v = self.value()?;
             self.values.push(v);
-            self.ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Ok(Value::Array(self.values.drain(base..).collect()));
-                }
-                _ => return Err(self.syntax("expected ',' or ']' in an array")),
+            if self.array_item_end()? {
+                return Ok(Value::Array(Array::Values(self.values.split_off(vbase))));
             }
         }
     }
@@ -339,7 +518,8 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, Error> {
+    #[inline(always)]
+    fn number(&mut self) -> Result<f64, Error> {
         let start = self.pos;
         let negative = self.bytes[self.pos] == b'-';
         if negative {
@@ -398,13 +578,27 @@ impl Parser<'_> {
             // 1e999 is Infinity by another name.
             return Err(Error::NonFinite { offset: start });
         }
-        Ok(Value::Number(v))
+        Ok(v)
     }
 
     /// Skips ASCII digits, folding them into `mantissa` (which wraps after 19 digits: the
     /// caller counts them).
+    #[inline(always)]
     fn digits(&mut self, mantissa: &mut u64) -> usize {
         let s = self.pos;
+        // Eight bytes at a time while eight are left (most numbers end within the first).
+        while let Some(Ok(word)) = self
+            .bytes
+            .get(self.pos..self.pos + 8)
+            .map(<[u8; 8]>::try_from)
+        {
+            let (n, value) = leading_digits(u64::from_le_bytes(word));
+            *mantissa = mantissa.wrapping_mul(SCALE[n]).wrapping_add(value);
+            self.pos += n;
+            if n < 8 {
+                return self.pos - s;
+            }
+        }
         while let Some(&b) = self.bytes.get(self.pos) {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
@@ -512,7 +706,7 @@ mod tests {
         let theirs: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(ours.pointer("/a/1").unwrap().as_f64(), Some(-2500.0));
         assert_eq!(ours.pointer("/b").unwrap().as_str(), theirs["b"].as_str());
-        assert_eq!(ours.pointer("/c"), Some(&Value::Object(vec![])));
+        assert_eq!(ours.pointer("/c").as_deref(), Some(&Value::Object(vec![])));
     }
 
     /// serde_json's reading of a document, in our terms.
@@ -522,7 +716,9 @@ mod tests {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap()),
             serde_json::Value::String(s) => Value::String(s.as_str().into()),
-            serde_json::Value::Array(a) => Value::Array(a.iter().map(from_serde).collect()),
+            serde_json::Value::Array(a) => {
+                Value::Array(a.iter().map(from_serde).collect::<Vec<_>>().into())
+            }
             serde_json::Value::Object(o) => Value::Object(
                 o.iter()
                     .map(|(k, v)| (k.as_str().into(), from_serde(v)))
@@ -660,6 +856,32 @@ mod tests {
     }
 
     #[test]
+    fn leading_digits_count_and_read_each_length() {
+        for text in [
+            "12345678", "1234567x", "0,      ", "x1234567", "9876]   ", "00000001", "99999999",
+        ] {
+            let mut word = [0; 8];
+            word.copy_from_slice(text.as_bytes());
+            let n = text.bytes().take_while(u8::is_ascii_digit).count();
+            let want = text[..n].parse::<u64>().unwrap_or(0);
+            assert_eq!(
+                leading_digits(u64::from_le_bytes(word)),
+                (n, want),
+                "{text}"
+            );
+        }
+        // Every byte that is not a digit stops the run, wherever it is.
+        for stop in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+            for at in 0..8 {
+                let mut word = *b"55555555";
+                word[at] = stop;
+                let (n, _) = leading_digits(u64::from_le_bytes(word));
+                assert_eq!(n, at, "byte {stop:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn non_finite_tokens_only_when_allowed() {
         let body = b"[NaN, Infinity, -Infinity]";
         assert_eq!(parse(body, LOOSE), Err(Error::NonFinite { offset: 1 }));
@@ -676,9 +898,39 @@ mod tests {
             },
         )
         .unwrap();
-        let a = v.as_array().unwrap();
-        assert!(a[0].as_f64().unwrap().is_nan());
-        assert_eq!(a[2].as_f64(), Some(f64::NEG_INFINITY));
+        let a = v.as_array().unwrap().numbers().unwrap();
+        assert!(a[0].is_nan());
+        assert_eq!(a[1..], [f64::INFINITY, f64::NEG_INFINITY]);
+    }
+
+    #[test]
+    fn arrays_of_numbers_are_packed_and_nothing_else_is() {
+        let v = parse(br#"[[1, 2.5], [3, "x"], [], [true], [[4]]]"#, LOOSE).unwrap();
+        let Value::Array(Array::Values(rows)) = &v else {
+            panic!("{v:?}");
+        };
+        assert_eq!(rows[0], Value::Array(Array::Numbers(vec![1.0, 2.5])));
+        assert_eq!(
+            rows[1],
+            Value::Array(Array::Values(vec![
+                Value::Number(3.0),
+                Value::String("x".into())
+            ]))
+        );
+        assert_eq!(rows[2], Value::Array(Array::Values(vec![])));
+        assert_eq!(
+            rows[3],
+            Value::Array(Array::Values(vec![Value::Bool(true)]))
+        );
+        assert_eq!(v.pointer("/4/0/0").as_deref(), Some(&Value::Number(4.0)));
+        // A packed item reads like any other.
+        assert_eq!(v.pointer("/0/1").as_deref(), Some(&Value::Number(2.5)));
+        assert_eq!(v.pointer("/0/1/0"), None);
+        assert_eq!(v.pointer("/0/2"), None);
+        let second = v.pointer("/1").unwrap();
+        let items: Vec<_> = second.as_array().unwrap().iter().collect();
+        assert_eq!(items[0].as_f64(), Some(3.0));
+        assert_eq!(items[1].as_str(), Some("x"));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   features and the predictions.
 
 use crate::config::{Model, Protocol};
-use crate::json::Value;
+use crate::json::{Array, Value};
+use std::borrow::Cow;
 
 /// What a request is, as far as the guard is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,20 +112,20 @@ impl Batch {
 
     /// Rows given as JSON values (arrays, nested arrays or single numbers), all one length.
     fn from_rows<'a>(
-        rows: impl ExactSizeIterator<Item = &'a Value>,
+        rows: impl ExactSizeIterator<Item = Cow<'a, Value>>,
         what: &str,
     ) -> Result<Batch, String> {
         let count = rows.len();
         let mut rows = rows.peekable();
         // Room for the first row when it is a flat array, the common case.
-        let mut data = Vec::with_capacity(match rows.peek() {
+        let mut data = Vec::with_capacity(match rows.peek().map(|r| &**r) {
             Some(Value::Array(a)) => a.len(),
             _ => 0,
         });
         let mut cols = None;
         for (i, r) in rows.enumerate() {
             let before = data.len();
-            flatten(r, &mut data).map_err(|e| format!("{what}[{i}]: {e}"))?;
+            flatten(&r, &mut data).map_err(|e| format!("{what}[{i}]: {e}"))?;
             let n = data.len() - before;
             match cols {
                 // Nothing is set aside for the rows to come: they are as long only if the
@@ -152,7 +153,8 @@ fn flatten(v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
     match v {
         Value::Number(n) => out.push(*n),
         Value::Bool(b) => out.push(f64::from(u8::from(*b))),
-        Value::Array(a) => {
+        Value::Array(Array::Numbers(n)) => out.extend_from_slice(n),
+        Value::Array(Array::Values(a)) => {
             for x in a {
                 flatten(x, out)?;
             }
@@ -231,9 +233,11 @@ pub fn features(
             let v = body
                 .pointer(pointer)
                 .ok_or_else(|| format!("the request has nothing at '{pointer}'"))?;
-            match v {
-                Value::Array(a) if a.iter().any(|x| matches!(x, Value::Array(_))) => {
-                    Batch::from_rows(a.iter(), pointer)
+            match &*v {
+                Value::Array(Array::Values(a))
+                    if a.iter().any(|x| matches!(x, Value::Array(_))) =>
+                {
+                    Batch::from_rows(a.iter().map(Cow::Borrowed), pointer)
                 }
                 Value::Array(_) => Batch::from_rows(std::iter::once(v), pointer),
                 other => Err(format!(
@@ -247,15 +251,17 @@ pub fn features(
 
 fn tfserving_features<'a>(model: &Model, body: &'a Value) -> Result<Batch, String> {
     // A named-input object is read through to the input being screened.
-    let pick = |v: &'a Value, what: &dyn Fn() -> String| -> Result<&'a Value, String> {
-        let Value::Object(members) = v else {
-            return Ok(v);
+    let pick = |v: Cow<'a, Value>, what: &dyn Fn() -> String| -> Result<Cow<'a, Value>, String> {
+        let (object, members) = match v {
+            Cow::Borrowed(o @ Value::Object(m)) => (o, m),
+            other => return Ok(other),
         };
         let found = match &model.input {
-            Some(name) => v.get(name),
+            Some(name) => object.get(name),
             None if members.len() == 1 => Some(&members[0].1),
             None => None,
         };
+        let found = found.map(Cow::Borrowed);
         found.ok_or_else(|| match &model.input {
             Some(name) => format!("{} has no input named '{name}'", what()),
             None => format!(
@@ -276,8 +282,8 @@ fn tfserving_features<'a>(model: &Model, body: &'a Value) -> Result<Batch, Strin
         return Batch::from_rows(rows.into_iter(), "instances");
     }
     if let Some(inputs) = body.get("inputs") {
-        return match pick(inputs, &|| "inputs".to_string())? {
-            Value::Array(a) => Batch::from_rows(a.iter(), "inputs"),
+        return match pick(Cow::Borrowed(inputs), &|| "inputs".to_string())? {
+            Cow::Borrowed(Value::Array(a)) => Batch::from_rows(a.iter(), "inputs"),
             other => Batch::from_rows(std::iter::once(other), "inputs"),
         };
     }
@@ -375,37 +381,36 @@ fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result
     })
 }
 
+/// Each row's prediction: a number (or boolean) as it is, a one-item array's item, or the index
+/// of the largest score of a longer array (a class).
+fn per_row<'a>(rows: impl Iterator<Item = Cow<'a, Value>>) -> Option<Vec<f64>> {
+    rows.map(|r| match &*r {
+        Value::Number(n) => Some(*n),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::Array(a) if a.len() == 1 => a.first()?.as_f64(),
+        Value::Array(a) => argmax(a.numbers()?),
+        _ => None,
+    })
+    .collect()
+}
+
 /// One prediction per row: the value, or the index of the largest score for a vector output
 /// (a class). `None` when the response does not hold predictions in the expected place.
 pub fn predictions(protocol: Protocol, model: &Model, response: &Value) -> Option<Vec<f64>> {
-    let per_row = |rows: &[Value]| -> Option<Vec<f64>> {
-        rows.iter()
-            .map(|r| match r {
-                Value::Number(n) => Some(*n),
-                Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                Value::Array(a) if a.len() == 1 => a[0].as_f64(),
-                Value::Array(a) => argmax(
-                    a.iter()
-                        .map(Value::as_f64)
-                        .collect::<Option<Vec<_>>>()?
-                        .as_slice(),
-                ),
-                _ => None,
-            })
-            .collect()
-    };
     match protocol {
-        Protocol::Tfserving => per_row(response.get("predictions")?.as_array()?),
+        Protocol::Tfserving => per_row(response.get("predictions")?.as_array()?.iter()),
         Protocol::Json => {
             let v = match &model.output {
                 Some(p) => response.pointer(p)?,
-                None => response
-                    .get("predictions")
-                    .or_else(|| response.get("prediction"))?,
+                None => Cow::Borrowed(
+                    response
+                        .get("predictions")
+                        .or_else(|| response.get("prediction"))?,
+                ),
             };
-            match v {
-                Value::Array(a) => per_row(a),
-                single => per_row(std::slice::from_ref(single)),
+            match &*v {
+                Value::Array(a) => per_row(a.iter()),
+                _ => per_row(std::iter::once(v.clone())),
             }
         }
         Protocol::KserveV2 => {
@@ -693,9 +698,9 @@ mod tests {
     /// (100,000 × 100,000 values would be 80 GB).
     #[test]
     fn a_long_first_row_reserves_nothing_for_the_rows_after_it() {
-        let mut rows = vec![Value::Array(vec![Value::Number(1.0); 100_000])];
-        rows.extend((0..100_000).map(|_| Value::Array(Vec::new())));
-        let err = Batch::from_rows(rows.iter(), "/features").unwrap_err();
+        let mut rows = vec![Value::Array(Array::Numbers(vec![1.0; 100_000]))];
+        rows.extend((0..100_000).map(|_| Value::Array(Array::Values(Vec::new()))));
+        let err = Batch::from_rows(rows.iter().map(Cow::Borrowed), "/features").unwrap_err();
         assert_eq!(
             err,
             "/features[1] has 0 values where /features[0] has 100000"

@@ -11,8 +11,9 @@
 use crate::config::Upstream as Settings;
 use crate::http1::{self, Pool, Target};
 use bytes::Bytes;
+use hyper::Method;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::PathAndQuery;
-use hyper::{HeaderMap, Method};
 use std::cell::Cell;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -180,11 +181,12 @@ impl Upstream {
 
     /// Sends one request (`path`: from [`Upstream::path`] or [`Upstream::forward_path`]) and
     /// reads the whole answer, within every limit.
-    pub async fn send(
+    /// `fields`: the header fields to send (a `&HeaderMap`, or any fields).
+    pub async fn send<'a>(
         &self,
         method: &Method,
         path: &str,
-        headers: &HeaderMap,
+        fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
         body: &[u8],
     ) -> Result<Answer, Failure> {
         self.admit()?;
@@ -208,14 +210,7 @@ impl Upstream {
             let pool = POOL.with(Cell::get);
             let pool = self.pools.get(pool).unwrap_or(&self.pools[0]);
             let reply = pool
-                .exchange(
-                    &self.target,
-                    method,
-                    path,
-                    headers,
-                    body,
-                    MAX_RESPONSE_BYTES,
-                )
+                .exchange(&self.target, method, path, fields, body, MAX_RESPONSE_BYTES)
                 .await?;
             Ok(Answer {
                 status: reply.status,
@@ -276,6 +271,7 @@ impl Upstream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::HeaderMap;
 
     /// An upstream for `url` with `extra` settings (TOML lines), for `threads` serving threads.
     fn upstream(url: &str, extra: &str, threads: usize) -> Result<Upstream, String> {

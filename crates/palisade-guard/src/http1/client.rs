@@ -17,8 +17,8 @@
 //! the server crash is tried at most twice before the client gets a 502.
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, content_length, header_map, keep_alive_after, place,
-    push_content_length, read_chunks, read_length, read_more, write_all,
+    CONNECTION_FIELDS, Error, MAX_HEAD, MAX_HEADERS, content_length, header_map, keep_alive_after,
+    place, push_content_length, read_chunks, read_length, read_more, write_all,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
@@ -37,6 +37,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
+    /// Its end-to-end fields: the [`CONNECTION_FIELDS`] are this client's to read.
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -92,7 +93,9 @@ impl Target {
 /// Kept-alive connections of one serving thread (a connection is driven by the thread
 /// whose event loop it is registered with, so each thread keeps its own).
 pub struct Pool {
-    idle: Mutex<Vec<(TcpStream, Instant)>>,
+    /// Each with its read buffer (whose memory is used again once the answers read into it
+    /// are gone) and when it was put back.
+    idle: Mutex<Vec<(TcpStream, BytesMut, Instant)>>,
     max_idle: usize,
     idle_timeout: Duration,
 }
@@ -111,55 +114,57 @@ impl Pool {
     }
 
     /// The most recently used connection that is still open and quiet.
-    fn take(&self) -> Option<TcpStream> {
+    fn take(&self) -> Option<(TcpStream, BytesMut)> {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some((s, since)) = idle.pop() {
+        while let Some((s, buf, since)) = idle.pop() {
             if now.duration_since(since) < self.idle_timeout && quiet(&s) {
-                return Some(s);
+                return Some((s, buf));
             }
         }
         None
     }
 
-    fn put(&self, s: TcpStream) {
+    fn put(&self, s: TcpStream, buf: BytesMut) {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         // Oldest first: connections idle too long are closed from the front.
         let expired = idle
             .iter()
-            .take_while(|(_, since)| now.duration_since(*since) >= self.idle_timeout)
+            .take_while(|(_, _, since)| now.duration_since(*since) >= self.idle_timeout)
             .count();
         idle.drain(..expired);
         if idle.len() < self.max_idle {
-            idle.push((s, now));
+            idle.push((s, buf, now));
         }
     }
 
     /// Sends one request and reads the whole answer (a body of at most `max_body` bytes).
     /// A kept-alive connection that turns out to have been closed by the server before it
     /// answered is replaced by a new one, once.
-    pub async fn exchange(
+    /// `fields`: the request's header fields (a `&HeaderMap`, or any fields); `Host` and
+    /// `Content-Length` among them are ignored, as this writes its own.
+    pub async fn exchange<'a>(
         &self,
         target: &Target,
         method: &Method,
         path_and_query: &str,
-        headers: &HeaderMap,
+        fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
         body: &[u8],
         max_body: usize,
     ) -> Result<Reply, Error> {
-        let head = request_head(target, method, path_and_query, headers, body.len());
+        let head = request_head(target, method, path_and_query, fields, body.len());
         let mut kept = self.take();
         loop {
             let reused = kept.is_some();
-            let mut s = match kept.take() {
-                Some(s) => s,
-                None => target.connect().await?,
+            let (mut s, mut buf) = match kept.take() {
+                Some(kept) => kept,
+                None => (target.connect().await?, BytesMut::new()),
             };
-            match round_trip(&mut s, &head, body, method, max_body).await {
+            match round_trip(&mut s, &mut buf, &head, body, method, max_body).await {
                 Ok((reply, reusable)) => {
                     if reusable {
-                        self.put(s);
+                        self.put(s, buf);
                     }
                     return Ok(reply);
                 }
@@ -187,21 +192,21 @@ enum Broke {
     Failed(Error),
 }
 
-fn request_head(
+fn request_head<'a>(
     target: &Target,
     method: &Method,
     path_and_query: &str,
-    headers: &HeaderMap,
+    fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
     body_len: usize,
 ) -> Vec<u8> {
-    let mut head = Vec::with_capacity(256 + headers.len() * 32);
+    let mut head = Vec::with_capacity(512);
     head.extend_from_slice(method.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(path_and_query.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     head.extend_from_slice(target.host_field.as_bytes());
     head.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
+    for (name, value) in fields {
         if name == hyper::header::CONTENT_LENGTH || name == hyper::header::HOST {
             continue;
         }
@@ -217,8 +222,10 @@ fn request_head(
     head
 }
 
+/// `buf`: the connection's read buffer, empty between answers.
 async fn round_trip(
     s: &mut TcpStream,
+    buf: &mut BytesMut,
     head: &[u8],
     body: &[u8],
     method: &Method,
@@ -227,10 +234,12 @@ async fn round_trip(
     write_all(s, head, body)
         .await
         .map_err(|e| Broke::Unanswered(format!("sending the request: {e}")))?;
-    let mut buf = BytesMut::with_capacity(8 << 10);
+    // Room for a typical answer in one read. Once the earlier answers' bytes are dropped,
+    // this takes back the buffer's memory instead of allocating.
+    buf.reserve(4 << 10);
     let mut answered = false;
     loop {
-        let n = match read_more(s, &mut buf).await {
+        let n = match read_more(s, buf).await {
             Ok(n) => n,
             Err(Error::Connect(e)) if !answered => return Err(Broke::Unanswered(e)),
             Err(e) => return Err(Broke::Failed(e)),
@@ -245,7 +254,7 @@ async fn round_trip(
             });
         }
         answered = true;
-        let Some(head) = parse_head(&mut buf, method).map_err(Broke::Failed)? else {
+        let Some(head) = parse_head(buf, method).map_err(Broke::Failed)? else {
             if buf.len() > MAX_HEAD {
                 return Err(Broke::Failed(Error::BadResponse(format!(
                     "the answer's head is larger than {MAX_HEAD} bytes"
@@ -253,7 +262,7 @@ async fn round_trip(
             }
             continue;
         };
-        let (body, reusable) = read_body(s, &mut buf, &head, max_body)
+        let (body, reusable) = read_body(s, buf, &head, max_body)
             .await
             .map_err(Broke::Failed)?;
         return Ok((
@@ -334,7 +343,9 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
             } else if name == hyper::header::CONNECTION {
                 keep_alive = keep_alive_after(f.value, r.version == Some(0), keep_alive);
             }
-            fields.push((name, place(buf, f.value)));
+            if !CONNECTION_FIELDS.contains(&name.as_str()) {
+                fields.push((name, place(buf, f.value)));
+            }
         }
         let head = buf.split_to(len).freeze();
         let headers = header_map(&head, fields).map_err(Error::BadResponse)?;
@@ -481,6 +492,9 @@ mod tests {
         assert_eq!(a.headers["x-model"], "a");
         let b = post(&pool, &t, "").await.unwrap();
         assert_eq!((b.status.as_u16(), &b.body[..]), (201, &b"Wikipedia"[..]));
+        // The framing fields were this client's to read: the answer carries the rest.
+        assert_eq!(a.headers.len(), 1, "{:?}", a.headers);
+        assert!(b.headers.is_empty(), "{:?}", b.headers);
         let head = pool
             .exchange(&t, &Method::HEAD, "/", &HeaderMap::new(), b"", 1000)
             .await

@@ -19,6 +19,19 @@ pub const MAX_HEAD: usize = 64 << 10;
 /// Most header fields in one head.
 pub const MAX_HEADERS: usize = 100;
 
+/// The fields that belong to one connection rather than to the message (RFC 9110 §7.6.1),
+/// and the framing fields: read by each hop, never passed on by a proxy.
+pub const CONNECTION_FIELDS: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
 /// Why an exchange with the model server failed (the server side reads a request body with
 /// the same helpers, and the same variants tell it why a body broke).
 #[derive(Debug, Clone, PartialEq)]
