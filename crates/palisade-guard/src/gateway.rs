@@ -371,6 +371,20 @@ impl Gateway {
         drop(holding);
     }
 
+    /// Counts and reports a request the HTTP/1.1 server refused before it could be read
+    /// (GRD013): the tenant is unknown then, as the head was never accepted.
+    pub fn refused_unread(&self, status: StatusCode, reason: &'static str, message: &str) {
+        self.metrics
+            .rejections
+            .get_or_create(&l2("tenant", "unknown", "reason", reason))
+            .inc();
+        self.events.request(
+            event(&rules::malformed_http::RULE, Action::Rejected, message)
+                .detail("reason", reason)
+                .detail("status", status.as_u16()),
+        );
+    }
+
     /// Emits the event for a refusal and passes it on.
     fn refuse(&self, r: Refusal, tenant: Option<&str>, model: Option<&str>) -> Refusal {
         let action = if r.status.is_server_error() {

@@ -235,7 +235,17 @@ async fn accept_loop(
                 Wire::Http1 => {
                     let cn = c.client_cn;
                     let handler = |req| answer(&gateway, admin, req, cn.clone());
-                    crate::http1::server::serve(c.stream, header_timeout, handler, c.stopped).await
+                    let refused = |status, reason, message: &str| {
+                        gateway.refused_unread(status, reason, message);
+                    };
+                    crate::http1::server::serve(
+                        c.stream,
+                        header_timeout,
+                        handler,
+                        refused,
+                        c.stopped,
+                    )
+                    .await
                 }
                 Wire::Http2 => {
                     let handler = move |req, cn| {

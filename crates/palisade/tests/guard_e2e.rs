@@ -634,3 +634,39 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
         "the third connection was served while two were open"
     );
 }
+
+#[test]
+fn a_smuggling_attempt_is_refused_counted_and_reported() {
+    let server = ModelServer::start("clean", 0);
+    let guard = Guard::start(&config(server.addr, "json", "", &digits_model("json", "")));
+    // Two framings at once: a server that went by the length would read a second request,
+    // without a key, out of this one's body.
+    let hidden = "POST /predict HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    let attempt = format!(
+        "POST /predict HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY_A}\r\n\
+         Content-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{hidden}",
+        5 + hidden.len()
+    );
+    let s = connect_and_send(guard.addr, attempt.as_bytes());
+    let mut reader = std::io::BufReader::new(s.try_clone().unwrap());
+    let r = read_response(&mut reader).unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["reason"], "bad_request");
+    assert!(
+        closed_by_server(s),
+        "the connection stayed open after a refusal"
+    );
+
+    let e = guard.wait_event(5, |e| e["rule"] == "GRD013");
+    assert_eq!(e["details"]["reason"], "bad_request", "{e}");
+    assert_eq!(e["details"]["status"], 400, "{e}");
+    assert!(e.get("tenant").is_none(), "{e}");
+    let m = guard.metrics();
+    let series = r#"palisade_guard_rejections_total{tenant="unknown",reason="bad_request"} 1"#;
+    assert!(m.contains(series), "{series} missing from\n{m}");
+    // Neither request reached the model server.
+    assert!(
+        !m.contains(r#"palisade_guard_requests_total{tenant="a""#),
+        "{m}"
+    );
+}

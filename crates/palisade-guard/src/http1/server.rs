@@ -180,16 +180,20 @@ fn refusal(status: StatusCode, message: impl Into<String>) -> Refusal {
 }
 
 /// Serves the requests of one connection until it closes, fails, idles past
-/// `header_timeout` between requests, or `stopped` turns true. `handler` answers each one.
-pub async fn serve<S, H, Fut>(
+/// `header_timeout` between requests, or `stopped` turns true. `handler` answers each one;
+/// `refused` is told of each request refused here, before the gateway sees it (its status,
+/// `reason` word and message).
+pub async fn serve<S, H, Fut, R>(
     io: S,
     header_timeout: Duration,
     handler: H,
+    refused: R,
     mut stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     H: Fn(Request<Body<S>>) -> Fut,
     Fut: Future<Output = Response<Full<Bytes>>>,
+    R: Fn(StatusCode, &'static str, &str),
 {
     let shared = Arc::new(Mutex::new(None));
     let mut conn = Conn {
@@ -208,6 +212,7 @@ pub async fn serve<S, H, Fut>(
             // Closed, broken, or silent for too long: nothing to answer.
             Ok(Ok(None)) | Err(_) => return,
             Ok(Err(r)) => {
+                refused(r.status, r.reason(), &r.message);
                 let body = serde_json::json!({ "error": r.message, "reason": r.reason() });
                 let answer = crate::gateway::json_response(r.status, body);
                 let _ = write_answer(&mut conn.io, answer, false, false, false).await;
@@ -532,7 +537,13 @@ mod tests {
     async fn exchange(input: &[u8], close: bool) -> String {
         let (mut client, server) = tokio::io::duplex(1 << 20);
         let (_stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(serve(server, Duration::from_millis(300), echo, stopped));
+        let serving = tokio::spawn(serve(
+            server,
+            Duration::from_millis(300),
+            echo,
+            |_, _, _| {},
+            stopped,
+        ));
         client.write_all(input).await.unwrap();
         if close {
             client.shutdown().await.unwrap();
@@ -629,6 +640,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_refusal_is_reported_before_it_is_answered() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let (_stop, stopped) = watch::channel(false);
+        client
+            .write_all(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc")
+            .await
+            .unwrap();
+        let record = |status: StatusCode, reason: &'static str, message: &str| {
+            seen.lock()
+                .unwrap()
+                .push((status.as_u16(), reason, message.to_string()));
+        };
+        serve(server, Duration::from_secs(5), echo, record, stopped).await;
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(400, "bad_request", "Content-Length '+3'".to_string())]
+        );
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 400 "));
+    }
+
+    #[tokio::test]
     async fn heads_over_the_limits_and_other_versions_are_refused() {
         let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD + 1));
         let out = exchange(long.as_bytes(), false).await;
@@ -683,7 +718,13 @@ mod tests {
     async fn continue_is_sent_when_the_body_is_wanted() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let (_stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(serve(server, Duration::from_secs(5), echo, stopped));
+        let serving = tokio::spawn(serve(
+            server,
+            Duration::from_secs(5),
+            echo,
+            |_, _, _| {},
+            stopped,
+        ));
         client
             .write_all(b"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
             .await
@@ -779,7 +820,13 @@ mod tests {
     async fn a_stopping_server_closes_idle_connections_and_says_so_on_the_last_answer() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let (stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(serve(server, Duration::from_secs(60), echo, stopped));
+        let serving = tokio::spawn(serve(
+            server,
+            Duration::from_secs(60),
+            echo,
+            |_, _, _| {},
+            stopped,
+        ));
         client.write_all(b"GET /1 HTTP/1.1\r\n\r\n").await.unwrap();
         let mut first = vec![0u8; ok("GET /1 body=").len() + 37];
         client.read_exact(&mut first).await.unwrap();

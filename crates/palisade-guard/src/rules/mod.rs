@@ -3,6 +3,7 @@
 
 pub mod concurrency;
 pub mod drift;
+pub mod malformed_http;
 pub mod model_not_permitted;
 pub mod out_of_distribution;
 pub mod out_of_range;
@@ -30,5 +31,6 @@ pub fn all() -> Vec<&'static RuleMeta> {
         &probe_accuracy::RULE,
         &probe_outputs::RULE,
         &model_not_permitted::RULE,
+        &malformed_http::RULE,
     ]
 }
