@@ -531,19 +531,22 @@ mod tests {
         Response::new(Full::new(Bytes::from(text)))
     }
 
+    /// Serves `server` with [`echo`] on a task of its own, refusals unrecorded.
+    fn spawn_echo(
+        server: tokio::io::DuplexStream,
+        header_timeout: Duration,
+        stopped: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(serve(server, header_timeout, echo, |_, _, _| {}, stopped))
+    }
+
     /// Serves one connection whose client sends `input` (then stops sending, keeping the
     /// connection open unless `close`), and returns everything the server wrote until it
     /// closed, or until 2 s passed (then ending with `<open>`).
     async fn exchange(input: &[u8], close: bool) -> String {
         let (mut client, server) = tokio::io::duplex(1 << 20);
         let (_stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(serve(
-            server,
-            Duration::from_millis(300),
-            echo,
-            |_, _, _| {},
-            stopped,
-        ));
+        let serving = spawn_echo(server, Duration::from_millis(300), stopped);
         client.write_all(input).await.unwrap();
         if close {
             client.shutdown().await.unwrap();
@@ -718,13 +721,7 @@ mod tests {
     async fn continue_is_sent_when_the_body_is_wanted() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let (_stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(serve(
-            server,
-            Duration::from_secs(5),
-            echo,
-            |_, _, _| {},
-            stopped,
-        ));
+        let serving = spawn_echo(server, Duration::from_secs(5), stopped);
         client
             .write_all(b"POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
             .await
@@ -820,13 +817,7 @@ mod tests {
     async fn a_stopping_server_closes_idle_connections_and_says_so_on_the_last_answer() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let (stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(serve(
-            server,
-            Duration::from_secs(60),
-            echo,
-            |_, _, _| {},
-            stopped,
-        ));
+        let serving = spawn_echo(server, Duration::from_secs(60), stopped);
         client.write_all(b"GET /1 HTTP/1.1\r\n\r\n").await.unwrap();
         let mut first = vec![0u8; ok("GET /1 body=").len() + 37];
         client.read_exact(&mut first).await.unwrap();
