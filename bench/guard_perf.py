@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """palisade guard's overhead and tenant isolation, measured with wrk (Debian) on loopback.
 
-  bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10] [--instructions]
+  bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10] [--rounds 3] [--instructions]
 
 Paths to the same trivial upstream (an nginx answering {"predictions":[1]} to POST /predict):
   direct        wrk -> upstream
@@ -10,7 +10,9 @@ Paths to the same trivial upstream (an nginx answering {"predictions":[1]} to PO
                 limits, body/JSON limits, 64-feature profile screening, drift) -> upstream
   guard-limits  the same guard without the profile and drift (API key, limits, JSON parse
                 only): how much of the guard's cost is its HTTP path and how much the screening
-Reports throughput at 32 connections with the CPU time the process in the middle spends per
+Reports throughput at 32 connections (--rounds runs per path, taken in turn through the paths so
+that a busy spell of the machine falls on all of them; the table shows each path's median run
+and the guard/nginx ratio of every round) with the CPU time the process in the middle spends per
 request (user and kernel, from /proc/PID/task/*/stat during that run; for direct, the
 upstream's), latency at 1 connection (the guard's added median and p99), the guard's resident
 memory during a sustained run, and a noisy-neighbour test: tenant A's latency alone and while
@@ -153,6 +155,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--palisade", default=os.path.join(here, "..", "target", "release", "palisade"))
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="throughput runs per path, alternating between the paths (the median is shown)")
     ap.add_argument("--instructions", action="store_true",
                     help="also count user-space instructions per request under callgrind (valgrind)")
     args = ap.parse_args()
@@ -278,21 +282,32 @@ burst = 50
         for _, url, s, _ in targets:  # warm up
             wrk(url, s, 8, 1, 2)
 
-        print(f"wrk, {args.seconds} s per run, {os.cpu_count()} cores shared by every process")
+        rounds = max(1, args.rounds)
+        print(f"wrk, {args.seconds} s per run, {rounds} round(s), {os.cpu_count()} cores shared by every process")
         print()
-        print("| path | throughput (32 conns, req/s) | CPU per request (user + kernel) | p50 (1 conn) | p99 (1 conn) | non-2xx |")
-        print("|---|---|---|---|---|---|")
+        runs = {name: [] for name, _, _, _ in targets}
+        for _ in range(rounds):
+            for name, url, s, cpu_pids in targets:
+                u0, s0 = cpu_seconds(cpu_pids)
+                t = wrk(url, s, 32, 2, args.seconds)
+                u1, s1 = cpu_seconds(cpu_pids)
+                n = t["requests"]
+                runs[name].append((t, (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6))
+        print("| path | throughput (32 conns, req/s, median run) | CPU per request in that run (user + kernel) | every run (req/s) | p50 (1 conn) | p99 (1 conn) | non-2xx |")
+        print("|---|---|---|---|---|---|---|")
         single = {}
-        for name, url, s, cpu_pids in targets:
-            u0, s0 = cpu_seconds(cpu_pids)
-            t = wrk(url, s, 32, 2, args.seconds)
-            u1, s1 = cpu_seconds(cpu_pids)
-            n = t["requests"]
-            cpu = f"{(u1 - u0) / n * 1e6:.1f} + {(s1 - s0) / n * 1e6:.1f} µs"
+        for name, url, s, _ in targets:
+            ordered = sorted(runs[name], key=lambda r: r[0]["rps"])
+            t, user, kernel = ordered[len(ordered) // 2]
             one = wrk(url, s, 1, 1, args.seconds)
             single[name] = one
-            print(f"| {name} | {t['rps']:.0f} | {cpu} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {t['non2xx'] + one['non2xx']} |")
+            every = " / ".join(f"{r[0]['rps']:.0f}" for r in runs[name])
+            non2xx = sum(r[0]["non2xx"] for r in runs[name]) + one["non2xx"]
+            print(f"| {name} | {t['rps']:.0f} | {user:.1f} + {kernel:.1f} µs | {every} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {non2xx} |")
         print()
+        ratios = [g[0]["rps"] / n[0]["rps"] for g, n in zip(runs["guard"], runs["nginx"])]
+        print("guard / nginx throughput by round: " + ", ".join(f"{r:.2f}" for r in ratios)
+              + f" (median {sorted(ratios)[len(ratios) // 2]:.2f})")
         print(f"guard added latency at 1 connection: median {(single['guard']['p50'] - single['direct']['p50'])*1e6:.0f} µs, "
               f"p99 {(single['guard']['p99'] - single['direct']['p99'])*1e6:.0f} µs "
               f"(nginx adds {(single['nginx']['p50'] - single['direct']['p50'])*1e6:.0f} µs and "
