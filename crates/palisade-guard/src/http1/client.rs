@@ -32,6 +32,9 @@ use tokio::net::TcpStream;
 const MAX_INTERIM: usize = 8;
 /// How long a connection may sit idle in the pool before it is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest answer body whose read buffer an idle connection keeps: after a larger one the
+/// buffer may have grown to its size, and idle connections should not hold that much.
+const KEPT_BUFFER: usize = 16 << 10;
 
 /// The model server's answer.
 #[derive(Debug)]
@@ -164,6 +167,11 @@ impl Pool {
             match round_trip(&mut s, &mut buf, &head, body, method, max_body).await {
                 Ok((reply, reusable)) => {
                     if reusable {
+                        let buf = if reply.body.len() > KEPT_BUFFER {
+                            BytesMut::new()
+                        } else {
+                            buf
+                        };
                         self.put(s, buf);
                     }
                     return Ok(reply);
@@ -476,6 +484,46 @@ mod tests {
             1000,
         )
         .await
+    }
+
+    #[tokio::test]
+    async fn a_large_answer_lets_its_buffer_go_and_keeps_its_connection() {
+        let big: &'static [u8] = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                KEPT_BUFFER + 1,
+                "x".repeat(KEPT_BUFFER + 1)
+            )
+            .into_bytes()
+            .into_boxed_slice(),
+        );
+        let (addr, server) = scripted(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            big,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ]])
+        .await;
+        let (pool, t) = (Pool::new(4), target(addr));
+        let kept = |pool: &Pool| pool.idle.lock().unwrap()[0].1.capacity();
+        post(&pool, &t, "").await.unwrap();
+        assert!(
+            kept(&pool) > 0,
+            "the buffer of a small answer is used again"
+        );
+        let answer = pool
+            .exchange(&t, &Method::POST, "/", &HeaderMap::new(), b"", 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(answer.body.len(), KEPT_BUFFER + 1);
+        assert_eq!(kept(&pool), 0, "a large answer's buffer is let go");
+        // The connection itself is used again: the read that ended the body left it quiet.
+        assert_eq!(&post(&pool, &t, "").await.unwrap().body[..], b"ok");
+        drop(pool);
+        assert_eq!(
+            server.await.unwrap().len(),
+            1,
+            "one connection for all three"
+        );
     }
 
     #[tokio::test]

@@ -164,7 +164,10 @@ pub(crate) async fn read_length<S: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     n: usize,
 ) -> Result<Bytes, Error> {
-    buf.reserve(n.saturating_sub(buf.len()));
+    // One byte more than the body: the read that ends it is then short of the room it had,
+    // which tells the event loop the socket is drained (a kept-alive connection whose last
+    // read filled its buffer exactly would look as if the peer had sent more, or closed).
+    buf.reserve(n.saturating_sub(buf.len()) + 1);
     while buf.len() < n {
         if read_more(s, buf).await? == 0 {
             return Err(Error::BadResponse(format!(
