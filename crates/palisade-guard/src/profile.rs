@@ -273,15 +273,17 @@ impl Profile {
     pub fn score(&self, x: &[f64], margin: f64, scratch: &mut Vec<f64>) -> Score {
         let mut out_of_range = 0;
         let mut first = None;
-        for (k, &v) in x.iter().enumerate() {
-            let span = (self.max[k] - self.min[k]) * margin;
-            let ok = v.is_finite() && v >= self.min[k] - span && v <= self.max[k] + span;
-            if !ok {
+        let mut finite = true;
+        for (k, ((&v, &lo), &hi)) in x.iter().zip(&self.min).zip(&self.max).enumerate() {
+            let span = (hi - lo) * margin;
+            finite &= v.is_finite();
+            // NaN fails both comparisons.
+            if !(v.is_finite() && v >= lo - span && v <= hi + span) {
                 out_of_range += 1;
                 first.get_or_insert(k);
             }
         }
-        let distance = if x.iter().all(|v| v.is_finite()) {
+        let distance = if finite {
             self.distance(x, scratch)
         } else {
             f64::INFINITY
