@@ -305,7 +305,7 @@ burst = 50
             non2xx = sum(r[0]["non2xx"] for r in runs[name]) + one["non2xx"]
             print(f"| {name} | {t['rps']:.0f} | {user:.1f} + {kernel:.1f} µs | {every} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {non2xx} |")
         print()
-        ratios = [g[0]["rps"] / n[0]["rps"] for g, n in zip(runs["guard"], runs["nginx"])]
+        ratios = [g[0]["rps"] / ng[0]["rps"] for g, ng in zip(runs["guard"], runs["nginx"])]
         print("guard / nginx throughput by round: " + ", ".join(f"{r:.2f}" for r in ratios)
               + f" (median {sorted(ratios)[len(ratios) // 2]:.2f})")
         print(f"guard added latency at 1 connection: median {(single['guard']['p50'] - single['direct']['p50'])*1e6:.0f} µs, "
@@ -329,10 +329,10 @@ burst = 50
                 assert n == 1, f"{cfg}: no listen/admin_listen pair to replace"
                 with open(os.path.join(tmp, "cg-" + cfg), "w") as f:
                     f.write(text)
-            runs = (("nginx", [nginx, "-c", os.path.join(tmp, "proxy-cg", "nginx.conf"), "-p", os.path.join(tmp, "proxy-cg")], px_cg, s_plain),
+            cg_runs = (("nginx", [nginx, "-c", os.path.join(tmp, "proxy-cg", "nginx.conf"), "-p", os.path.join(tmp, "proxy-cg")], px_cg, s_plain),
                     ("guard", guard_cmd("cg-guard.toml"), gd_cg, s_a),
                     ("guard-limits", guard_cmd("cg-guard-limits.toml"), gl_cg, s_a))
-            for name, cmd, port, s in runs:
+            for name, cmd, port, s in cg_runs:
                 per, n = instructions(cmd, port, f"http://127.0.0.1:{port}/predict", s, args.seconds,
                                       os.path.join(tmp, "callgrind-" + name))
                 print(f"| {name} | {per:,.0f} | {n} |")

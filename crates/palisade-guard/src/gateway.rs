@@ -7,7 +7,6 @@ use crate::body::{BodyError, RequestBody};
 use crate::config::{Config, Model, OnViolation, Threshold};
 use crate::drift;
 use crate::events::{Sink, event};
-use crate::http1;
 use crate::json;
 use crate::limit::{InFlight, Limiter};
 use crate::metrics::{Metrics, ModelSeries, Outcome, l1, l2, l3};
@@ -211,8 +210,8 @@ pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Fu
     r
 }
 
-/// Request headers never forwarded to the model server (nor are the connection's own fields,
-/// [`http1::CONNECTION_FIELDS`], and `Host`, which the HTTP/1.1 client writes itself).
+/// Request headers never forwarded to the model server (nor are `Host` and the connection's
+/// own fields, which the HTTP/1.1 client leaves out and writes itself).
 const STRIPPED: [&str; 4] = [
     "authorization",
     "proxy-authorization",
@@ -586,10 +585,7 @@ impl Gateway {
         let fields = parts
             .headers
             .iter()
-            .filter(|(name, _)| {
-                let n = name.as_str();
-                !http1::CONNECTION_FIELDS.contains(&n) && !STRIPPED.contains(&n)
-            })
+            .filter(|(name, _)| !STRIPPED.contains(&name.as_str()))
             .chain([(&TENANT_NAME, &rt.tenant_headers[tenant_index])]);
         let answer = match self
             .upstream

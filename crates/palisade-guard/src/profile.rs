@@ -184,6 +184,7 @@ impl Profile {
         for (k, s) in std.iter_mut().enumerate() {
             *s = cov[k * d + k].sqrt();
         }
+        let whitening = Whitening::new(&cholesky, d);
         let mut profile = Profile {
             format: FORMAT.into(),
             features: d,
@@ -195,10 +196,10 @@ impl Profile {
             std,
             min,
             max,
-            cholesky: cholesky.clone(),
+            cholesky,
             distance_quantiles: Vec::new(),
             reference_predictions: None,
-            whitening: Whitening::new(&cholesky, d),
+            whitening,
         };
         let mut scratch = vec![0.0; d];
         let mut dist: Vec<f64> = cal

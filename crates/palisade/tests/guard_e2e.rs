@@ -639,8 +639,8 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
 fn a_smuggling_attempt_is_refused_counted_and_reported() {
     let server = ModelServer::start("clean", 0);
     let guard = Guard::start(&config(server.addr, "json", "", &digits_model("json", "")));
-    // Two framings at once: a server that went by the length would read a second request,
-    // without a key, out of this one's body.
+    // Two framings at once. Read by its length, the body is everything that follows; read as
+    // chunked, it ends at `0`, and a second request, without a key, comes after it.
     let hidden = "POST /predict HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
     let attempt = format!(
         "POST /predict HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY_A}\r\n\
@@ -664,9 +664,11 @@ fn a_smuggling_attempt_is_refused_counted_and_reported() {
     let m = guard.metrics();
     let series = r#"palisade_guard_rejections_total{tenant="unknown",reason="bad_request"} 1"#;
     assert!(m.contains(series), "{series} missing from\n{m}");
-    // Neither request reached the model server.
+    // Neither reading reached the gateway: tenant a's request (by length) was not served, and
+    // the hidden one (by chunks) was not refused as unauthenticated.
     assert!(
         !m.contains(r#"palisade_guard_requests_total{tenant="a""#),
         "{m}"
     );
+    assert!(!m.contains(r#"reason="unauthenticated""#), "{m}");
 }

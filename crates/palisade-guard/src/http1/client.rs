@@ -17,7 +17,7 @@
 //! the server crash is tried at most twice before the client gets a 502.
 
 use super::{
-    CONNECTION_FIELDS, Error, MAX_HEAD, MAX_HEADERS, content_length, header_map, keep_alive_after,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, header_map, keep_alive_after,
     place, push_content_length, read_chunks, read_length, read_more, write_all,
 };
 use bytes::{Buf, Bytes, BytesMut};
@@ -40,7 +40,8 @@ const KEPT_BUFFER: usize = 16 << 10;
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
-    /// Its end-to-end fields: the [`CONNECTION_FIELDS`] are this client's to read.
+    /// Its end-to-end fields: the connection's own (`Connection`, the framing…) are this
+    /// client's to read.
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -145,8 +146,9 @@ impl Pool {
     /// Sends one request and reads the whole answer (a body of at most `max_body` bytes).
     /// A kept-alive connection that turns out to have been closed by the server before it
     /// answered is replaced by a new one, once.
-    /// `fields`: the request's header fields (a `&HeaderMap`, or any fields); `Host` and
-    /// `Content-Length` among them are ignored, as this writes its own.
+    /// `fields`: the request's header fields (a `&HeaderMap`, or any fields); `Host`, the
+    /// framing and the connection's own fields among them are left out, as this writes its
+    /// own.
     pub async fn exchange<'a>(
         &self,
         target: &Target,
@@ -215,7 +217,7 @@ fn request_head<'a>(
     head.extend_from_slice(target.host_field.as_bytes());
     head.extend_from_slice(b"\r\n");
     for (name, value) in fields {
-        if name == hyper::header::CONTENT_LENGTH || name == hyper::header::HOST {
+        if connection_field(name) || name == hyper::header::HOST {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
@@ -351,7 +353,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
             } else if name == hyper::header::CONNECTION {
                 keep_alive = keep_alive_after(f.value, r.version == Some(0), keep_alive);
             }
-            if !CONNECTION_FIELDS.contains(&name.as_str()) {
+            if !connection_field(&name) {
                 fields.push((name, place(buf, f.value)));
             }
         }
@@ -484,6 +486,29 @@ mod tests {
             1000,
         )
         .await
+    }
+
+    #[test]
+    fn a_request_carries_its_own_framing_and_connection_fields_only() {
+        let mut fields = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, x-secret"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("content-length", "999"),
+            ("upgrade", "h2c"),
+            ("host", "client.example"),
+            ("x-model", "a"),
+        ] {
+            fields.append(name, HeaderValue::from_static(value));
+        }
+        let t = target("127.0.0.1:9".parse().unwrap());
+        let head = request_head(&t, &Method::POST, "/p", &fields, 2);
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "POST /p HTTP/1.1\r\nhost: 127.0.0.1:9\r\nx-model: a\r\ncontent-length: 2\r\n\r\n"
+        );
     }
 
     #[tokio::test]

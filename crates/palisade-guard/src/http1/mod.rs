@@ -21,7 +21,7 @@ pub const MAX_HEADERS: usize = 100;
 
 /// The fields that belong to one connection rather than to the message (RFC 9110 §7.6.1),
 /// and the framing fields: read by each hop, never passed on by a proxy.
-pub const CONNECTION_FIELDS: [&str; 8] = [
+const CONNECTION_FIELDS: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -31,6 +31,13 @@ pub const CONNECTION_FIELDS: [&str; 8] = [
     "upgrade",
     "content-length",
 ];
+
+/// Whether `name` is one of the fields each hop reads for itself and writes its own of
+/// ([`CONNECTION_FIELDS`]): the client leaves them out of the answers it returns and out of
+/// the requests it writes, and the server out of the answers it writes.
+pub(crate) fn connection_field(name: &HeaderName) -> bool {
+    CONNECTION_FIELDS.contains(&name.as_str())
+}
 
 /// Why an exchange with the model server failed (the server side reads a request body with
 /// the same helpers, and the same variants tell it why a body broke).

@@ -28,8 +28,8 @@
 //!   without keep-alive, an error, or the guard stopping).
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, content_length, header_map, keep_alive_after, place,
-    push_content_length, read_chunks, read_length, read_more, write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, header_map, keep_alive_after,
+    place, push_content_length, read_chunks, read_length, read_more, write_all,
 };
 use crate::body::{BodyError, RequestBody};
 use bytes::{Bytes, BytesMut};
@@ -430,10 +430,7 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
     for (name, value) in &parts.headers {
-        if name == hyper::header::CONTENT_LENGTH
-            || name == hyper::header::TRANSFER_ENCODING
-            || name == hyper::header::CONNECTION
-        {
+        if connection_field(name) {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
