@@ -768,10 +768,13 @@ impl Gateway {
             });
         }
         if let Some((row, distance)) = worst {
-            let shown = if distance.is_finite() {
-                format!("{distance:.2}")
-            } else {
-                "infinite (non-finite values)".into()
+            // Written only for a message: most requests need none.
+            let shown = || {
+                if distance.is_finite() {
+                    format!("{distance:.2}")
+                } else {
+                    "infinite (non-finite values)".into()
+                }
             };
             let details = |t: f64| {
                 vec![
@@ -796,7 +799,8 @@ impl Gateway {
                     &rules::out_of_distribution::RULE,
                     "out_of_distribution",
                     format!(
-                        "row {row} is at distance {shown} from the training data; the limit is {t:.2}"
+                        "row {row} is at distance {} from the training data; the limit is {t:.2}",
+                        shown()
                     ),
                 ));
             }
@@ -808,7 +812,8 @@ impl Gateway {
                     reason: "out_of_distribution",
                     action: OnViolation::Flag,
                     message: format!(
-                        "row {row} is at distance {shown} from the training data (flag threshold {t:.2})"
+                        "row {row} is at distance {} from the training data (flag threshold {t:.2})",
+                        shown()
                     ),
                     details: details(t),
                 });

@@ -218,6 +218,13 @@ const SCALE: [u64; 9] = [
     100_000_000,
 ];
 
+/// The eight bytes of `bytes` from `at` as one word (the first in its lowest byte), if there
+/// are eight.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
 /// How many of the eight bytes of `word` (the first in its lowest byte) are ASCII digits before
 /// the first that is not, and their value as a decimal number.
 #[inline(always)]
@@ -462,9 +469,12 @@ impl Parser<'_> {
         let base = self.numbers.len();
         while self.at_number() {
             self.count()?;
-            let n = self.any_number()?;
+            let (n, last) = match self.short_item() {
+                Some(item) => item,
+                None => (self.any_number()?, self.array_item_end()?),
+            };
             self.numbers.push(n);
-            if self.array_item_end()? {
+            if last {
                 return Ok(Value::Array(Array::Numbers(self.numbers.split_off(base))));
             }
         }
@@ -518,6 +528,49 @@ impl Parser<'_> {
         }
     }
 
+    /// The usual item of an array of numbers, read in one go: `-?d+` or `-?d+.d+` with fewer
+    /// than eight digits on each side of the point, right before the `,` or `]` after it. The
+    /// number and whether that ended the array, having read past the separator as
+    /// [`Parser::array_item_end`] does; `None`, with nothing read, for anything else (another
+    /// form, whitespace, a syntax error, fewer than eight bytes left), which the general path
+    /// reads. Such a number is below 10¹⁵ over a power of ten up to 10⁷, both exact in an f64,
+    /// so the one division is the correctly rounded value.
+    #[inline(always)]
+    fn short_item(&mut self) -> Option<(f64, bool)> {
+        let b = self.bytes;
+        let negative = b[self.pos] == b'-';
+        let mut i = self.pos + usize::from(negative);
+        let (n, mut mantissa) = leading_digits(word_at(b, i)?);
+        if n == 0 || n == 8 || (n > 1 && b[i] == b'0') {
+            return None;
+        }
+        i += n;
+        let mut scale = 0;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let (f, fraction) = leading_digits(word_at(b, i)?);
+            if f == 0 || f == 8 {
+                return None;
+            }
+            mantissa = mantissa * SCALE[f] + fraction;
+            scale = f;
+            i += f;
+        }
+        let last = match b.get(i) {
+            Some(b',') => false,
+            Some(b']') => true,
+            _ => return None,
+        };
+        self.pos = i + 1;
+        if last {
+            self.depth -= 1;
+        } else {
+            self.ws();
+        }
+        let v = mantissa as f64 / POW10[scale];
+        Some((if negative { -v } else { v }, last))
+    }
+
     #[inline(always)]
     fn number(&mut self) -> Result<f64, Error> {
         let start = self.pos;
@@ -533,7 +586,10 @@ impl Parser<'_> {
             return Err(self.syntax("a number needs digits"));
         }
         if int > 1 && self.bytes[self.pos - int] == b'0' {
-            return Err(self.syntax("a number may not start with 0"));
+            return Err(Error::Syntax {
+                offset: self.pos - int,
+                message: "a number may not start with 0",
+            });
         }
         let mut scale = 0i64;
         let mut fraction = 0;
@@ -587,12 +643,8 @@ impl Parser<'_> {
     fn digits(&mut self, mantissa: &mut u64) -> usize {
         let s = self.pos;
         // Eight bytes at a time while eight are left (most numbers end within the first).
-        while let Some(Ok(word)) = self
-            .bytes
-            .get(self.pos..self.pos + 8)
-            .map(<[u8; 8]>::try_from)
-        {
-            let (n, value) = leading_digits(u64::from_le_bytes(word));
+        while let Some(word) = word_at(self.bytes, self.pos) {
+            let (n, value) = leading_digits(word);
             *mantissa = mantissa.wrapping_mul(SCALE[n]).wrapping_add(value);
             self.pos += n;
             if n < 8 {
@@ -853,6 +905,71 @@ mod tests {
                 "{text}: {got} against {want}"
             );
         }
+    }
+
+    #[test]
+    fn numbers_in_arrays_read_as_alone_whatever_their_form_and_spacing() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut texts: Vec<String> = ["0", "-0", "-0.0", "0.5", "7", "9999999.9999999"]
+            .map(String::from)
+            .into();
+        for _ in 0..50_000 {
+            let r = next();
+            // Up to nine digits either side of the point: the short form and both sides of
+            // its limits.
+            let int = next() % 10u64.pow((r % 10) as u32);
+            let width = (r >> 8) as usize % 10;
+            let frac = format!("{:0width$}", next() % 10u64.pow(width as u32));
+            let sign = if r & (1 << 20) == 0 { "-" } else { "" };
+            texts.push(match (r >> 24) % 8 {
+                0 => format!("{sign}{int}"),
+                1 => format!("{sign}{int}.{frac}e{}", (r >> 32) % 30),
+                _ if width == 0 => format!("{sign}{int}"),
+                _ => format!("{sign}{int}.{frac}"),
+            });
+        }
+        for chunk in texts.chunks(7) {
+            let spaced = next() % 3 == 0;
+            let text = format!("[{}]", chunk.join(if spaced { " , " } else { "," }));
+            let v = parse(text.as_bytes(), LOOSE).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let got = v.as_array().and_then(Array::numbers).unwrap();
+            for (t, g) in chunk.iter().zip(got) {
+                let want: f64 = t.parse().unwrap();
+                assert_eq!(g.to_bits(), want.to_bits(), "{t} in {text}: {g}");
+            }
+            assert_eq!(got.len(), chunk.len(), "{text}");
+        }
+        // Malformed items are refused where they go wrong, however short.
+        for (text, offset) in [
+            ("[1,01]", 3),
+            ("[1.,2,3,4,5,6]", 3),
+            ("[-,1,2,3,4,5,6]", 2),
+            ("[1,2,3,4,5,6,7]x", 15),
+            ("[12 3,4,5,6,7]", 4),
+        ] {
+            match parse(text.as_bytes(), LOOSE) {
+                Err(Error::Syntax {
+                    offset: at,
+                    message,
+                }) => {
+                    assert_eq!(at, offset, "{text}: {message}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // An array of numbers in an array is closed once (depth counted back).
+        let deep = Limits {
+            max_depth: 2,
+            ..LOOSE
+        };
+        assert!(parse(b"[[1,2],[3,4],[5.5,6.25]]", deep).is_ok());
+        assert_eq!(parse(b"[[[1,2]]]", deep), Err(Error::TooDeep { limit: 2 }));
     }
 
     #[test]
