@@ -34,9 +34,11 @@ def answer(rows):
 
 
 @app.after_request
-def tenant_seen(response):
-    # What the guard told us about the caller (the tests check that clients cannot forge it).
+def headers_seen(response):
+    # What the guard told us about the caller (the tests check that clients cannot forge it),
+    # and which of a client's hop-by-hop fields reached us (the tests check none do).
     response.headers["X-Seen-Tenant"] = ",".join(request.headers.getlist("X-Palisade-Tenant"))
+    response.headers["X-Seen-Trace"] = ",".join(request.headers.getlist("X-Trace"))
     return response
 
 

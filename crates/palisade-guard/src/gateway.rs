@@ -211,7 +211,8 @@ pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Fu
 }
 
 /// Request headers never forwarded to the model server (nor are `Host` and the connection's
-/// own fields, which the HTTP/1.1 client leaves out and writes itself).
+/// own fields, which the HTTP/1.1 client leaves out and writes itself, nor those the
+/// request's `Connection` names).
 const STRIPPED: [&str; 4] = [
     "authorization",
     "proxy-authorization",
@@ -582,10 +583,15 @@ impl Gateway {
         // 6. Upstream.
         let path = self.upstream.forward_path(&parts.uri);
         // Credentials stay here; the tenant header is the guard's to set, never the client's.
+        // The client's fields, less credentials and what its `Connection` keeps to its hop;
+        // then the guard's own (which no client option can take away).
+        let hop = crate::http1::hop_options(&parts.headers);
         let fields = parts
             .headers
             .iter()
-            .filter(|(name, _)| !STRIPPED.contains(&name.as_str()))
+            .filter(|(name, _)| {
+                !STRIPPED.contains(&name.as_str()) && !crate::http1::hop_field(&hop, name)
+            })
             .chain([(&TENANT_NAME, &rt.tenant_headers[tenant_index])]);
         let answer = match self
             .upstream

@@ -56,6 +56,21 @@ fn json_protocol_authenticates_screens_and_forwards() {
     let r = request(guard.addr, "POST", "/predict", &headers, body.as_bytes()).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-seen-tenant"), Some("a"));
+    // Fields a client's `Connection` keeps to its hop stop at the guard (RFC 9110 §7.6.1);
+    // naming the guard's own tenant field does not take it away.
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Connection", "keep-alive, X-Trace, x-palisade-tenant"),
+        ("X-Trace", "t-1"),
+        ("Content-Type", "application/json"),
+    ];
+    let r = request(guard.addr, "POST", "/predict", &headers, body.as_bytes()).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-tenant"), Some("a"));
+    assert_eq!(r.header("x-seen-trace"), Some(""));
+    let headers = [("Authorization", auth.as_str()), ("X-Trace", "t-2")];
+    let r = request(guard.addr, "POST", "/predict", &headers, body.as_bytes()).unwrap();
+    assert_eq!(r.header("x-seen-trace"), Some("t-2"));
 
     // Adversarial digits are flagged, clean ones rarely.
     let flagged = |rows: &[Vec<f64>]| {
@@ -160,11 +175,12 @@ fn json_protocol_authenticates_screens_and_forwards() {
     ] {
         assert!(m.contains(series), "{series} missing from\n{m}");
     }
-    // Tenant a's calls of the model, by outcome: two clean digits, the 120 digits screened,
-    // then 8 refusals (the far-off input and the seven request limits).
+    // Tenant a's calls of the model, by outcome: four clean digits (one alone, three with
+    // headers of their own), the 120 digits screened, then 8 refusals (the far-off input and
+    // the seven request limits).
     for (outcome, n) in [
         ("flagged", adv + fp),
-        ("forwarded", 2 + 120 - adv - fp),
+        ("forwarded", 4 + 120 - adv - fp),
         ("rejected", 8),
         ("failed", 0),
     ] {

@@ -17,8 +17,9 @@
 //! the server crash is tried at most twice before the client gets a 502.
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, header_map, keep_alive_after,
-    place, push_content_length, read_chunks, read_length, read_more, write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, connection_options, content_length, header_map,
+    hop_field, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
+    write_all,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
@@ -341,6 +342,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         let mut length: Option<usize> = None;
         let mut chunked = None;
         let mut keep_alive = r.version == Some(1);
+        let mut hop = Vec::new();
         for f in r.headers.iter() {
             let name = HeaderName::from_bytes(f.name.as_bytes())
                 .map_err(|_| Error::BadResponse(format!("header name '{}'", f.name)))?;
@@ -352,10 +354,15 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             } else if name == hyper::header::CONNECTION {
                 keep_alive = keep_alive_after(f.value, r.version == Some(0), keep_alive);
+                hop.extend(connection_options(f.value));
             }
             if !connection_field(&name) {
                 fields.push((name, place(buf, f.value)));
             }
+        }
+        // Fields the model server's `Connection` keeps to its hop are not the tenant's.
+        if !hop.is_empty() {
+            fields.retain(|(name, _)| !hop_field(&hop, name));
         }
         let head = buf.split_to(len).freeze();
         let headers = header_map(&head, fields).map_err(Error::BadResponse)?;
@@ -549,6 +556,24 @@ mod tests {
             1,
             "one connection for all three"
         );
+    }
+
+    #[tokio::test]
+    async fn fields_an_answer_keeps_to_its_hop_are_not_returned() {
+        let (addr, server) = scripted(vec![vec![
+            b"HTTP/1.1 200 OK\r\nX-Internal: secret\r\nConnection: keep-alive , X-INTERNAL,\r\n\
+              Connection: x-trace\r\nX-Trace: 7\r\nX-Model: m\r\nContent-Length: 2\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ]])
+        .await;
+        let (pool, t) = (Pool::new(4), target(addr));
+        let answer = post(&pool, &t, "").await.unwrap();
+        let names: Vec<_> = answer.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-model"]);
+        // The options other than `close` keep the connection.
+        post(&pool, &t, "").await.unwrap();
+        drop(pool);
+        assert_eq!(server.await.unwrap().len(), 1);
     }
 
     #[tokio::test]

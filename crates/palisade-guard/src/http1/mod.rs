@@ -39,6 +39,32 @@ pub(crate) fn connection_field(name: &HeaderName) -> bool {
     CONNECTION_FIELDS.contains(&name.as_str())
 }
 
+/// The options a `Connection` field's value lists (RFC 9110 §7.6.1): `close`, `keep-alive`,
+/// and the names of fields meant for that one hop, which a proxy must not pass on.
+pub(crate) fn connection_options(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+/// The options of all of a message's `Connection` fields (see [`connection_options`]).
+pub(crate) fn hop_options(headers: &HeaderMap) -> Vec<&[u8]> {
+    headers
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .flat_map(|v| connection_options(v.as_bytes()))
+        .collect()
+}
+
+/// Whether `name` is one of the fields `options` (a message's `Connection` options) keeps to
+/// its hop.
+pub(crate) fn hop_field(options: &[&[u8]], name: &HeaderName) -> bool {
+    options
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(name.as_str().as_bytes()))
+}
+
 /// Why an exchange with the model server failed (the server side reads a request body with
 /// the same helpers, and the same variants tell it why a body broke).
 #[derive(Debug, Clone, PartialEq)]
@@ -154,8 +180,7 @@ pub(crate) fn header_map(
 /// `keep-alive` keeps an HTTP/1.0 one (HTTP/1.1 keeps connections unless told otherwise).
 pub(crate) fn keep_alive_after(value: &[u8], http10: bool, keep: bool) -> bool {
     let mut keep = keep;
-    for token in value.split(|&b| b == b',') {
-        let token = token.trim_ascii();
+    for token in connection_options(value) {
         if token.eq_ignore_ascii_case(b"close") {
             keep = false;
         } else if token.eq_ignore_ascii_case(b"keep-alive") && http10 {
