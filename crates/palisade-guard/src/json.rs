@@ -1051,6 +1051,31 @@ mod tests {
     }
 
     #[test]
+    fn every_array_holds_only_its_own_items() {
+        // Arrays read one after another from the same scratch space, in objects and arrays,
+        // first items and later ones: each keeps memory for its items alone (a scratch buffer
+        // handed on with its capacity would let a body of many small arrays hold many times
+        // its size).
+        fn spare(v: &Value) -> usize {
+            match v {
+                Value::Array(Array::Numbers(n)) => n.capacity() - n.len(),
+                Value::Array(Array::Values(items)) => {
+                    items.capacity() - items.len() + items.iter().map(spare).sum::<usize>()
+                }
+                Value::Object(members) => members.iter().map(|(_, v)| spare(v)).sum(),
+                _ => 0,
+            }
+        }
+        let long: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+        let text = format!(
+            r#"{{"big": [{}], "a": [1], "b": [2.5, 3], "c": [["x"], ["y", "z"]], "d": [[1, 2], [3]], "e": [{{"f": [4]}}, [5, "g"]]}}"#,
+            long.join(",")
+        );
+        let v = parse(text.as_bytes(), LOOSE).unwrap();
+        assert_eq!(spare(&v), 0, "{v:?}");
+    }
+
+    #[test]
     fn json_pointer_escapes() {
         let v = parse(br#"{"a/b": {"~x": [5]}}"#, LOOSE).unwrap();
         assert_eq!(v.pointer("/a~1b/~0x/0").unwrap().as_f64(), Some(5.0));
