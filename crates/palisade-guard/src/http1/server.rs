@@ -188,7 +188,7 @@ pub async fn serve<S, H, Fut, R>(
     header_timeout: Duration,
     handler: H,
     refused: R,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     H: Fn(Request<Body<S>>) -> Fut,
@@ -201,17 +201,37 @@ pub async fn serve<S, H, Fut, R>(
         buf: BytesMut::with_capacity(8 << 10),
         body: BodyState::Read,
     };
+    // One timer and one wait for the stop signal for the whole connection, not one of each
+    // per request: the timer stays set for the deadline it was first given and, when it
+    // fires, is set again for the current one if that is later. A request then costs a clock
+    // read, instead of a timer set and cleared and a waiter added to and taken off the stop
+    // signal's list.
+    let mut deadline = tokio::time::Instant::now() + header_timeout;
+    let idle = tokio::time::sleep_until(deadline);
+    let mut watching = stopped.clone();
+    let stop = crate::listen::until_stopped(&mut watching);
+    tokio::pin!(idle, stop);
     loop {
-        let next = tokio::select! {
-            biased;
-            _ = crate::listen::until_stopped(&mut stopped) => return,
-            next = tokio::time::timeout(header_timeout, read_head(&mut conn)) => next,
+        let next = loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => return,
+                () = &mut idle => {
+                    if tokio::time::Instant::now() >= deadline {
+                        // Silent, or half a head, for too long: nothing to answer.
+                        return;
+                    }
+                    idle.as_mut().reset(deadline);
+                }
+                // Dropped when the timer fires first: what it read stays in `conn.buf`.
+                next = read_head(&mut conn) => break next,
+            }
         };
         let head = match next {
-            Ok(Ok(Some(head))) => head,
-            // Closed, broken, or silent for too long: nothing to answer.
-            Ok(Ok(None)) | Err(_) => return,
-            Ok(Err(r)) => {
+            Ok(Some(head)) => head,
+            // Closed or broken: nothing to answer.
+            Ok(None) => return,
+            Err(r) => {
                 refused(r.status, r.reason(), &r.message);
                 let body = serde_json::json!({ "error": r.message, "reason": r.reason() });
                 let answer = crate::gateway::json_response(r.status, body);
@@ -258,6 +278,7 @@ pub async fn serve<S, H, Fut, R>(
             let _ = conn.io.shutdown().await;
             return;
         }
+        deadline = tokio::time::Instant::now() + header_timeout;
     }
 }
 
@@ -808,6 +829,33 @@ mod tests {
         // And a kept-alive connection that sends nothing more.
         let out = exchange(b"GET /k HTTP/1.1\r\n\r\n", false).await;
         assert_eq!(out, ok("GET /k body="));
+    }
+
+    #[tokio::test]
+    async fn each_answer_gives_the_next_head_a_whole_header_timeout() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let (_stop, stopped) = watch::channel(false);
+        let serving = spawn_echo(server, Duration::from_millis(1000), stopped);
+        let answer = ok("GET /1 body=").len() + 37;
+        let started = tokio::time::Instant::now();
+        for (i, at) in [0, 600, 1200].into_iter().enumerate() {
+            // The third request comes after the first deadline (1 s from the start) and
+            // before the one the second answer set (about 1.6 s): it is served.
+            tokio::time::sleep_until(started + Duration::from_millis(at)).await;
+            client
+                .write_all(format!("GET /{} HTTP/1.1\r\n\r\n", i + 1).as_bytes())
+                .await
+                .unwrap();
+            let mut got = vec![0u8; answer];
+            client.read_exact(&mut got).await.unwrap();
+            assert!(got.starts_with(b"HTTP/1.1 200 OK"), "request {}", i + 1);
+        }
+        // Then nothing: closed a header timeout after the last answer.
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest));
+        assert!(read.await.is_ok(), "still open 5 s after the last answer");
+        assert!(rest.is_empty());
+        assert!(serving.await.is_ok());
     }
 
     #[tokio::test]
