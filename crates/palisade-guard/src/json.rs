@@ -316,19 +316,49 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Value, Error> {
         depth: 0,
         elements: 0,
         limits,
-        // Room for the values of an array or object while it is read; each one then gets a
-        // vector of its exact size (no growing and copying per value).
-        values: Vec::new(),
-        numbers: Vec::with_capacity((bytes.len() / 4).min(4096)),
-        members: Vec::new(),
+        scratch: SCRATCH.take(),
     };
-    p.ws();
-    let v = p.value()?;
-    p.ws();
-    if p.pos != bytes.len() {
-        return Err(p.syntax("trailing characters after the document"));
+    let parsed = p.document();
+    p.scratch.keep();
+    parsed
+}
+
+/// Room for the items of the arrays and objects being read: each one then gets a vector of
+/// its exact size (no growing and copying per item). Kept for the thread's next parse, so
+/// that a request's parse does not start by allocating it.
+#[derive(Default)]
+struct Scratch {
+    /// The values of the arrays being read, innermost last.
+    values: Vec<Value>,
+    /// The numbers of the packed arrays being read (only the innermost array can be one).
+    numbers: Vec<f64>,
+    /// The members of the objects being read, innermost last.
+    members: Vec<(Box<str>, Value)>,
+}
+
+/// The most items of each kind a thread keeps room for between parses (a larger scratch,
+/// grown by a large document, is let go).
+const SCRATCH_KEPT: usize = 4096;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// Empties this scratch and leaves it for the thread's next parse, if it is not large.
+    fn keep(&mut self) {
+        let mut s = std::mem::take(self);
+        if s.values.capacity() > SCRATCH_KEPT
+            || s.numbers.capacity() > SCRATCH_KEPT
+            || s.members.capacity() > SCRATCH_KEPT
+        {
+            return;
+        }
+        s.values.clear();
+        s.numbers.clear();
+        s.members.clear();
+        SCRATCH.set(s);
     }
-    Ok(v)
 }
 
 struct Parser<'a> {
@@ -339,15 +369,21 @@ struct Parser<'a> {
     depth: usize,
     elements: usize,
     limits: Limits,
-    /// The values of the arrays being read, innermost last.
-    values: Vec<Value>,
-    /// The numbers of the packed arrays being read (only the innermost array can be one).
-    numbers: Vec<f64>,
-    /// The members of the objects being read, innermost last.
-    members: Vec<(Box<str>, Value)>,
+    scratch: Scratch,
 }
 
 impl Parser<'_> {
+    /// The document: one value, with whitespace around it and nothing else.
+    fn document(&mut self) -> Result<Value, Error> {
+        self.ws();
+        let v = self.value()?;
+        self.ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.syntax("trailing characters after the document"));
+        }
+        Ok(v)
+    }
+
     fn syntax(&self, message: &'static str) -> Error {
         Error::Syntax {
             offset: self.pos,
@@ -430,7 +466,7 @@ impl Parser<'_> {
             None => Err(self.syntax("unexpected end of input")),
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
-            Some(b'"') => Ok(Value::String(self.string()?.into())),
+            Some(b'"') => Ok(Value::String(self.string()?)),
             Some(b't') => self.literal(b"true", Value::Bool(true)),
             Some(b'f') => self.literal(b"false", Value::Bool(false)),
             Some(b'n') => self.literal(b"null", Value::Null),
@@ -466,27 +502,32 @@ impl Parser<'_> {
             return Ok(Value::Array(Array::Values(Vec::new())));
         }
         // Packed while the items are numbers.
-        let base = self.numbers.len();
+        let base = self.scratch.numbers.len();
         while self.at_number() {
             self.count()?;
             let (n, last) = match self.short_item() {
                 Some(item) => item,
                 None => (self.any_number()?, self.array_item_end()?),
             };
-            self.numbers.push(n);
+            self.scratch.numbers.push(n);
             if last {
-                return Ok(Value::Array(Array::Numbers(self.numbers.split_off(base))));
+                return Ok(Value::Array(Array::Numbers(
+                    self.scratch.numbers.split_off(base),
+                )));
             }
         }
         // Something else: the numbers so far become values, and so do the items after them.
-        let vbase = self.values.len();
-        self.values
-            .extend(self.numbers.drain(base..).map(Value::Number));
+        let vbase = self.scratch.values.len();
+        self.scratch
+            .values
+            .extend(self.scratch.numbers.drain(base..).map(Value::Number));
         loop {
             let v = self.value()?;
-            self.values.push(v);
+            self.scratch.values.push(v);
             if self.array_item_end()? {
-                return Ok(Value::Array(Array::Values(self.values.split_off(vbase))));
+                return Ok(Value::Array(Array::Values(
+                    self.scratch.values.split_off(vbase),
+                )));
             }
         }
     }
@@ -500,7 +541,7 @@ impl Parser<'_> {
             self.depth -= 1;
             return Ok(Value::Object(Vec::new()));
         }
-        let base = self.members.len();
+        let base = self.scratch.members.len();
         loop {
             self.ws();
             if self.bytes.get(self.pos) != Some(&b'"') {
@@ -514,14 +555,14 @@ impl Parser<'_> {
             self.pos += 1;
             self.ws();
             let v = self.value()?;
-            self.members.push((key.into(), v));
+            self.scratch.members.push((key, v));
             self.ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
                     self.depth -= 1;
-                    return Ok(Value::Object(self.members.drain(base..).collect()));
+                    return Ok(Value::Object(self.scratch.members.drain(base..).collect()));
                 }
                 _ => return Err(self.syntax("expected ',' or '}' in an object")),
             }
@@ -662,9 +703,21 @@ impl Parser<'_> {
         self.pos - s
     }
 
-    fn string(&mut self) -> Result<String, Error> {
+    fn string(&mut self) -> Result<Box<str>, Error> {
         self.pos += 1;
-        let mut out = String::new();
+        // Most strings (keys above all) have no escapes: one allocation of their exact size.
+        let start = self.pos;
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b == b'"' {
+                self.pos += 1;
+                return Ok(self.text[start..self.pos - 1].into());
+            }
+            if b == b'\\' || b < 0x20 {
+                break;
+            }
+            self.pos += 1;
+        }
+        let mut out = String::from(&self.text[start..self.pos]);
         loop {
             let start = self.pos;
             while let Some(&b) = self.bytes.get(self.pos) {
@@ -678,7 +731,7 @@ impl Parser<'_> {
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(out.into());
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -1073,6 +1126,27 @@ mod tests {
         );
         let v = parse(text.as_bytes(), LOOSE).unwrap();
         assert_eq!(spare(&v), 0, "{v:?}");
+    }
+
+    #[test]
+    fn a_parse_that_fails_part_way_leaves_nothing_for_the_next() {
+        // The scratch space is kept per thread between parses.
+        assert!(parse(br#"[["a", 1, {"k": [1, 2, "#, LOOSE).is_err());
+        assert!(parse(br#"{"x": [3, 4], "y": ["s", {"#, LOOSE).is_err());
+        let v = parse(br#"[["b"], {"z": [5]}]"#, LOOSE).unwrap();
+        assert_eq!(
+            v,
+            Value::Array(Array::Values(vec![
+                Value::Array(Array::Values(vec![Value::String("b".into())])),
+                Value::Object(vec![("z".into(), Value::Array(Array::Numbers(vec![5.0])))]),
+            ]))
+        );
+        // Strings with and without escapes read the same way.
+        let v = parse(br#"["plain", "esc\"aped\u00e9", "\n"]"#, LOOSE).unwrap();
+        let items: Vec<_> = v.as_array().unwrap().iter().collect();
+        assert_eq!(items[0].as_str(), Some("plain"));
+        assert_eq!(items[1].as_str(), Some("esc\"aped\u{e9}"));
+        assert_eq!(items[2].as_str(), Some("\n"));
     }
 
     #[test]
