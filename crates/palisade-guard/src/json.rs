@@ -899,15 +899,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn numbers_are_the_nearest_f64_as_the_standard_parser_gives() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
+    /// A reproducible stream of pseudo-random numbers (xorshift64).
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    #[test]
+    fn numbers_are_the_nearest_f64_as_the_standard_parser_gives() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
         let mut texts = vec![
             "0".to_string(),
             "-0".into(),
@@ -962,13 +966,7 @@ mod tests {
 
     #[test]
     fn numbers_in_arrays_read_as_alone_whatever_their_form_and_spacing() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15_u64);
         let mut texts: Vec<String> = ["0", "-0", "-0.0", "0.5", "7", "9999999.9999999"]
             .map(String::from)
             .into();
@@ -988,7 +986,7 @@ mod tests {
             });
         }
         for chunk in texts.chunks(7) {
-            let spaced = next() % 3 == 0;
+            let spaced = next().is_multiple_of(3);
             let text = format!("[{}]", chunk.join(if spaced { " , " } else { "," }));
             let v = parse(text.as_bytes(), LOOSE).unwrap_or_else(|e| panic!("{text}: {e}"));
             let got = v.as_array().and_then(Array::numbers).unwrap();
