@@ -171,12 +171,15 @@ impl Upstream {
 
     /// Where a client's request goes on the model server: its path and query (already
     /// parsed, so valid), under `upstream.url`'s path.
-    pub fn forward_path(&self, client: &hyper::Uri) -> String {
+    pub fn forward_path<'a>(&self, client: &'a hyper::Uri) -> std::borrow::Cow<'a, str> {
         let pq = client.path_and_query().map_or("/", PathAndQuery::as_str);
+        if self.prefix.is_empty() {
+            return pq.into();
+        }
         let mut path = String::with_capacity(self.prefix.len() + pq.len());
         path.push_str(&self.prefix);
         path.push_str(pq);
-        path
+        path.into()
     }
 
     /// Sends one request (`path`: from [`Upstream::path`] or [`Upstream::forward_path`]) and

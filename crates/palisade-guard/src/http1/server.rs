@@ -28,8 +28,9 @@
 //!   without keep-alive, an error, or the guard stopping).
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, header_map, keep_alive_after,
-    place, push_content_length, read_chunks, read_length, read_more, write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, give_back, head_buffer,
+    header_map, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
+    write_all,
 };
 use crate::body::{BodyError, RequestBody};
 use bytes::{Bytes, BytesMut};
@@ -444,7 +445,8 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     let (parts, body) = answer.into_parts();
     let body = whole(body);
     let status = parts.status;
-    let mut head = Vec::with_capacity(128 + parts.headers.len() * 40);
+    let mut head = head_buffer();
+    head.reserve(128 + parts.headers.len() * 40);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
     head.push(b' ');
@@ -481,7 +483,9 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     } else {
         &body[..]
     };
-    write_all(io, &head, body).await?;
+    let written = write_all(io, &head, body).await;
+    give_back(head);
+    written?;
     io.flush().await
 }
 
