@@ -17,9 +17,9 @@
 //! the server crash is tried at most twice before the client gets a 502.
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, connection_options, content_length, give_back,
-    head_buffer, header_map, hop_field, keep_alive_after, place, push_content_length, read_chunks,
-    read_length, read_more, write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, connection_options, content_length, header_map,
+    hop_field, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
+    write_all,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
@@ -160,20 +160,6 @@ impl Pool {
         max_body: usize,
     ) -> Result<Reply, Error> {
         let head = request_head(target, method, path_and_query, fields, body.len());
-        let reply = self.send_head(target, &head, body, method, max_body).await;
-        give_back(head);
-        reply
-    }
-
-    /// [`Pool::exchange`] once its head is written.
-    async fn send_head(
-        &self,
-        target: &Target,
-        head: &[u8],
-        body: &[u8],
-        method: &Method,
-        max_body: usize,
-    ) -> Result<Reply, Error> {
         let mut kept = self.take();
         loop {
             let reused = kept.is_some();
@@ -181,7 +167,7 @@ impl Pool {
                 Some(kept) => kept,
                 None => (target.connect().await?, BytesMut::new()),
             };
-            match round_trip(&mut s, &mut buf, head, body, method, max_body).await {
+            match round_trip(&mut s, &mut buf, &head, body, method, max_body).await {
                 Ok((reply, reusable)) => {
                     if reusable {
                         let buf = if reply.body.len() > KEPT_BUFFER {
@@ -224,8 +210,7 @@ fn request_head<'a>(
     fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
     body_len: usize,
 ) -> Vec<u8> {
-    let mut head = head_buffer();
-    head.reserve(512);
+    let mut head = Vec::with_capacity(512);
     head.extend_from_slice(method.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(path_and_query.as_bytes());

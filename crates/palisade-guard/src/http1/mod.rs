@@ -65,25 +65,6 @@ pub(crate) fn hop_field(options: &[&[u8]], name: &HeaderName) -> bool {
         .any(|o| o.eq_ignore_ascii_case(name.as_str().as_bytes()))
 }
 
-thread_local! {
-    static HEADS: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// An empty buffer to write a message head into: the thread's kept one when it has it (see
-/// [`give_back`]), so that a head costs no allocation of its own.
-pub(crate) fn head_buffer() -> Vec<u8> {
-    let mut head = HEADS.take();
-    head.clear();
-    head
-}
-
-/// Keeps `head`'s memory for the thread's next head (unless an unusual head made it large).
-pub(crate) fn give_back(head: Vec<u8>) {
-    if head.capacity() <= 16 << 10 {
-        HEADS.set(head);
-    }
-}
-
 /// Why an exchange with the model server failed (the server side reads a request body with
 /// the same helpers, and the same variants tell it why a body broke).
 #[derive(Debug, Clone, PartialEq)]

@@ -28,9 +28,8 @@
 //!   without keep-alive, an error, or the guard stopping).
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, give_back, head_buffer,
-    header_map, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
-    write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, header_map, keep_alive_after,
+    place, push_content_length, read_chunks, read_length, read_more, write_all,
 };
 use crate::body::{BodyError, RequestBody};
 use bytes::{Bytes, BytesMut};
@@ -445,8 +444,7 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     let (parts, body) = answer.into_parts();
     let body = whole(body);
     let status = parts.status;
-    let mut head = head_buffer();
-    head.reserve(128 + parts.headers.len() * 40);
+    let mut head = Vec::with_capacity(128 + parts.headers.len() * 40);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
     head.push(b' ');
@@ -483,9 +481,7 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     } else {
         &body[..]
     };
-    let written = write_all(io, &head, body).await;
-    give_back(head);
-    written?;
+    write_all(io, &head, body).await?;
     io.flush().await
 }
 
