@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         let answer = data.to_vec();
         let server = async {
             let (mut conn, _) = p.listener.accept().await.expect("the client connects");
-            // The request, up to the end of its head and its two-byte body.
+            // The request, up to the end of its head (the answer does not wait for its body).
             let mut seen = Vec::new();
             let mut chunk = [0; 1024];
             while !seen.windows(4).any(|w| w == b"\r\n\r\n") {

@@ -582,9 +582,9 @@ impl Gateway {
 
         // 6. Upstream.
         let path = self.upstream.forward_path(&parts.uri);
-        // Credentials stay here; the tenant header is the guard's to set, never the client's.
-        // The client's fields, less credentials and what its `Connection` keeps to its hop;
-        // then the guard's own (which no client option can take away).
+        // The client's fields, less its credentials, its own tenant header and what its
+        // `Connection` keeps to its hop; then the guard's tenant header, which no client
+        // option can take away.
         let hop = crate::http1::hop_options(&parts.headers);
         let fields = parts
             .headers

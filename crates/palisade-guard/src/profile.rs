@@ -277,9 +277,9 @@ impl Profile {
         let mut finite = true;
         for (k, ((&v, &lo), &hi)) in x.iter().zip(&self.min).zip(&self.max).enumerate() {
             let span = (hi - lo) * margin;
-            finite &= v.is_finite();
-            // NaN fails both comparisons.
-            if !(v.is_finite() && v >= lo - span && v <= hi + span) {
+            let f = v.is_finite();
+            finite &= f;
+            if !(f && v >= lo - span && v <= hi + span) {
                 out_of_range += 1;
                 first.get_or_insert(k);
             }

@@ -38,34 +38,38 @@ pub fn python() -> PathBuf {
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     const BASE: u32 = 10_000;
-    static START: OnceLock<u32> = OnceLock::new();
+    // Where this process counts from, and how many ports lie below the ephemeral range; none
+    // when the range leaves no room (then the kernel chooses).
+    static RANGE: OnceLock<Option<(u32, u32)>> = OnceLock::new();
     static TAKEN: AtomicU32 = AtomicU32::new(0);
-    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768);
-    if ephemeral < BASE + 1_000 {
-        // No room below the range: the kernel's choice.
+    let range = *RANGE.get_or_init(|| {
+        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768);
+        let span = ephemeral.checked_sub(BASE).filter(|&s| s >= 1_000)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Some((
+            (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % span,
+            span,
+        ))
+    });
+    let Some((start, span)) = range else {
         return TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-    }
-    let span = ephemeral - BASE;
-    let start = *START.get_or_init(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % span
-    });
+    };
     for _ in 0..span {
-        let port = BASE + (start + TAKEN.fetch_add(1, Ordering::Relaxed)) % span;
-        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
-            return port as u16;
+        let port = (BASE + (start + TAKEN.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
         }
     }
-    panic!("no free port between {BASE} and {ephemeral}");
+    panic!("no free port between {BASE} and {}", BASE + span);
 }
 
 /// Kills the process when dropped.
