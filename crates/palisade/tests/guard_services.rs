@@ -218,12 +218,12 @@ fn probes_catch_a_model_swapped_behind_the_guard() {
         "[models.probe]\ncontrol_set = \"{}\"\ninterval_seconds = 1\nmin_accuracy = 0.9\nmin_agreement = 0.98\n",
         data().join("control.json").display()
     );
-    let guard = Guard::start(&config(
-        server.addr,
-        "json",
-        "",
-        &digits_model("json", &probe),
-    ));
+    // The swapped server below takes seconds to train and start; the probes that fail
+    // meanwhile open the circuit breaker, which must let them through again well within the
+    // wait for the alert (the harness's 60 s would outlast it).
+    let text = config(server.addr, "json", "", &digits_model("json", &probe));
+    assert!(text.contains("breaker_open_ms = 60000"));
+    let guard = Guard::start(&text.replace("breaker_open_ms = 60000", "breaker_open_ms = 1000"));
     let deadline = Instant::now() + Duration::from_secs(20);
     while guard
         .metric(r#"palisade_guard_probe_agreement{model="digits"}"#)

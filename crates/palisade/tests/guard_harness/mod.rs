@@ -30,46 +30,12 @@ pub fn python() -> PathBuf {
     venv
 }
 
-/// A free loopback port for a test's server. Taken below the kernel's ephemeral range (where
-/// `bind(0)` and outgoing connections get theirs), counting up from a place this process picks
-/// at random: no other server or connection of the test run is given it, so a test can stop a
-/// server and start another on the same port (as the probe test swaps the model server)
-/// without another test's taking it in between.
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const BASE: u32 = 10_000;
-    // Where this process counts from, and how many ports lie below the ephemeral range; none
-    // when the range leaves no room (then the kernel chooses).
-    static RANGE: OnceLock<Option<(u32, u32)>> = OnceLock::new();
-    static TAKEN: AtomicU32 = AtomicU32::new(0);
-    let range = *RANGE.get_or_init(|| {
-        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
-            .unwrap_or(32_768);
-        let span = ephemeral.checked_sub(BASE).filter(|&s| s >= 1_000)?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        Some((
-            (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % span,
-            span,
-        ))
-    });
-    let Some((start, span)) = range else {
-        return TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-    };
-    for _ in 0..span {
-        let port = (BASE + (start + TAKEN.fetch_add(1, Ordering::Relaxed)) % span) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port between {BASE} and {}", BASE + span);
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Kills the process when dropped.
