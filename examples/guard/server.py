@@ -36,9 +36,12 @@ def answer(rows):
 @app.after_request
 def headers_seen(response):
     # What the guard told us about the caller (the tests check that clients cannot forge it),
-    # and which of a client's hop-by-hop fields reached us (the tests check none do).
+    # which of a client's hop-by-hop fields reached us (the tests check none do), and the
+    # names of any credentials that reached us (the tests check the guard keeps them).
     response.headers["X-Seen-Tenant"] = ",".join(request.headers.getlist("X-Palisade-Tenant"))
     response.headers["X-Seen-Trace"] = ",".join(request.headers.getlist("X-Trace"))
+    credentials = ("Authorization", "Proxy-Authorization", "X-Api-Key")
+    response.headers["X-Seen-Credentials"] = ",".join(c for c in credentials if c in request.headers)
     return response
 
 

@@ -5,12 +5,11 @@
 //! answers.
 #![no_main]
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Request, Response};
+use hyper::StatusCode;
 use libfuzzer_sys::fuzz_target;
 use palisade_guard::body::RequestBody;
 use palisade_guard::http1::server::serve;
+use palisade_guard::message::{Answer, RequestHead};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,16 +24,15 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-async fn echo<B: RequestBody>(req: Request<B>) -> Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
+async fn echo<B: RequestBody>(head: RequestHead, body: B) -> Answer {
     let text = match body
-        .read_whole(&parts.headers, 4096, Duration::from_millis(50))
+        .read_whole(&head.fields, 4096, Duration::from_millis(50))
         .await
     {
-        Ok(b) => format!("{} {} {}", parts.method, parts.uri, b.len()),
-        Err(e) => format!("{} {} {e}", parts.method, parts.uri),
+        Ok(b) => format!("{} {} {}", head.method, head.uri, b.len()),
+        Err(e) => format!("{} {} {e}", head.method, head.uri),
     };
-    Response::new(Full::new(Bytes::from(text)))
+    Answer::new(StatusCode::OK, text)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,6 @@
 #![no_main]
 
 use hyper::Method;
-use hyper::header::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use palisade_guard::http1::{Pool, Target};
 use std::sync::OnceLock;
@@ -59,12 +58,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = conn.shutdown().await;
         };
         let pool = Pool::new(1);
-        let fields = HeaderMap::new();
+        let fields = [(&b"content-type"[..], &b"application/json"[..])];
         let client = pool.exchange(
             &p.target,
             &Method::POST,
             "/predict",
-            &fields,
+            fields,
             b"{}",
             MAX_BODY,
         );

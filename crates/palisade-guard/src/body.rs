@@ -7,10 +7,12 @@
 //! under a size limit, refusing a declared `Content-Length` over it before reading anything.
 //! [`RequestBody`] is how the guard's gateway reads a body, whichever server it came through.
 
+use crate::message::Fields;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::HeaderMap;
 use hyper::body::Frame;
+use hyper::header::HeaderValue;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -113,7 +115,22 @@ where
 {
     let declared = headers
         .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
+        .map(HeaderValue::as_bytes);
+    read_declared(declared, body, limit).await
+}
+
+/// [`read`] for a body whose `Content-Length` field (if any) is `declared`.
+async fn read_declared<B>(
+    declared: Option<&[u8]>,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = declared
+        .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge { limit });
@@ -131,7 +148,7 @@ where
 pub trait RequestBody: Send {
     fn read_whole(
         self,
-        headers: &HeaderMap,
+        fields: &Fields,
         limit: usize,
         within: Duration,
     ) -> impl Future<Output = Result<Bytes, BodyError>> + Send;
@@ -140,11 +157,12 @@ pub trait RequestBody: Send {
 impl RequestBody for hyper::body::Incoming {
     async fn read_whole(
         self,
-        headers: &HeaderMap,
+        fields: &Fields,
         limit: usize,
         within: Duration,
     ) -> Result<Bytes, BodyError> {
-        read(headers, Deadline::new(self, within), limit).await
+        let declared = fields.get("content-length");
+        read_declared(declared, Deadline::new(self, within), limit).await
     }
 }
 

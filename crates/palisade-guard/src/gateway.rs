@@ -9,6 +9,7 @@ use crate::drift;
 use crate::events::{Sink, event};
 use crate::json;
 use crate::limit::{InFlight, Limiter};
+use crate::message::{Answer, RequestHead};
 use crate::metrics::{Metrics, ModelSeries, Outcome, l1, l2, l3};
 use crate::probe::ControlSet;
 use crate::profile::Profile;
@@ -16,10 +17,8 @@ use crate::protocol::{self, Route, V2Schema};
 use crate::rules;
 use crate::tenant::{Directory, presented_key};
 use crate::upstream::Upstream;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::StatusCode;
+use hyper::header::{HeaderName, HeaderValue};
 use palisade_core::RuleMeta;
 use palisade_core::event::Action;
 use prometheus_client::metrics::gauge::Gauge;
@@ -200,16 +199,6 @@ struct Flag {
     details: Vec<(&'static str, serde_json::Value)>,
 }
 
-pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
 /// Request headers never forwarded to the model server (nor are `Host` and the connection's
 /// own fields, which the HTTP/1.1 client leaves out and writes itself, nor those the
 /// request's `Connection` names).
@@ -220,9 +209,15 @@ const STRIPPED: [&str; 4] = [
     TENANT_HEADER,
 ];
 
+/// Whether `name` (any case) is one of the [`STRIPPED`] fields.
+fn stripped(name: &[u8]) -> bool {
+    STRIPPED
+        .iter()
+        .any(|s| s.len() == name.len() && s.as_bytes().eq_ignore_ascii_case(name))
+}
+
 /// The header that tells the model server which tenant is calling.
 pub const TENANT_HEADER: &str = "x-palisade-tenant";
-static TENANT_NAME: HeaderName = HeaderName::from_static(TENANT_HEADER);
 
 impl Gateway {
     /// `workers`: the serving threads, each of which gets its own upstream pool.
@@ -252,15 +247,16 @@ impl Gateway {
     /// Serves one request. `client_cn` is the verified client certificate's common name.
     pub async fn handle<B: RequestBody>(
         &self,
-        req: Request<B>,
+        head: RequestHead,
+        body: B,
         client_cn: Option<String>,
-    ) -> Response<Full<Bytes>> {
+    ) -> Answer {
         let start = Instant::now();
         let rt = self.current();
         let route = protocol::route(
             rt.cfg.upstream.protocol,
-            req.method(),
-            req.uri().path(),
+            &head.method,
+            head.uri.path(),
             &rt.cfg.models,
         );
         let model = match &route {
@@ -269,13 +265,21 @@ impl Gateway {
         };
         let mut tenant = None;
         let result = self
-            .serve(&rt, req, route, model.as_ref(), client_cn, &mut tenant)
+            .serve(
+                &rt,
+                head,
+                body,
+                route,
+                model.as_ref(),
+                client_cn,
+                &mut tenant,
+            )
             .await;
         let tenant_label = || tenant.map_or("unknown", |t| rt.cfg.tenants[t].name.as_str());
         let mut hold_ms = 0;
         let (response, outcome) = match result {
             Ok((resp, flagged)) => {
-                let outcome = if resp.status().is_server_error() {
+                let outcome = if resp.status.is_server_error() {
                     Outcome::Failed
                 } else if flagged {
                     Outcome::Flagged
@@ -302,9 +306,9 @@ impl Gateway {
                 if let Some(s) = refusal.retry_after {
                     body["retry_after_seconds"] = s.into();
                 }
-                let mut resp = json_response(refusal.status, body);
+                let mut resp = Answer::json(refusal.status, &body);
                 if let Some(s) = refusal.retry_after {
-                    resp.headers_mut()
+                    resp.headers
                         .insert(hyper::header::RETRY_AFTER, HeaderValue::from(s));
                 }
                 if refusal.held {
@@ -405,17 +409,19 @@ impl Gateway {
     /// Every check in order, then the model server. `model` is the route's model as
     /// `handle` looked it up (`None` for a model this guard does not serve); the index of
     /// the tenant, once known, goes to `tenant_index_out` for the metrics.
+    #[allow(clippy::too_many_arguments)]
     async fn serve<B: RequestBody>(
         &self,
         rt: &Runtime,
-        req: Request<B>,
+        head: RequestHead,
+        body: B,
         route: Route,
         model: Option<&Arc<ModelRuntime>>,
         client_cn: Option<String>,
         tenant_index_out: &mut Option<usize>,
-    ) -> Result<(Response<Full<Bytes>>, bool), Refusal> {
+    ) -> Result<(Answer, bool), Refusal> {
         // 1. Tenant.
-        let key = presented_key(req.headers());
+        let key = presented_key(&head.fields);
         let tenant_index = match (key, &client_cn) {
             (Some(key), _) => rt.dir.by_key(key),
             (None, Some(cn)) => rt.dir.by_common_name(cn),
@@ -482,8 +488,8 @@ impl Gateway {
                         "unknown_route",
                         format!(
                             "{} {} is not an inference or status call of the {} protocol",
-                            req.method(),
-                            req.uri().path(),
+                            head.method,
+                            head.uri.path(),
                             rt.cfg.upstream.protocol.as_str()
                         ),
                     ),
@@ -535,10 +541,9 @@ impl Gateway {
         };
 
         // 4. Body.
-        let (parts, body) = req.into_parts();
         let within = Duration::from_millis(limits.body_timeout_ms);
         let body = match body
-            .read_whole(&parts.headers, limits.max_body_bytes, within)
+            .read_whole(&head.fields, limits.max_body_bytes, within)
             .await
         {
             Ok(b) => b,
@@ -581,23 +586,20 @@ impl Gateway {
         }
 
         // 6. Upstream.
-        let path = self.upstream.forward_path(&parts.uri);
+        let path = self.upstream.forward_path(&head.uri);
         // The client's fields, less its credentials, its own tenant header and what its
         // `Connection` keeps to its hop; then the guard's tenant header, which no client
         // option can take away.
-        let hop = crate::http1::hop_options(&parts.headers);
-        let fields = parts
-            .headers
+        let hop = crate::http1::hop_options(&head.fields);
+        let fields = head
+            .fields
             .iter()
-            .filter(|(name, _)| {
-                !STRIPPED.contains(&name.as_str()) && !crate::http1::hop_field(&hop, name)
-            })
-            .chain([(&TENANT_NAME, &rt.tenant_headers[tenant_index])]);
-        let answer = match self
-            .upstream
-            .send(&parts.method, &path, fields, &body)
-            .await
-        {
+            .filter(|(name, _)| !stripped(name) && !crate::http1::hop_field(&hop, name))
+            .chain([(
+                TENANT_HEADER.as_bytes(),
+                rt.tenant_headers[tenant_index].as_bytes(),
+            )]);
+        let answer = match self.upstream.send(&head.method, &path, fields, &body).await {
             Ok(a) => a,
             Err(f) => {
                 self.metrics
@@ -642,9 +644,8 @@ impl Gateway {
         }
 
         // The answer's end-to-end fields (the HTTP/1.1 client keeps the connection's own).
-        let mut resp = Response::new(Full::new(answer.body));
-        *resp.status_mut() = answer.status;
-        *resp.headers_mut() = answer.headers;
+        let mut resp = Answer::new(answer.status, answer.body);
+        resp.relayed = answer.fields;
         let flagged: Vec<&Flag> = flags
             .iter()
             .filter(|f| f.action == OnViolation::Flag)
@@ -656,7 +657,7 @@ impl Gateway {
                 .collect::<Vec<_>>()
                 .join(", ");
             if let Ok(v) = HeaderValue::from_str(&text) {
-                resp.headers_mut()
+                resp.headers
                     .insert(HeaderName::from_static("x-palisade-flag"), v);
             }
         }
@@ -864,7 +865,7 @@ impl Gateway {
         let path = self.upstream.path(&format!("/v2/models/{model}"))?;
         let answer = self
             .upstream
-            .send(&hyper::Method::GET, &path, &HeaderMap::new(), &[])
+            .send(&hyper::Method::GET, &path, [], &[])
             .await
             .map_err(|f| f.message(&self.upstream.settings))?;
         if !answer.status.is_success() {

@@ -7,7 +7,8 @@
 //! - [`config`]: the TOML file, validated with errors that name the key.
 //! - [`server`]: starting, `/metrics`, reload, shutdown; [`listen`]: TLS, HTTP/1.1 + HTTP/2,
 //!   connection limits; [`body`]: request bodies under a size limit and a deadline.
-//! - [`gateway`]: one request through every check, in order.
+//! - [`gateway`]: one request through every check, in order; [`message`]: the request head
+//!   and answer it reads and gives, the same for both HTTP versions.
 //! - [`tenant`], [`limit`]: who is calling and how much they may.
 //! - [`json`], [`protocol`]: bounded parsing and the model-server protocols.
 //! - [`profile`], [`data`]: the training profile (`palisade guard profile`) and its inputs.
@@ -24,6 +25,7 @@ pub mod http1;
 pub mod json;
 pub mod limit;
 pub mod listen;
+pub mod message;
 pub mod metrics;
 pub mod probe;
 pub mod profile;

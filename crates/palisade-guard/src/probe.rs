@@ -101,21 +101,16 @@ pub async fn run_once(gw: &Gateway, model: &Model, set: &ControlSet) -> Result<O
     };
     let body = protocol::request_body(protocol, model, &set.inputs, schema.as_deref());
     let path = gw.upstream.path(&infer_path(protocol, model))?;
-    let mut headers = hyper::HeaderMap::new();
-    headers.insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        crate::gateway::TENANT_HEADER,
-        hyper::header::HeaderValue::from_static("palisade-probe"),
-    );
+    let fields = [
+        (&b"content-type"[..], &b"application/json"[..]),
+        (crate::gateway::TENANT_HEADER.as_bytes(), b"palisade-probe"),
+    ];
     let answer = gw
         .upstream
         .send(
             &hyper::Method::POST,
             &path,
-            &headers,
+            fields,
             body.to_string().as_bytes(),
         )
         .await

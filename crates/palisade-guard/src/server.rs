@@ -11,12 +11,12 @@
 use crate::body::RequestBody;
 use crate::config::Config;
 use crate::events::Sink;
-use crate::gateway::{Gateway, Runtime, json_response};
+use crate::gateway::{Gateway, Runtime};
 use crate::listen::{Accepted, Admission, Wire};
+use crate::message::{Answer, RequestHead};
 use crate::metrics::{Metrics, l1};
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -234,7 +234,7 @@ async fn accept_loop(
             match c.wire {
                 Wire::Http1 => {
                     let cn = c.client_cn;
-                    let handler = |req| answer(&gateway, admin, req, cn.clone());
+                    let handler = |head, body| answer(&gateway, admin, head, body, cn.clone());
                     let refused = |status, reason, message: &str| {
                         gateway.refused_unread(status, reason, message);
                     };
@@ -248,9 +248,15 @@ async fn accept_loop(
                     .await
                 }
                 Wire::Http2 => {
-                    let handler = move |req, cn| {
+                    let handler = move |req: Request<Incoming>, cn| {
                         let gateway = gateway.clone();
-                        async move { answer(&gateway, admin, req, cn).await }
+                        let (parts, body) = req.into_parts();
+                        let head = RequestHead::from_parts(&parts);
+                        async move {
+                            answer(&gateway, admin, head, body, cn)
+                                .await
+                                .into_response()
+                        }
                     };
                     crate::listen::serve_hyper(c, header_timeout, handler).await
                 }
@@ -265,19 +271,20 @@ async fn accept_loop(
 async fn answer<B: RequestBody>(
     gateway: &Gateway,
     admin: bool,
-    req: Request<B>,
+    head: RequestHead,
+    body: B,
     cn: Option<String>,
-) -> Response<Full<Bytes>> {
-    match (admin, req.uri().path()) {
+) -> Answer {
+    match (admin, head.uri.path()) {
         (true, "/metrics") => metrics_response(gateway),
         (true, "/healthz") => health_response(gateway),
-        _ => gateway.handle(req, cn).await,
+        _ => gateway.handle(head, body, cn).await,
     }
 }
 
-fn metrics_response(gateway: &Gateway) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(gateway.metrics.render())));
-    r.headers_mut().insert(
+fn metrics_response(gateway: &Gateway) -> Answer {
+    let mut r = Answer::new(StatusCode::OK, gateway.metrics.render());
+    r.headers.insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -286,15 +293,15 @@ fn metrics_response(gateway: &Gateway) -> Response<Full<Bytes>> {
     r
 }
 
-fn health_response(gateway: &Gateway) -> Response<Full<Bytes>> {
+fn health_response(gateway: &Gateway) -> Answer {
     let open = gateway.upstream.breaker_open();
-    json_response(
+    Answer::json(
         if open {
             StatusCode::SERVICE_UNAVAILABLE
         } else {
             StatusCode::OK
         },
-        serde_json::json!({
+        &serde_json::json!({
             "status": if open { "upstream circuit open" } else { "ok" },
             "upstream": gateway.upstream.settings.url,
         }),

@@ -3,6 +3,7 @@
 //! common name of a verified client certificate (mTLS).
 
 use crate::config::Tenant;
+use crate::message::FieldLookup;
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
@@ -123,23 +124,28 @@ fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
 }
 
 /// The API key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
-pub fn presented_key(headers: &hyper::HeaderMap) -> Option<&str> {
-    if let Some(v) = headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+pub fn presented_key(fields: &impl FieldLookup) -> Option<&str> {
+    if let Some(v) = fields.field("authorization").and_then(text) {
         let (scheme, key) = v.split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    fields.field("x-api-key").and_then(text).map(str::trim)
+}
+
+/// A field value as text, when it is visible ASCII, spaces and tabs (what a header map's
+/// `to_str` allows).
+fn text(v: &[u8]) -> Option<&str> {
+    if v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+        std::str::from_utf8(v).ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Fields;
 
     fn tenant(name: &str, key: &str) -> Tenant {
         Tenant {
@@ -166,12 +172,15 @@ mod tests {
 
     #[test]
     fn keys_are_read_from_either_header() {
-        let mut h = hyper::HeaderMap::new();
-        h.insert("x-api-key", "k1".parse().unwrap());
-        assert_eq!(presented_key(&h), Some("k1"));
-        h.insert("authorization", "Bearer k2".parse().unwrap());
-        assert_eq!(presented_key(&h), Some("k2"));
-        h.insert("authorization", "Basic abc".parse().unwrap());
-        assert_eq!(presented_key(&h), None);
+        let fields = |pairs: &[(&str, &str)]| {
+            Fields::from_pairs(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+        };
+        let key = fields(&[("X-API-Key", " k1 ")]);
+        assert_eq!(presented_key(&key), Some("k1"));
+        let both = fields(&[("x-api-key", "k1"), ("Authorization", "bearer k2")]);
+        assert_eq!(presented_key(&both), Some("k2"));
+        let basic = fields(&[("x-api-key", "k1"), ("authorization", "Basic abc")]);
+        assert_eq!(presented_key(&basic), None);
+        assert_eq!(presented_key(&fields(&[("x-api-key", "k\u{e9}")])), None);
     }
 }

@@ -12,7 +12,6 @@ use crate::config::Upstream as Settings;
 use crate::http1::{self, Pool, Target};
 use bytes::Bytes;
 use hyper::Method;
-use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::PathAndQuery;
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -101,7 +100,8 @@ impl From<http1::Error> for Failure {
 
 pub struct Answer {
     pub status: hyper::StatusCode,
-    pub headers: hyper::HeaderMap,
+    /// Its end-to-end fields.
+    pub fields: crate::message::Fields,
     pub body: Bytes,
     pub elapsed: Duration,
 }
@@ -184,12 +184,12 @@ impl Upstream {
 
     /// Sends one request (`path`: from [`Upstream::path`] or [`Upstream::forward_path`]) and
     /// reads the whole answer, within every limit.
-    /// `fields`: the header fields to send (a `&HeaderMap`, or any fields).
+    /// `fields`: the header fields to send, as (name, value).
     pub async fn send<'a>(
         &self,
         method: &Method,
         path: &str,
-        fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
         body: &[u8],
     ) -> Result<Answer, Failure> {
         self.admit()?;
@@ -217,7 +217,7 @@ impl Upstream {
                 .await?;
             Ok(Answer {
                 status: reply.status,
-                headers: reply.headers,
+                fields: reply.fields,
                 body: reply.body,
                 elapsed: start.elapsed(),
             })
@@ -274,7 +274,6 @@ impl Upstream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::HeaderMap;
 
     /// An upstream for `url` with `extra` settings (TOML lines), for `threads` serving threads.
     fn upstream(url: &str, extra: &str, threads: usize) -> Result<Upstream, String> {
@@ -312,18 +311,13 @@ mod tests {
         let up = std::sync::Arc::new(one_slot(silent_addr));
         let first = {
             let up = up.clone();
-            tokio::spawn(async move {
-                up.send(&Method::POST, "/predict", &HeaderMap::new(), b"{}")
-                    .await
-            })
+            tokio::spawn(async move { up.send(&Method::POST, "/predict", [], b"{}").await })
         };
         // Once the first request holds the one slot:
         while up.slots.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
-        let second = up
-            .send(&Method::POST, "/predict", &HeaderMap::new(), b"{}")
-            .await;
+        let second = up.send(&Method::POST, "/predict", [], b"{}").await;
         let Err(f) = second else {
             panic!("the second request got a slot")
         };
@@ -338,7 +332,7 @@ mod tests {
 
         let up = one_slot(junk_addr);
         let f = up
-            .send(&Method::GET, "/v2/models/m", &HeaderMap::new(), b"")
+            .send(&Method::GET, "/v2/models/m", [], b"")
             .await
             .err()
             .unwrap();

@@ -48,14 +48,19 @@ fn json_protocol_authenticates_screens_and_forwards() {
     // and its key is not passed on.
     let auth = format!("Bearer {KEY_A}");
     let body = row_body(&clean[..1]).to_string();
+    // Field names in any case.
     let headers = [
-        ("Authorization", auth.as_str()),
+        ("AUTHORIZATION", auth.as_str()),
         ("X-Palisade-Tenant", "b"),
+        ("x-PALISADE-tenant", "c"),
+        ("Proxy-Authorization", "Basic eDp5"),
+        ("X-Api-Key", "also-a-key"),
         ("Content-Type", "application/json"),
     ];
     let r = request(guard.addr, "POST", "/predict", &headers, body.as_bytes()).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-seen-tenant"), Some("a"));
+    assert_eq!(r.header("x-seen-credentials"), Some(""));
     // Fields a client's `Connection` keeps to its hop stop at the guard (RFC 9110 §7.6.1);
     // naming the guard's own tenant field does not take it away.
     let headers = [

@@ -17,12 +17,12 @@
 //! the server crash is tried at most twice before the client gets a 502.
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, connection_options, content_length, header_map,
-    hop_field, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
-    write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, connection_options, content_length, hop_field,
+    keep_alive_after, place, push_content_length, read_chunks, read_length, read_more, write_all,
 };
+use crate::message::Fields;
 use bytes::{Buf, Bytes, BytesMut};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
@@ -43,7 +43,7 @@ pub struct Reply {
     pub status: StatusCode,
     /// Its end-to-end fields: the connection's own (`Connection`, the framing…) are this
     /// client's to read.
-    pub headers: HeaderMap,
+    pub fields: Fields,
     pub body: Bytes,
 }
 
@@ -147,15 +147,14 @@ impl Pool {
     /// Sends one request and reads the whole answer (a body of at most `max_body` bytes).
     /// A kept-alive connection that turns out to have been closed by the server before it
     /// answered is replaced by a new one, once.
-    /// `fields`: the request's header fields (a `&HeaderMap`, or any fields); `Host`, the
-    /// framing and the connection's own fields among them are left out, as this writes its
-    /// own.
+    /// `fields`: the request's header fields as (name, value); `Host`, the framing and the
+    /// connection's own fields among them are left out, as this writes its own.
     pub async fn exchange<'a>(
         &self,
         target: &Target,
         method: &Method,
         path_and_query: &str,
-        fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
         body: &[u8],
         max_body: usize,
     ) -> Result<Reply, Error> {
@@ -207,7 +206,7 @@ fn request_head<'a>(
     target: &Target,
     method: &Method,
     path_and_query: &str,
-    fields: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     body_len: usize,
 ) -> Vec<u8> {
     let mut head = Vec::with_capacity(512);
@@ -218,12 +217,12 @@ fn request_head<'a>(
     head.extend_from_slice(target.host_field.as_bytes());
     head.extend_from_slice(b"\r\n");
     for (name, value) in fields {
-        if connection_field(name) || name == hyper::header::HOST {
+        if connection_field(name) || name.eq_ignore_ascii_case(b"host") {
             continue;
         }
-        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(name);
         head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(value);
         head.extend_from_slice(b"\r\n");
     }
     if body_len > 0 || !matches!(*method, Method::GET | Method::HEAD | Method::DELETE) {
@@ -279,7 +278,7 @@ async fn round_trip(
         return Ok((
             Reply {
                 status: head.status,
-                headers: head.headers,
+                fields: head.fields,
                 body,
             },
             reusable && head.keep_alive && buf.is_empty(),
@@ -289,7 +288,7 @@ async fn round_trip(
 /// A parsed response head and how its body is framed.
 struct Head {
     status: StatusCode,
-    headers: HeaderMap,
+    fields: Fields,
     framing: Framing,
     keep_alive: bool,
 }
@@ -336,36 +335,35 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
             buf.advance(len);
             continue;
         }
-        // Names are checked here; values are kept as places in the head, which becomes one
-        // shared buffer below, so that no value is copied.
+        // httparse has checked the names and values; both are kept as places in the head,
+        // which becomes one shared buffer below, so that nothing is copied.
         let mut fields = Vec::with_capacity(r.headers.len());
         let mut length: Option<usize> = None;
         let mut chunked = None;
         let mut keep_alive = r.version == Some(1);
         let mut hop = Vec::new();
         for f in r.headers.iter() {
-            let name = HeaderName::from_bytes(f.name.as_bytes())
-                .map_err(|_| Error::BadResponse(format!("header name '{}'", f.name)))?;
-            if name == hyper::header::CONTENT_LENGTH {
+            let name = f.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"content-length") {
                 length = Some(content_length(f.value, length)?);
-            } else if name == hyper::header::TRANSFER_ENCODING {
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 // The last coding decides: only `chunked` delimits the body.
                 let last = f.value.rsplit(|&b| b == b',').next().unwrap_or_default();
                 chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-            } else if name == hyper::header::CONNECTION {
+            } else if name.eq_ignore_ascii_case(b"connection") {
                 keep_alive = keep_alive_after(f.value, r.version == Some(0), keep_alive);
                 hop.extend(connection_options(f.value));
             }
-            if !connection_field(&name) {
-                fields.push((name, place(buf, f.value)));
+            if !connection_field(name) {
+                fields.push((place(buf, name), place(buf, f.value)));
             }
         }
         // Fields the model server's `Connection` keeps to its hop are not the tenant's.
         if !hop.is_empty() {
-            fields.retain(|(name, _)| !hop_field(&hop, name));
+            fields.retain(|(name, _)| !hop_field(&hop, &buf[name.clone()]));
         }
         let head = buf.split_to(len).freeze();
-        let headers = header_map(&head, fields).map_err(Error::BadResponse)?;
+        let fields = Fields::in_head(head, fields);
         let framing = if *method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
@@ -384,7 +382,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         let both = chunked.is_some() && length.is_some();
         return Ok(Some(Head {
             status,
-            headers,
+            fields,
             keep_alive: keep_alive && !both,
             framing,
         }));
@@ -424,6 +422,9 @@ mod tests {
     use tokio::io::AsyncBufReadExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+
+    /// No header fields.
+    const NONE: [(&[u8], &[u8]); 0] = [];
 
     /// A model server that plays a script: for each connection it accepts, it reads one
     /// request per answer in that connection's list, writes the answer, and after the last
@@ -482,13 +483,11 @@ mod tests {
     }
 
     async fn post(pool: &Pool, t: &Target, body: &str) -> Result<Reply, Error> {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("application/json"));
         pool.exchange(
             t,
             &Method::POST,
             "/predict?x=1",
-            &headers,
+            [(&b"content-type"[..], &b"application/json"[..])],
             body.as_bytes(),
             1000,
         )
@@ -497,24 +496,25 @@ mod tests {
 
     #[test]
     fn a_request_carries_its_own_framing_and_connection_fields_only() {
-        let mut fields = HeaderMap::new();
-        for (name, value) in [
-            ("connection", "keep-alive, x-secret"),
-            ("keep-alive", "timeout=5"),
-            ("te", "trailers"),
-            ("transfer-encoding", "chunked"),
-            ("content-length", "999"),
-            ("upgrade", "h2c"),
-            ("host", "client.example"),
-            ("x-model", "a"),
-        ] {
-            fields.append(name, HeaderValue::from_static(value));
-        }
+        // Named in any case: field names are not case-sensitive, and are written as given.
+        let fields = Fields::from_pairs(
+            [
+                ("Connection", "keep-alive, x-secret"),
+                ("keep-alive", "timeout=5"),
+                ("TE", "trailers"),
+                ("transfer-encoding", "chunked"),
+                ("Content-Length", "999"),
+                ("upgrade", "h2c"),
+                ("HOST", "client.example"),
+                ("X-Model", "a"),
+            ]
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+        );
         let t = target("127.0.0.1:9".parse().unwrap());
-        let head = request_head(&t, &Method::POST, "/p", &fields, 2);
+        let head = request_head(&t, &Method::POST, "/p", fields.iter(), 2);
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "POST /p HTTP/1.1\r\nhost: 127.0.0.1:9\r\nx-model: a\r\ncontent-length: 2\r\n\r\n"
+            "POST /p HTTP/1.1\r\nhost: 127.0.0.1:9\r\nX-Model: a\r\ncontent-length: 2\r\n\r\n"
         );
     }
 
@@ -543,7 +543,7 @@ mod tests {
             "the buffer of a small answer is used again"
         );
         let answer = pool
-            .exchange(&t, &Method::POST, "/", &HeaderMap::new(), b"", 1 << 20)
+            .exchange(&t, &Method::POST, "/", NONE, b"", 1 << 20)
             .await
             .unwrap();
         assert_eq!(answer.body.len(), KEPT_BUFFER + 1);
@@ -568,8 +568,8 @@ mod tests {
         .await;
         let (pool, t) = (Pool::new(4), target(addr));
         let answer = post(&pool, &t, "").await.unwrap();
-        let names: Vec<_> = answer.headers.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["x-model"]);
+        let names: Vec<_> = answer.fields.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, [b"X-Model"]);
         // The options other than `close` keep the connection.
         post(&pool, &t, "").await.unwrap();
         drop(pool);
@@ -587,14 +587,14 @@ mod tests {
         let (pool, t) = (Pool::new(4), target(addr));
         let a = post(&pool, &t, "{\"x\":1}").await.unwrap();
         assert_eq!((a.status.as_u16(), &a.body[..]), (200, &b"ok"[..]));
-        assert_eq!(a.headers["x-model"], "a");
+        assert_eq!(a.fields.get("x-model"), Some(&b"a"[..]));
         let b = post(&pool, &t, "").await.unwrap();
         assert_eq!((b.status.as_u16(), &b.body[..]), (201, &b"Wikipedia"[..]));
         // The framing fields were this client's to read: the answer carries the rest.
-        assert_eq!(a.headers.len(), 1, "{:?}", a.headers);
-        assert!(b.headers.is_empty(), "{:?}", b.headers);
+        assert_eq!(a.fields.len(), 1, "{:?}", a.fields);
+        assert!(b.fields.is_empty(), "{:?}", b.fields);
         let head = pool
-            .exchange(&t, &Method::HEAD, "/", &HeaderMap::new(), b"", 1000)
+            .exchange(&t, &Method::HEAD, "/", NONE, b"", 1000)
             .await
             .unwrap();
         assert!(head.body.is_empty(), "a HEAD answer has no body");

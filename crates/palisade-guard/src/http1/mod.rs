@@ -8,8 +8,8 @@ pub mod server;
 
 pub use client::{Pool, Reply, Target};
 
+use crate::message::Fields;
 use bytes::{Buf, Bytes, BytesMut};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::io::IoSlice;
 use std::ops::Range;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -32,11 +32,13 @@ const CONNECTION_FIELDS: [&str; 8] = [
     "content-length",
 ];
 
-/// Whether `name` is one of the fields each hop reads for itself and writes its own of
-/// ([`CONNECTION_FIELDS`]): the client leaves them out of the answers it returns and out of
-/// the requests it writes, and the server out of the answers it writes.
-pub(crate) fn connection_field(name: &HeaderName) -> bool {
-    CONNECTION_FIELDS.contains(&name.as_str())
+/// Whether `name` (any case) is one of the fields each hop reads for itself and writes its
+/// own of ([`CONNECTION_FIELDS`]): the client leaves them out of the answers it returns and
+/// out of the requests it writes, and the server out of the answers it writes.
+pub(crate) fn connection_field(name: &[u8]) -> bool {
+    CONNECTION_FIELDS
+        .iter()
+        .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The options a `Connection` field's value lists (RFC 9110 §7.6.1): `close`, `keep-alive`,
@@ -49,20 +51,17 @@ pub(crate) fn connection_options(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The options of all of a message's `Connection` fields (see [`connection_options`]).
-pub(crate) fn hop_options(headers: &HeaderMap) -> Vec<&[u8]> {
-    headers
-        .get_all(hyper::header::CONNECTION)
-        .iter()
-        .flat_map(|v| connection_options(v.as_bytes()))
+pub(crate) fn hop_options(fields: &Fields) -> Vec<&[u8]> {
+    fields
+        .get_all("connection")
+        .flat_map(connection_options)
         .collect()
 }
 
-/// Whether `name` is one of the fields `options` (a message's `Connection` options) keeps to
-/// its hop.
-pub(crate) fn hop_field(options: &[&[u8]], name: &HeaderName) -> bool {
-    options
-        .iter()
-        .any(|o| o.eq_ignore_ascii_case(name.as_str().as_bytes()))
+/// Whether `name` (any case) is one of the fields `options` (a message's `Connection`
+/// options) keeps to its hop.
+pub(crate) fn hop_field(options: &[&[u8]], name: &[u8]) -> bool {
+    options.iter().any(|o| o.eq_ignore_ascii_case(name))
 }
 
 /// Why an exchange with the model server failed (the server side reads a request body with
@@ -159,21 +158,6 @@ pub(crate) fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usi
 pub(crate) fn place(head: &[u8], part: &[u8]) -> Range<usize> {
     let from = part.as_ptr() as usize - head.as_ptr() as usize;
     from..from + part.len()
-}
-
-/// The fields of a head, their values as shares of the one buffer the head arrived in (no
-/// copy each); the error names a value that cannot be a header value.
-pub(crate) fn header_map(
-    head: &Bytes,
-    fields: Vec<(HeaderName, Range<usize>)>,
-) -> Result<HeaderMap, String> {
-    let mut headers = HeaderMap::with_capacity(fields.len());
-    for (name, at) in fields {
-        let value = HeaderValue::from_maybe_shared(head.slice(at))
-            .map_err(|_| format!("the value of header '{}'", name.as_str()))?;
-        headers.append(name, value);
-    }
-    Ok(headers)
 }
 
 /// Whether a connection is kept after a `Connection` field's tokens: `close` ends it, and

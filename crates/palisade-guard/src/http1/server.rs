@@ -5,9 +5,9 @@
 //! everything: per request it moved the head into a `HeaderMap` built field by field, drove
 //! the body and the answer through its dispatcher's state machine and buffered writes, and
 //! cost the guard about a fifth of its throughput (bench/README.md, "own HTTP/1.1 server").
-//! This one parses the head with httparse (the parser hyper uses), keeps field values as
-//! slices of the one buffer the head arrived in, and writes each answer's head and body in one
-//! system call.
+//! This one parses the head with httparse (the parser hyper uses), keeps the fields as places
+//! in the one buffer the head arrived in (`message::Fields`, no map), and writes each answer's
+//! head and body in one system call.
 //!
 //! What it accepts is what RFC 9112 allows, read strictly, because a proxy that frames a
 //! request differently from the server behind it is how requests are smuggled:
@@ -28,19 +28,16 @@
 //!   without keep-alive, an error, or the guard stopping).
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, header_map, keep_alive_after,
-    place, push_content_length, read_chunks, read_length, read_more, write_all,
+    Error, MAX_HEAD, MAX_HEADERS, connection_field, content_length, keep_alive_after, place,
+    push_content_length, read_chunks, read_length, read_more, write_all,
 };
 use crate::body::{BodyError, RequestBody};
+use crate::message::{Answer, Fields, RequestHead};
 use bytes::{Bytes, BytesMut};
-use http_body_util::Full;
-use hyper::body::Body as _;
-use hyper::header::{HeaderMap, HeaderName};
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::{Method, StatusCode, Uri};
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -84,7 +81,7 @@ pub struct Body<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> RequestBody for Body<S> {
     async fn read_whole(
         self,
-        _: &HeaderMap,
+        _: &Fields,
         limit: usize,
         within: Duration,
     ) -> Result<Bytes, BodyError> {
@@ -146,7 +143,8 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// A request head as read, and what the connection needs to know about it.
 struct Head {
-    parts: hyper::http::request::Parts,
+    head: RequestHead,
+    http10: bool,
     framing: Framing,
     expect_continue: bool,
     keep_alive: bool,
@@ -191,8 +189,8 @@ pub async fn serve<S, H, Fut, R>(
     stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
-    H: Fn(Request<Body<S>>) -> Fut,
-    Fut: Future<Output = Response<Full<Bytes>>>,
+    H: Fn(RequestHead, Body<S>) -> Fut,
+    Fut: Future<Output = Answer>,
     R: Fn(StatusCode, &'static str, &str),
 {
     let shared = Arc::new(Mutex::new(None));
@@ -234,20 +232,20 @@ pub async fn serve<S, H, Fut, R>(
             Err(r) => {
                 refused(r.status, r.reason(), &r.message);
                 let body = serde_json::json!({ "error": r.message, "reason": r.reason() });
-                let answer = crate::gateway::json_response(r.status, body);
+                let answer = Answer::json(r.status, &body);
                 let _ = write_answer(&mut conn.io, answer, false, false, false).await;
                 let _ = conn.io.shutdown().await;
                 return;
             }
         };
         let Head {
-            parts,
+            head,
+            http10,
             framing,
             expect_continue,
             keep_alive,
         } = head;
-        let is_head = parts.method == Method::HEAD;
-        let http10 = parts.version == Version::HTTP_10;
+        let is_head = head.method == Method::HEAD;
         conn.body = if framing == Framing::None {
             BodyState::Read
         } else {
@@ -259,7 +257,7 @@ pub async fn serve<S, H, Fut, R>(
             framing,
             expect_continue,
         };
-        let answer = handler(Request::from_parts(parts, body)).await;
+        let answer = handler(head, body).await;
         let Some(back) = shared.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return;
         };
@@ -341,22 +339,20 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     let bad = |m: String| refusal(StatusCode::BAD_REQUEST, m);
     let method = Method::from_bytes(r.method.unwrap_or_default().as_bytes())
         .map_err(|_| bad("the request method".into()))?;
-    let version = match r.version {
-        Some(0) => Version::HTTP_10,
-        _ => Version::HTTP_11,
-    };
+    let http10 = r.version == Some(0);
     let target = place(buf, r.path.unwrap_or_default().as_bytes());
+    // httparse has checked the names and values; both are kept as places in the head, which
+    // becomes one shared buffer below.
     let mut fields = Vec::with_capacity(r.headers.len());
     let mut length: Option<usize> = None;
     let mut chunked = false;
     let mut expect_continue = false;
-    let mut keep_alive = version == Version::HTTP_11;
+    let mut keep_alive = !http10;
     for f in r.headers.iter() {
-        let name = HeaderName::from_bytes(f.name.as_bytes())
-            .map_err(|_| bad(format!("header name '{}'", f.name)))?;
-        if name == hyper::header::CONTENT_LENGTH {
+        let name = f.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
             length = Some(content_length(f.value, length).map_err(|e| bad(e.to_string()))?);
-        } else if name == hyper::header::TRANSFER_ENCODING {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if chunked {
                 return Err(bad("more than one Transfer-Encoding field".into()));
             }
@@ -370,9 +366,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
                 ));
             }
             chunked = true;
-        } else if name == hyper::header::CONNECTION {
-            keep_alive = keep_alive_after(f.value, version == Version::HTTP_10, keep_alive);
-        } else if name == hyper::header::EXPECT {
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            keep_alive = keep_alive_after(f.value, http10, keep_alive);
+        } else if name.eq_ignore_ascii_case(b"expect") {
             if !f.value.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
                 return Err(refusal(
                     StatusCode::EXPECTATION_FAILED,
@@ -382,11 +378,11 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
                     ),
                 ));
             }
-            expect_continue = version == Version::HTTP_11;
+            expect_continue = !http10;
         }
-        fields.push((name, place(buf, f.value)));
+        fields.push((place(buf, name), place(buf, f.value)));
     }
-    if chunked && version == Version::HTTP_10 {
+    if chunked && http10 {
         return Err(bad("Transfer-Encoding in an HTTP/1.0 request".into()));
     }
     if chunked && length.is_some() {
@@ -402,14 +398,13 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target))
         .map_err(|e| bad(format!("the request target: {e}")))?;
-    let headers = header_map(&head, fields).map_err(bad)?;
-    let (mut parts, ()) = Request::new(()).into_parts();
-    parts.method = method;
-    parts.uri = uri;
-    parts.version = version;
-    parts.headers = headers;
     Ok(Some(Head {
-        parts,
+        head: RequestHead {
+            method,
+            uri,
+            fields: Fields::in_head(head, fields),
+        },
+        http10,
         framing,
         expect_continue,
         keep_alive,
@@ -436,30 +431,36 @@ async fn drain<S: AsyncRead + Unpin>(
 /// Writes `answer` whole: its head and body in one call where the socket allows.
 async fn write_answer<S: AsyncWrite + Unpin>(
     io: &mut S,
-    answer: Response<Full<Bytes>>,
+    answer: Answer,
     keep_alive: bool,
     say_keep_alive: bool,
     no_body: bool,
 ) -> std::io::Result<()> {
-    let (parts, body) = answer.into_parts();
-    let body = whole(body);
-    let status = parts.status;
-    let mut head = Vec::with_capacity(128 + parts.headers.len() * 40);
+    let Answer {
+        status,
+        relayed,
+        headers,
+        body,
+    } = answer;
+    let mut head = Vec::with_capacity(128 + (relayed.len() + headers.len()) * 40);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
+    let own = headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+    for (name, value) in relayed.iter().chain(own) {
         if connection_field(name) {
             continue;
         }
-        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(name);
         head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(value);
         head.extend_from_slice(b"\r\n");
     }
-    if !parts.headers.contains_key(hyper::header::DATE) {
+    if !headers.contains_key(hyper::header::DATE) && relayed.get("date").is_none() {
         head.extend_from_slice(b"date: ");
         DATE.with(|d| head.extend_from_slice(d.borrow_mut().now()));
         head.extend_from_slice(b"\r\n");
@@ -483,16 +484,6 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     };
     write_all(io, &head, body).await?;
     io.flush().await
-}
-
-/// The bytes of a whole body (the gateway's answers are always whole).
-fn whole(body: Full<Bytes>) -> Bytes {
-    let mut body = std::pin::pin!(body);
-    let mut cx = Context::from_waker(Waker::noop());
-    match body.as_mut().poll_frame(&mut cx) {
-        Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
-        _ => Bytes::new(),
-    }
 }
 
 thread_local! {
@@ -529,24 +520,23 @@ mod tests {
 
     /// An answer naming what the handler saw: `GET /path body=N` (or the body's error, as
     /// the gateway would answer it). Paths under `/refuse` are answered without the body.
-    async fn echo(req: Request<Body<DuplexStream>>) -> Response<Full<Bytes>> {
-        let (parts, body) = req.into_parts();
-        let path = parts.uri.path().to_string();
+    async fn echo(head: RequestHead, body: Body<DuplexStream>) -> Answer {
+        let path = head.uri.path().to_string();
         if path.starts_with("/refuse") {
-            return Response::new(Full::new(Bytes::from("refused")));
+            return Answer::new(StatusCode::OK, "refused");
         }
         let read = body
-            .read_whole(&parts.headers, 1000, Duration::from_millis(200))
+            .read_whole(&head.fields, 1000, Duration::from_millis(200))
             .await;
         let text = match read {
             Ok(b) => format!(
                 "{} {path} body={}",
-                parts.method,
+                head.method,
                 String::from_utf8_lossy(&b)
             ),
-            Err(e) => format!("{} {path} error={e}", parts.method),
+            Err(e) => format!("{} {path} error={e}", head.method),
         };
-        Response::new(Full::new(Bytes::from(text)))
+        Answer::new(StatusCode::OK, text)
     }
 
     /// Serves `server` with [`echo`] on a task of its own, refusals unrecorded.
