@@ -287,4 +287,20 @@ mod tests {
             assert_eq!(head, format!("x\r\ncontent-length: {n}\r\n").into_bytes());
         }
     }
+
+    #[test]
+    fn connection_fields_are_known_in_any_case_and_no_others() {
+        for name in super::CONNECTION_FIELDS {
+            assert!(super::connection_field(name.as_bytes()), "{name}");
+            let upper = name.to_ascii_uppercase();
+            assert!(super::connection_field(upper.as_bytes()), "{upper}");
+            // The same length, or one more, is another field.
+            let other = format!("x{}", &name[1..]);
+            assert!(!super::connection_field(other.as_bytes()), "{other}");
+            assert!(!super::connection_field(format!("{name}s").as_bytes()));
+        }
+        for name in ["host", "content-type", "date", "", &"x".repeat(100)] {
+            assert!(!super::connection_field(name.as_bytes()), "{name}");
+        }
+    }
 }
