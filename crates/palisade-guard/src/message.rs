@@ -83,20 +83,6 @@ impl Fields {
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
-
-    /// Adds the fields to `map` (hyper's answers); a name or value that a header map cannot
-    /// hold is left out (the HTTP/1.1 client has checked both).
-    pub fn append_to(&self, map: &mut HeaderMap) {
-        for (n, v) in &self.places {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(&self.buf[n.clone()]),
-                HeaderValue::from_maybe_shared(self.buf.slice(v.clone())),
-            ) else {
-                continue;
-            };
-            map.append(name, value);
-        }
-    }
 }
 
 /// A field's value by its name (lower case), from [`Fields`] or a header map: for code that
@@ -167,17 +153,36 @@ impl Answer {
         a
     }
 
-    /// The answer as hyper writes it (HTTP/2): the relayed fields, then the guard's own.
+    /// Every field to write, as (name, value): the relayed ones, less those the guard sets
+    /// itself (its own `X-Palisade-Flag` is the one that counts), then the guard's own.
+    pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let overridden = |name: &[u8]| {
+            !self.headers.is_empty()
+                && std::str::from_utf8(name).is_ok_and(|n| self.headers.contains_key(n))
+        };
+        let own = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+        self.relayed
+            .iter()
+            .filter(move |(n, _)| !overridden(n))
+            .chain(own)
+    }
+
+    /// The answer as hyper writes it (HTTP/2), with the fields of [`Answer::fields`].
     pub fn into_response(self) -> Response<Full<Bytes>> {
-        let mut resp = Response::new(Full::new(self.body));
-        *resp.status_mut() = self.status;
-        let headers = resp.headers_mut();
-        self.relayed.append_to(headers);
-        for (name, value) in self.headers {
-            if let Some(name) = name {
+        let mut headers = HeaderMap::with_capacity(self.relayed.len() + self.headers.len());
+        for (name, value) in self.fields() {
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+            {
                 headers.append(name, value);
             }
         }
+        let mut resp = Response::new(Full::new(self.body));
+        *resp.status_mut() = self.status;
+        *resp.headers_mut() = headers;
         resp
     }
 }
@@ -220,5 +225,35 @@ mod tests {
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
         assert_eq!(r.headers()["x-palisade-flag"], "ood");
+    }
+
+    #[test]
+    fn the_guards_own_fields_take_the_place_of_the_model_servers() {
+        let mut a = Answer::new(StatusCode::OK, "{}");
+        a.relayed =
+            Fields::from_pairs([(&b"X-Palisade-Flag"[..], &b"none"[..]), (b"x-model", b"m")]);
+        let names = |a: &Answer| {
+            a.fields()
+                .map(|(n, v)| {
+                    format!(
+                        "{}={}",
+                        String::from_utf8_lossy(n),
+                        String::from_utf8_lossy(v)
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&a), ["X-Palisade-Flag=none", "x-model=m"]);
+        a.headers.insert(
+            "x-palisade-flag",
+            HeaderValue::from_static("out_of_distribution"),
+        );
+        assert_eq!(
+            names(&a),
+            ["x-model=m", "x-palisade-flag=out_of_distribution"]
+        );
+        let r = a.into_response();
+        let flags: Vec<_> = r.headers().get_all("x-palisade-flag").iter().collect();
+        assert_eq!(flags, ["out_of_distribution"]);
     }
 }

@@ -436,22 +436,14 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     say_keep_alive: bool,
     no_body: bool,
 ) -> std::io::Result<()> {
-    let Answer {
-        status,
-        relayed,
-        headers,
-        body,
-    } = answer;
-    let mut head = Vec::with_capacity(128 + (relayed.len() + headers.len()) * 40);
+    let status = answer.status;
+    let mut head = Vec::with_capacity(128 + (answer.relayed.len() + answer.headers.len()) * 40);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
-    let own = headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
-    for (name, value) in relayed.iter().chain(own) {
+    for (name, value) in answer.fields() {
         if connection_field(name) {
             continue;
         }
@@ -460,7 +452,7 @@ async fn write_answer<S: AsyncWrite + Unpin>(
         head.extend_from_slice(value);
         head.extend_from_slice(b"\r\n");
     }
-    if !headers.contains_key(hyper::header::DATE) && relayed.get("date").is_none() {
+    if !answer.headers.contains_key(hyper::header::DATE) && answer.relayed.get("date").is_none() {
         head.extend_from_slice(b"date: ");
         DATE.with(|d| head.extend_from_slice(d.borrow_mut().now()));
         head.extend_from_slice(b"\r\n");
@@ -469,7 +461,7 @@ async fn write_answer<S: AsyncWrite + Unpin>(
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     if !bodiless {
-        push_content_length(&mut head, body.len());
+        push_content_length(&mut head, answer.body.len());
     }
     if !keep_alive {
         head.extend_from_slice(b"connection: close\r\n");
@@ -480,7 +472,7 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     let body = if no_body || bodiless {
         &[][..]
     } else {
-        &body[..]
+        &answer.body[..]
     };
     write_all(io, &head, body).await?;
     io.flush().await
