@@ -9,7 +9,7 @@ use crate::drift;
 use crate::events::{Sink, event};
 use crate::json;
 use crate::limit::{InFlight, Limiter};
-use crate::message::{Answer, RequestHead};
+use crate::message::{Answer, RequestHead, one_of};
 use crate::metrics::{Metrics, ModelSeries, Outcome, l1, l2, l3};
 use crate::probe::ControlSet;
 use crate::profile::Profile;
@@ -208,13 +208,6 @@ const STRIPPED: [&str; 4] = [
     "x-api-key",
     TENANT_HEADER,
 ];
-
-/// Whether `name` (any case) is one of the [`STRIPPED`] fields.
-fn stripped(name: &[u8]) -> bool {
-    STRIPPED
-        .iter()
-        .any(|s| s.len() == name.len() && s.as_bytes().eq_ignore_ascii_case(name))
-}
 
 /// The header that tells the model server which tenant is calling.
 pub const TENANT_HEADER: &str = "x-palisade-tenant";
@@ -594,7 +587,7 @@ impl Gateway {
         let fields = head
             .fields
             .iter()
-            .filter(|(name, _)| !stripped(name) && !crate::http1::hop_field(&hop, name))
+            .filter(|(name, _)| !one_of(name, &STRIPPED) && !crate::http1::hop_field(&hop, name))
             .chain([(
                 TENANT_HEADER.as_bytes(),
                 rt.tenant_headers[tenant_index].as_bytes(),

@@ -71,7 +71,7 @@ impl Fields {
     }
 
     /// The values of every field named `name` (lower case), in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn get_all<'f>(&'f self, name: &str) -> impl Iterator<Item = &'f [u8]> {
         self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
@@ -79,10 +79,15 @@ impl Fields {
 
     /// The value of the first field named `name` (lower case).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.get_all(name).next()
     }
+}
+
+/// Whether the field name `name`, in any case, is one of `names` (lower case).
+pub(crate) fn one_of(name: &[u8], names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// A field's value by its name (lower case), from [`Fields`] or a header map: for code that
@@ -113,11 +118,11 @@ pub struct RequestHead {
 
 impl RequestHead {
     /// The head of a request hyper has read (HTTP/2).
-    pub fn from_parts(parts: &hyper::http::request::Parts) -> RequestHead {
+    pub fn from_parts(parts: hyper::http::request::Parts) -> RequestHead {
         RequestHead {
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
             fields: Fields::from_map(&parts.headers),
+            method: parts.method,
+            uri: parts.uri,
         }
     }
 }

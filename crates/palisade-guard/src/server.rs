@@ -251,7 +251,7 @@ async fn accept_loop(
                     let handler = move |req: Request<Incoming>, cn| {
                         let gateway = gateway.clone();
                         let (parts, body) = req.into_parts();
-                        let head = RequestHead::from_parts(&parts);
+                        let head = RequestHead::from_parts(parts);
                         async move {
                             answer(&gateway, admin, head, body, cn)
                                 .await

@@ -36,9 +36,7 @@ const CONNECTION_FIELDS: [&str; 8] = [
 /// own of ([`CONNECTION_FIELDS`]): the client leaves them out of the answers it returns and
 /// out of the requests it writes, and the server out of the answers it writes.
 pub(crate) fn connection_field(name: &[u8]) -> bool {
-    CONNECTION_FIELDS
-        .iter()
-        .any(|f| f.len() == name.len() && f.as_bytes().eq_ignore_ascii_case(name))
+    crate::message::one_of(name, &CONNECTION_FIELDS)
 }
 
 /// The options a `Connection` field's value lists (RFC 9110 §7.6.1): `close`, `keep-alive`,
