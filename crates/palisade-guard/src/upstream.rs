@@ -94,6 +94,7 @@ impl From<http1::Error> for Failure {
             http1::Error::Connect(e) => Failure::Connect(e),
             http1::Error::BadResponse(e) => Failure::BadResponse(e),
             http1::Error::TooLarge => Failure::TooLarge,
+            http1::Error::TimedOut => Failure::Timeout,
         }
     }
 }
@@ -146,7 +147,9 @@ impl Upstream {
             )
             .map_err(|e| format!("upstream.url: {e}"))?,
             prefix: base.path().trim_end_matches('/').to_string(),
-            pools: (0..=threads).map(|_| Pool::new(idle)).collect(),
+            pools: (0..=threads)
+                .map(|_| Pool::new(idle, MAX_RESPONSE_BYTES))
+                .collect(),
             slots: Semaphore::new(settings.max_connections),
             breaker: Mutex::new(Breaker::default()),
         })
@@ -208,22 +211,20 @@ impl Upstream {
             }
         };
         let start = Instant::now();
-        let deadline = Duration::from_millis(self.settings.timeout_ms);
-        let result = tokio::time::timeout(deadline, async {
-            let pool = POOL.with(Cell::get);
-            let pool = self.pools.get(pool).unwrap_or(&self.pools[0]);
-            let reply = pool
-                .exchange(&self.target, method, path, fields, body, MAX_RESPONSE_BYTES)
-                .await?;
-            Ok(Answer {
+        let deadline =
+            tokio::time::Instant::from_std(start) + Duration::from_millis(self.settings.timeout_ms);
+        let pool = POOL.with(Cell::get);
+        let pool = self.pools.get(pool).unwrap_or(&self.pools[0]);
+        let result = pool
+            .exchange(&self.target, method, path, fields, body, deadline)
+            .await
+            .map(|reply| Answer {
                 status: reply.status,
                 fields: reply.fields,
                 body: reply.body,
                 elapsed: start.elapsed(),
             })
-        })
-        .await
-        .unwrap_or(Err(Failure::Timeout));
+            .map_err(Failure::from);
         let failed = match &result {
             Err(_) => true,
             Ok(a) => matches!(a.status.as_u16(), 502..=504),
@@ -340,6 +341,37 @@ mod tests {
         assert_eq!(
             f.message(&up.settings),
             "the model server's answer is not valid HTTP/1.1: Content-Length 'x'"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_model_server_that_stops_answering_is_a_timeout() {
+        // Answers its connection's first request, then only reads.
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut c, _) = server.accept().await.unwrap();
+            let _ = c.read(&mut [0; 4096]).await;
+            let _ = c
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            while c.read(&mut [0; 4096]).await.is_ok_and(|n| n > 0) {}
+        });
+        let up = upstream(&format!("http://{addr}"), "timeout_ms = 200", 1).unwrap();
+        let first = up.send(&Method::POST, "/predict", [], b"{}").await;
+        assert_eq!(first.unwrap().status.as_u16(), 200);
+        let late = up.send(&Method::POST, "/predict", [], b"{}");
+        let Err(f) = tokio::time::timeout(Duration::from_secs(5), late)
+            .await
+            .expect("over by the deadline")
+        else {
+            panic!("an answer from a server that sends none")
+        };
+        assert_eq!((f.kind(), f.status().as_u16()), ("timeout", 504));
+        assert_eq!(
+            f.message(&up.settings),
+            "the model server did not answer within 200 ms"
         );
     }
 

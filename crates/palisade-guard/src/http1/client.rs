@@ -7,8 +7,8 @@
 //! `Transfer-Encoding: chunked` (trailers read and dropped), or a body that ends when the
 //! connection closes; interim `1xx` answers skipped; `HEAD`, `204` and `304` without a body.
 //! A head over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] fields, a body over the caller's limit,
-//! conflicting lengths and bad chunk framing are errors, never a hang: the caller bounds the
-//! whole exchange with its deadline.
+//! conflicting lengths and bad chunk framing are errors, never a hang: the caller gives
+//! each exchange a deadline, kept with one timer per connection (see [`super::passed`]).
 //!
 //! A kept-alive connection the server has closed is recognised before use when its close has
 //! arrived (`quiet`). When the close crosses the request instead (no byte of an answer, on a
@@ -17,17 +17,20 @@
 //! the server crash is tried at most twice before the client gets a 502.
 
 use super::{
-    Error, MAX_HEAD, MAX_HEADERS, connection_field, connection_options, content_length, hop_field,
-    keep_alive_after, place, push_content_length, read_chunks, read_length, read_more, write_all,
+    Error, MAX_HEAD, MAX_HEADERS, by, connection_field, connection_options, content_length,
+    hop_field, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
+    write_all,
 };
 use crate::message::Fields;
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 /// Most interim (1xx) answers before the final one.
 const MAX_INTERIM: usize = 8;
@@ -74,13 +77,16 @@ impl Target {
         })
     }
 
-    async fn connect(&self) -> Result<TcpStream, Error> {
+    /// A new connection, within the connect timeout and by `deadline` (the exchange's).
+    async fn connect(&self, deadline: tokio::time::Instant) -> Result<TcpStream, Error> {
         let connecting = TcpStream::connect((self.host.as_str(), self.port));
-        let stream = match tokio::time::timeout(self.connect_timeout, connecting).await {
+        let give_up = tokio::time::Instant::now() + self.connect_timeout;
+        let stream = match tokio::time::timeout_at(give_up.min(deadline), connecting).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 return Err(Error::Connect(format!("{}:{}: {e}", self.host, self.port)));
             }
+            Err(_) if deadline < give_up => return Err(Error::TimedOut),
             Err(_) => {
                 return Err(Error::Connect(format!(
                     "{}:{}: no connection within {} ms",
@@ -95,58 +101,71 @@ impl Target {
     }
 }
 
+/// A connection to the model server.
+struct Conn {
+    stream: TcpStream,
+    /// Its read buffer, whose memory is used again once the answers read into it are gone.
+    buf: BytesMut,
+    /// The deadline of its exchanges (see [`super::passed`]).
+    timer: Pin<Box<Sleep>>,
+}
+
 /// Kept-alive connections of one serving thread (a connection is driven by the thread
 /// whose event loop it is registered with, so each thread keeps its own).
 pub struct Pool {
-    /// Each with its read buffer (whose memory is used again once the answers read into it
-    /// are gone) and when it was put back.
-    idle: Mutex<Vec<(TcpStream, BytesMut, Instant)>>,
+    /// Each with when it was put back.
+    idle: Mutex<Vec<(Conn, Instant)>>,
     max_idle: usize,
     idle_timeout: Duration,
+    /// The largest answer body read.
+    max_body: usize,
 }
 
 impl Pool {
-    pub fn new(max_idle: usize) -> Pool {
-        Pool::with_idle_timeout(max_idle, IDLE_TIMEOUT)
+    /// A pool keeping at most `max_idle` connections, whose exchanges read answer bodies of
+    /// at most `max_body` bytes.
+    pub fn new(max_idle: usize, max_body: usize) -> Pool {
+        Pool::with_idle_timeout(max_idle, max_body, IDLE_TIMEOUT)
     }
 
-    fn with_idle_timeout(max_idle: usize, idle_timeout: Duration) -> Pool {
+    fn with_idle_timeout(max_idle: usize, max_body: usize, idle_timeout: Duration) -> Pool {
         Pool {
             idle: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
+            max_body,
         }
     }
 
     /// The most recently used connection that is still open and quiet.
-    fn take(&self) -> Option<(TcpStream, BytesMut)> {
+    fn take(&self) -> Option<Conn> {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some((s, buf, since)) = idle.pop() {
-            if now.duration_since(since) < self.idle_timeout && quiet(&s) {
-                return Some((s, buf));
+        while let Some((c, since)) = idle.pop() {
+            if now.duration_since(since) < self.idle_timeout && quiet(&c.stream) {
+                return Some(c);
             }
         }
         None
     }
 
-    fn put(&self, s: TcpStream, buf: BytesMut) {
+    fn put(&self, c: Conn) {
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         // Oldest first: connections idle too long are closed from the front.
         let expired = idle
             .iter()
-            .take_while(|(_, _, since)| now.duration_since(*since) >= self.idle_timeout)
+            .take_while(|(_, since)| now.duration_since(*since) >= self.idle_timeout)
             .count();
         idle.drain(..expired);
         if idle.len() < self.max_idle {
-            idle.push((s, buf, now));
+            idle.push((c, now));
         }
     }
 
-    /// Sends one request and reads the whole answer (a body of at most `max_body` bytes).
-    /// A kept-alive connection that turns out to have been closed by the server before it
-    /// answered is replaced by a new one, once.
+    /// Sends one request and reads the whole answer, by `deadline` ([`Error::TimedOut`]
+    /// after it, connecting included). A kept-alive connection that turns out to have been
+    /// closed by the server before it answered is replaced by a new one, once.
     /// `fields`: the request's header fields as (name, value); `Host`, the framing and the
     /// connection's own fields among them are left out, as this writes its own.
     pub async fn exchange<'a>(
@@ -156,25 +175,39 @@ impl Pool {
         path_and_query: &str,
         fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
         body: &[u8],
-        max_body: usize,
+        deadline: tokio::time::Instant,
     ) -> Result<Reply, Error> {
         let head = request_head(target, method, path_and_query, fields, body.len());
         let mut kept = self.take();
         loop {
             let reused = kept.is_some();
-            let (mut s, mut buf) = match kept.take() {
+            let mut c = match kept.take() {
                 Some(kept) => kept,
-                None => (target.connect().await?, BytesMut::new()),
+                None => Conn {
+                    stream: target.connect(deadline).await?,
+                    buf: BytesMut::new(),
+                    timer: Box::pin(tokio::time::sleep_until(deadline)),
+                },
             };
-            match round_trip(&mut s, &mut buf, &head, body, method, max_body).await {
+            let exchanged = round_trip(
+                &mut c.stream,
+                &mut c.buf,
+                &head,
+                body,
+                method,
+                self.max_body,
+            );
+            let Some(exchanged) = by(c.timer.as_mut(), deadline, exchanged).await else {
+                // Part of an answer may be unread: the connection goes.
+                return Err(Error::TimedOut);
+            };
+            match exchanged {
                 Ok((reply, reusable)) => {
                     if reusable {
-                        let buf = if reply.body.len() > KEPT_BUFFER {
-                            BytesMut::new()
-                        } else {
-                            buf
-                        };
-                        self.put(s, buf);
+                        if reply.body.len() > KEPT_BUFFER {
+                            c.buf = BytesMut::new();
+                        }
+                        self.put(c);
                     }
                     return Ok(reply);
                 }
@@ -478,6 +511,43 @@ mod tests {
         request
     }
 
+    /// A deadline no exchange of these tests comes near.
+    fn soon() -> tokio::time::Instant {
+        tokio::time::Instant::now() + Duration::from_secs(10)
+    }
+
+    #[tokio::test]
+    async fn an_answer_late_for_its_deadline_times_out_on_a_kept_connection() {
+        // Answers the first request at once and never the second, on one connection.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut conn = tokio::io::BufReader::new(conn);
+            read_request(&mut conn).await;
+            let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            conn.get_mut().write_all(ok).await.unwrap();
+            read_request(&mut conn).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let (pool, t) = (Pool::new(4, 1000), target(addr));
+        // The connection's timer is first armed for this far deadline...
+        post(&pool, &t, "1").await.unwrap();
+        // ...and a nearer one on the same connection still ends the wait at its time.
+        let near = tokio::time::Instant::now() + Duration::from_millis(100);
+        let late = pool.exchange(&t, &Method::POST, "/", NONE, b"2", near);
+        let got = tokio::time::timeout(Duration::from_secs(5), late).await;
+        assert_eq!(
+            got.expect("ended by its own deadline").unwrap_err(),
+            Error::TimedOut
+        );
+        assert!(
+            pool.idle.lock().unwrap().is_empty(),
+            "the connection is let go"
+        );
+        server.abort();
+    }
+
     fn target(addr: SocketAddr) -> Target {
         Target::new(&addr.to_string().parse().unwrap(), Duration::from_secs(2)).unwrap()
     }
@@ -489,7 +559,7 @@ mod tests {
             "/predict?x=1",
             [(&b"content-type"[..], &b"application/json"[..])],
             body.as_bytes(),
-            1000,
+            soon(),
         )
         .await
     }
@@ -535,15 +605,15 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
         ]])
         .await;
-        let (pool, t) = (Pool::new(4), target(addr));
-        let kept = |pool: &Pool| pool.idle.lock().unwrap()[0].1.capacity();
+        let (pool, t) = (Pool::new(4, 1 << 20), target(addr));
+        let kept = |pool: &Pool| pool.idle.lock().unwrap()[0].0.buf.capacity();
         post(&pool, &t, "").await.unwrap();
         assert!(
             kept(&pool) > 0,
             "the buffer of a small answer is used again"
         );
         let answer = pool
-            .exchange(&t, &Method::POST, "/", NONE, b"", 1 << 20)
+            .exchange(&t, &Method::POST, "/", NONE, b"", soon())
             .await
             .unwrap();
         assert_eq!(answer.body.len(), KEPT_BUFFER + 1);
@@ -566,7 +636,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
         ]])
         .await;
-        let (pool, t) = (Pool::new(4), target(addr));
+        let (pool, t) = (Pool::new(4, 1000), target(addr));
         let answer = post(&pool, &t, "").await.unwrap();
         let names: Vec<_> = answer.fields.iter().map(|(n, _)| n).collect();
         assert_eq!(names, [b"X-Model"]);
@@ -584,7 +654,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
         ]])
         .await;
-        let (pool, t) = (Pool::new(4), target(addr));
+        let (pool, t) = (Pool::new(4, 1000), target(addr));
         let a = post(&pool, &t, "{\"x\":1}").await.unwrap();
         assert_eq!((a.status.as_u16(), &a.body[..]), (200, &b"ok"[..]));
         assert_eq!(a.fields.get("x-model"), Some(&b"a"[..]));
@@ -594,7 +664,7 @@ mod tests {
         assert_eq!(a.fields.len(), 1, "{:?}", a.fields);
         assert!(b.fields.is_empty(), "{:?}", b.fields);
         let head = pool
-            .exchange(&t, &Method::HEAD, "/", NONE, b"", 1000)
+            .exchange(&t, &Method::HEAD, "/", NONE, b"", soon())
             .await
             .unwrap();
         assert!(head.body.is_empty(), "a HEAD answer has no body");
@@ -641,7 +711,7 @@ mod tests {
         });
         let count = || connections.load(std::sync::atomic::Ordering::SeqCst);
         let (pool, t) = (
-            Pool::with_idle_timeout(4, Duration::from_millis(50)),
+            Pool::with_idle_timeout(4, 1000, Duration::from_millis(50)),
             target(addr),
         );
         post(&pool, &t, "1").await.unwrap();
@@ -663,7 +733,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ne"],
         ])
         .await;
-        let (pool, t) = (Pool::new(4), target(addr));
+        let (pool, t) = (Pool::new(4, 1000), target(addr));
         assert_eq!(&post(&pool, &t, "1").await.unwrap().body[..], b"d");
         assert_eq!(&post(&pool, &t, "2").await.unwrap().body[..], b"e");
         let seen = server.await.unwrap();
@@ -677,7 +747,9 @@ mod tests {
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
         ]])
         .await;
-        let r = post(&Pool::new(4), &target(addr), "{}").await.unwrap();
+        let r = post(&Pool::new(4, 1000), &target(addr), "{}")
+            .await
+            .unwrap();
         assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"ok"[..]));
     }
 
@@ -693,7 +765,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"],
         ])
         .await;
-        let (pool, t) = (Pool::new(4), target(addr));
+        let (pool, t) = (Pool::new(4, 1000), target(addr));
         let bodies = [
             post(&pool, &t, "1").await.unwrap().body,
             post(&pool, &t, "2").await.unwrap().body,
@@ -751,7 +823,7 @@ mod tests {
         ];
         for (answer, want) in cases {
             let (addr, _server) = scripted(vec![vec![answer]]).await;
-            let got = post(&Pool::new(4), &target(addr), "{}").await;
+            let got = post(&Pool::new(4, 1000), &target(addr), "{}").await;
             assert_eq!(
                 got.unwrap_err(),
                 want,
@@ -811,7 +883,7 @@ mod tests {
             ),
             (long_body, Error::TooLarge),
         ];
-        let pool = Pool::new(4);
+        let pool = Pool::new(4, 1000);
         for (server, want) in cases {
             assert_eq!(post(&pool, &target(server), "{}").await.unwrap_err(), want);
         }
@@ -823,7 +895,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap()
         };
-        let Err(Error::Connect(why)) = post(&Pool::new(4), &target(addr), "{}").await else {
+        let Err(Error::Connect(why)) = post(&Pool::new(4, 1000), &target(addr), "{}").await else {
             panic!("expected a connect error");
         };
         assert!(

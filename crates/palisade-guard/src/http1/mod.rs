@@ -12,7 +12,9 @@ use crate::message::Fields;
 use bytes::{Buf, Bytes, BytesMut};
 use std::io::IoSlice;
 use std::ops::Range;
+use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{Instant, Sleep};
 
 /// Largest head (start line and fields) read: a model server's answer, or a tenant's request.
 pub const MAX_HEAD: usize = 64 << 10;
@@ -62,12 +64,51 @@ pub(crate) fn hop_field(options: &[&[u8]], name: &[u8]) -> bool {
     options.iter().any(|o| o.eq_ignore_ascii_case(name))
 }
 
+/// Whether `deadline` has passed, asked when `timer` has fired.
+///
+/// One timer serves all of a connection's deadlines (the head of each request a tenant sends,
+/// each answer awaited from the model server) instead of one set and cleared per request:
+/// it stays armed for the earliest deadline it was given, and only when it fires before the
+/// current one is it set again, for that one. A request then costs a clock read; the timer
+/// is touched about once per timeout's length.
+pub(crate) fn passed(timer: Pin<&mut Sleep>, deadline: Instant) -> bool {
+    if Instant::now() >= deadline {
+        return true;
+    }
+    timer.reset(deadline);
+    false
+}
+
+/// `work`'s output, or `None` when `deadline` passes first; `timer` is the connection's, as
+/// [`passed`] describes (set again here if it was armed for later than `deadline`).
+pub(crate) async fn by<F: Future>(
+    mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
+    work: F,
+) -> Option<F::Output> {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return Some(out),
+            () = timer.as_mut() => if passed(timer.as_mut(), deadline) {
+                return None;
+            },
+        }
+    }
+}
+
 /// Why an exchange with the model server failed (the server side reads a request body with
 /// the same helpers, and the same variants tell it why a body broke).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     /// No connection could be made, or it broke before an answer was read.
     Connect(String),
+    /// The exchange's deadline passed before the whole answer was read.
+    TimedOut,
     /// The answer (or body) is not valid HTTP/1.1, or broke off in the middle.
     BadResponse(String),
     /// The body is larger than the caller's limit.
@@ -79,6 +120,7 @@ impl std::fmt::Display for Error {
         match self {
             Error::Connect(e) | Error::BadResponse(e) => f.write_str(e),
             Error::TooLarge => f.write_str("the body is larger than the limit"),
+            Error::TimedOut => f.write_str("no whole answer by the deadline"),
         }
     }
 }

@@ -199,11 +199,9 @@ pub async fn serve<S, H, Fut, R>(
         buf: BytesMut::with_capacity(8 << 10),
         body: BodyState::Read,
     };
-    // One timer and one wait for the stop signal for the whole connection, not one of each
-    // per request: the timer stays set for the deadline it was first given and, when it
-    // fires, is set again for the current one if that is later. A request then costs a clock
-    // read, instead of a timer set and cleared and a waiter added to and taken off the stop
-    // signal's list.
+    // One timer (see `super::passed`) and one wait for the stop signal for the whole
+    // connection, not one of each per request: a request costs a clock read, instead of a
+    // timer set and cleared and a waiter added to and taken off the stop signal's list.
     let mut deadline = tokio::time::Instant::now() + header_timeout;
     let idle = tokio::time::sleep_until(deadline);
     let mut watching = stopped.clone();
@@ -214,13 +212,10 @@ pub async fn serve<S, H, Fut, R>(
             tokio::select! {
                 biased;
                 _ = &mut stop => return,
-                () = &mut idle => {
-                    if tokio::time::Instant::now() >= deadline {
-                        // Silent, or half a head, for too long: nothing to answer.
-                        return;
-                    }
-                    idle.as_mut().reset(deadline);
-                }
+                // Silent, or half a head, for too long: nothing to answer.
+                () = &mut idle => if super::passed(idle.as_mut(), deadline) {
+                    return;
+                },
                 // Dropped when the timer fires first: what it read stays in `conn.buf`.
                 next = read_head(&mut conn) => break next,
             }
