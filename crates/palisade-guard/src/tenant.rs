@@ -99,8 +99,8 @@ impl Directory {
 
     /// The index of the tenant this key belongs to. Every configured hash is compared, in
     /// constant time, whether or not an earlier one matched.
-    pub fn by_key(&self, key: &str) -> Option<usize> {
-        let presented: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
+    pub fn by_key(&self, key: &[u8]) -> Option<usize> {
+        let presented: [u8; 32] = sha2::Sha256::digest(key).into();
         let mut found = None;
         for (i, h) in &self.keys {
             if bool::from(presented.ct_eq(h)) {
@@ -123,23 +123,24 @@ fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
     (hex.len() == 64).then_some(h)
 }
 
-/// The API key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
-pub fn presented_key(fields: &impl FieldLookup) -> Option<&str> {
-    if let Some(v) = fields.field("authorization").and_then(text) {
-        let (scheme, key) = v.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
+/// The API key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`, when the
+/// field's value is visible ASCII, spaces and tabs (what a header map's `to_str` allows).
+pub fn presented_key(fields: &impl FieldLookup) -> Option<&[u8]> {
+    if let Some(v) = fields.field("authorization").filter(|v| text(v)) {
+        let (scheme, key) = v.split_at(v.iter().position(|&b| b == b' ')?);
+        return scheme
+            .eq_ignore_ascii_case(b"bearer")
+            .then(|| key.trim_ascii());
     }
-    fields.field("x-api-key").and_then(text).map(str::trim)
+    fields
+        .field("x-api-key")
+        .filter(|v| text(v))
+        .map(<[u8]>::trim_ascii)
 }
 
-/// A field value as text, when it is visible ASCII, spaces and tabs (what a header map's
-/// `to_str` allows).
-fn text(v: &[u8]) -> Option<&str> {
-    if v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
-        std::str::from_utf8(v).ok()
-    } else {
-        None
-    }
+/// Whether a field value is visible ASCII, spaces and tabs.
+fn text(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 #[cfg(test)]
@@ -162,12 +163,12 @@ mod tests {
     #[test]
     fn keys_find_their_tenant_and_nothing_else() {
         let d = Directory::new(&[tenant("a", "key-a"), tenant("b", "key-b")]);
-        assert_eq!(d.by_key("key-b"), Some(1));
-        assert_eq!(d.by_key("key-a"), Some(0));
-        assert_eq!(d.by_key("key-c"), None);
-        assert_eq!(d.by_key(""), None);
+        assert_eq!(d.by_key(b"key-b"), Some(1));
+        assert_eq!(d.by_key(b"key-a"), Some(0));
+        assert_eq!(d.by_key(b"key-c"), None);
+        assert_eq!(d.by_key(b""), None);
         // The hash itself is not a key.
-        assert_eq!(d.by_key(&hash_key("key-a")), None);
+        assert_eq!(d.by_key(hash_key("key-a").as_bytes()), None);
     }
 
     #[test]
@@ -176,9 +177,9 @@ mod tests {
             Fields::from_pairs(pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
         };
         let key = fields(&[("X-API-Key", " k1 ")]);
-        assert_eq!(presented_key(&key), Some("k1"));
+        assert_eq!(presented_key(&key), Some(&b"k1"[..]));
         let both = fields(&[("x-api-key", "k1"), ("Authorization", "bearer k2")]);
-        assert_eq!(presented_key(&both), Some("k2"));
+        assert_eq!(presented_key(&both), Some(&b"k2"[..]));
         let basic = fields(&[("x-api-key", "k1"), ("authorization", "Basic abc")]);
         assert_eq!(presented_key(&basic), None);
         assert_eq!(presented_key(&fields(&[("x-api-key", "k\u{e9}")])), None);

@@ -306,7 +306,7 @@ fn sender(
     cert: Option<Extension<ClientCertificate>>,
     headers: &HeaderMap,
 ) -> Option<usize> {
-    match presented_key(headers).or(q.get("token").map(String::as_str)) {
+    match presented_key(headers).or(q.get("token").map(|t| t.as_bytes())) {
         Some(token) => app.senders.by_key(token),
         None => cert
             .and_then(|Extension(ClientCertificate(cn))| cn)

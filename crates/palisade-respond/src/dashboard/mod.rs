@@ -186,7 +186,7 @@ async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(f): Form<Lo
     {
         return refuse(StatusCode::FORBIDDEN, "cross-origin login refused");
     }
-    let Some(i) = app.operators.by_key(f.token.trim()) else {
+    let Some(i) = app.operators.by_key(f.token.trim().as_bytes()) else {
         let mut r = html(page::login(Some("That token is not an operator's.")));
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
