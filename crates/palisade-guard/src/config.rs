@@ -101,6 +101,8 @@ pub struct Upstream {
     pub protocol: Protocol,
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// The deadline of each request to the model server, from when it is sent (connecting
+    /// included) to the last byte of its answer; past it, the tenant gets 504.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Requests in flight to the upstream at once, all serving threads together; more wait up
