@@ -183,7 +183,6 @@ fn serve_on_workers(
             .name(format!("guard-{i}"))
             .spawn(move || {
                 crate::upstream::use_pool(i + 1);
-                runtime.spawn(heartbeat());
                 runtime.block_on(accept_loop(
                     listener, tls, gateway, with_admin, stopped, admission,
                 ));
@@ -197,25 +196,6 @@ fn serve_on_workers(
     }
     Ok(tasks)
 }
-
-/// A timer that fires every [`HEARTBEAT`] on a serving thread, and does nothing else.
-///
-/// Tokio wakes a thread's event loop through an eventfd whenever a timer is set to expire
-/// before the earliest one it knew of when it last went to sleep, since it may be asleep
-/// until then. Every request sets one such timer (the model server's deadline, 10 s, is
-/// shorter than the 30 s a kept-alive connection may wait for its next head), so without this
-/// each request cost a write to the eventfd and an extra turn of the event loop: 0.38 writes
-/// per request under wrk. With a timer always due within [`HEARTBEAT`], none of the guard's
-/// deadlines (a second or more) is ever the earliest.
-async fn heartbeat() {
-    let mut beat = tokio::time::interval(HEARTBEAT);
-    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        beat.tick().await;
-    }
-}
-
-const HEARTBEAT: Duration = Duration::from_millis(500);
 
 /// Serves the guard (or, on the admin listener, only `/metrics` and `/healthz`): HTTP/1.1 on
 /// the guard's own server ([`crate::http1::server`]), HTTP/2 on hyper's.
