@@ -126,7 +126,7 @@ fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
 /// The API key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`, when the
 /// field's value is visible ASCII, spaces and tabs (what a header map's `to_str` allows).
 pub fn presented_key(fields: &impl FieldLookup) -> Option<&[u8]> {
-    if let Some(v) = fields.field("authorization").filter(|v| text(v)) {
+    if let Some(v) = fields.field("authorization").filter(|v| visible(v)) {
         let (scheme, key) = v.split_at(v.iter().position(|&b| b == b' ')?);
         return scheme
             .eq_ignore_ascii_case(b"bearer")
@@ -134,12 +134,12 @@ pub fn presented_key(fields: &impl FieldLookup) -> Option<&[u8]> {
     }
     fields
         .field("x-api-key")
-        .filter(|v| text(v))
+        .filter(|v| visible(v))
         .map(<[u8]>::trim_ascii)
 }
 
 /// Whether a field value is visible ASCII, spaces and tabs.
-fn text(v: &[u8]) -> bool {
+fn visible(v: &[u8]) -> bool {
     v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
