@@ -8,7 +8,7 @@ use crate::config::{Config, Model, OnViolation, Threshold};
 use crate::drift;
 use crate::events::{Sink, event};
 use crate::json;
-use crate::limit::{InFlight, Limiter};
+use crate::limit::{InFlight, Limiter, TenantState};
 use crate::message::{Answer, RequestHead, one_of};
 use crate::metrics::{Metrics, ModelSeries, Outcome, l1, l2, l3};
 use crate::probe::ControlSet;
@@ -24,7 +24,7 @@ use palisade_core::event::Action;
 use prometheus_client::metrics::gauge::Gauge;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// A model's v2 schema when it was fetched (`None`: the server had none).
@@ -43,6 +43,10 @@ pub struct Runtime {
     dir: Directory,
     /// Each tenant's name as its [`TENANT_HEADER`] value, by tenant index.
     tenant_headers: Vec<HeaderValue>,
+    /// Each tenant's rate and concurrency state, by tenant index: found by name in the
+    /// [`Limiter`] (which keeps it across reloads) on the tenant's first request under this
+    /// configuration, not on every request.
+    limit_states: Vec<OnceLock<Arc<TenantState>>>,
     models: HashMap<String, Arc<ModelRuntime>>,
 }
 
@@ -55,7 +59,7 @@ pub struct ModelRuntime {
     reject_above: Option<f64>,
     pub drift: Option<Arc<drift::Tracker>>,
     /// This model's metric series, found on first use.
-    series: std::sync::OnceLock<ModelSeries>,
+    series: OnceLock<ModelSeries>,
 }
 
 impl Runtime {
@@ -106,7 +110,7 @@ impl Runtime {
                     profile,
                     control_set,
                     drift,
-                    series: std::sync::OnceLock::new(),
+                    series: OnceLock::new(),
                 }),
             );
         }
@@ -119,9 +123,15 @@ impl Runtime {
         Ok(Runtime {
             dir: Directory::new(&cfg.tenants),
             tenant_headers,
+            limit_states: cfg.tenants.iter().map(|_| OnceLock::new()).collect(),
             cfg,
             models,
         })
+    }
+
+    /// Tenant `tenant`'s limiter state.
+    fn limit_state(&self, limiter: &Limiter, tenant: usize) -> &Arc<TenantState> {
+        self.limit_states[tenant].get_or_init(|| limiter.state(&self.cfg.tenants[tenant].name))
     }
 
     pub fn model(&self, name: &str) -> Option<&Arc<ModelRuntime>> {
@@ -499,8 +509,8 @@ impl Gateway {
             .requests_per_second
             .unwrap_or(limits.requests_per_second);
         let burst = tenant.burst.unwrap_or(limits.burst);
-        let state = self.limiter.state(&tenant.name);
-        let decision = self.limiter.rate(&tenant.name, &state, rate, burst).await;
+        let state = rt.limit_state(&self.limiter, tenant_index);
+        let decision = self.limiter.rate(&tenant.name, state, rate, burst).await;
         if decision.redis_error.is_some() {
             self.metrics.redis_fallbacks.inc();
         }
@@ -521,7 +531,7 @@ impl Gateway {
             return Err(self.refuse(r, tname, mname));
         }
         let max_concurrent = tenant.max_concurrent.unwrap_or(limits.max_concurrent);
-        let Some(_inflight) = InFlight::enter(&state, max_concurrent) else {
+        let Some(_inflight) = InFlight::enter(state, max_concurrent) else {
             let r = Refusal::over_limit(
                 &rules::concurrency::RULE,
                 "concurrency",
@@ -720,7 +730,7 @@ impl Gateway {
         }
         let screening = &model.cfg.screening;
         let hist = &self.series(rt, model).ood_distance;
-        let mut scratch = Vec::new();
+        let mut scratch = profile.scratch();
         let mut worst: Option<(usize, f64)> = None;
         let mut range: Option<(usize, usize, usize)> = None; // row, feature, count
         for r in 0..batch.rows {

@@ -249,6 +249,12 @@ fn leading_digits(word: u64) -> (usize, u64) {
     (n, v)
 }
 
+/// The text of a number the parser has read: ASCII, so never the empty string that a slice
+/// which was not UTF-8 would give.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
 /// The limits a body is parsed under.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -304,14 +310,10 @@ impl fmt::Display for Error {
 
 /// Parses one JSON document (surrounding whitespace allowed) under `limits`.
 pub fn parse(bytes: &[u8], limits: Limits) -> Result<Value, Error> {
-    // JSON is UTF-8 (RFC 8259 §8.1): checked once here, so that numbers and strings are
-    // slices of `text` with no check of their own.
-    let text = std::str::from_utf8(bytes).map_err(|e| Error::Syntax {
-        offset: e.valid_up_to(),
-        message: "invalid UTF-8",
-    })?;
+    // JSON is UTF-8 (RFC 8259 §8.1). Outside strings only ASCII is valid anyway, and any
+    // other byte there is refused as a syntax error where it is, so only the strings' runs of
+    // text are checked for UTF-8 ([`Parser::string`]): a body of numbers is not read twice.
     let mut p = Parser {
-        text,
         bytes,
         pos: 0,
         depth: 0,
@@ -362,8 +364,6 @@ impl Scratch {
 }
 
 struct Parser<'a> {
-    text: &'a str,
-    /// `text.as_bytes()`, for looking at one byte at a time.
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
@@ -660,7 +660,9 @@ impl Parser<'_> {
                 return Err(self.syntax("an exponent needs digits"));
             }
             // Beyond any f64: 1e400 is infinite and 1e-400 zero either way.
-            let e = self.text[from..self.pos].parse::<i64>().unwrap_or(100_000);
+            let e = ascii(&self.bytes[from..self.pos])
+                .parse::<i64>()
+                .unwrap_or(100_000);
             scale += if sign < 0 {
                 -e.min(100_000)
             } else {
@@ -670,7 +672,7 @@ impl Parser<'_> {
         let v = match exact(mantissa, scale).filter(|_| int + fraction <= 19) {
             Some(v) if negative => -v,
             Some(v) => v,
-            None => self.text[start..self.pos]
+            None => ascii(&self.bytes[start..self.pos])
                 .parse::<f64>()
                 .map_err(|_| self.syntax("number out of range"))?,
         };
@@ -719,8 +721,13 @@ impl Parser<'_> {
                 }
                 self.pos += 1;
             }
-            // The run ends at an ASCII byte (or the end), so on a character boundary.
-            let run = &self.text[start..self.pos];
+            // The run ends at an ASCII byte (or the end), so on a character boundary: a run
+            // is whole characters or not UTF-8.
+            let run =
+                std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|e| Error::Syntax {
+                    offset: start + e.valid_up_to(),
+                    message: "invalid UTF-8",
+                })?;
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
@@ -782,14 +789,13 @@ impl Parser<'_> {
         if self.bytes.len() < self.pos + 4 {
             return Err(self.syntax("short \\u escape"));
         }
-        let digits = self
-            .text
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.syntax("invalid \\u escape"))?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(self.syntax("invalid \\u escape"));
+        let mut v = 0;
+        for &b in &self.bytes[self.pos..self.pos + 4] {
+            let digit = char::from(b)
+                .to_digit(16)
+                .ok_or_else(|| self.syntax("invalid \\u escape"))?;
+            v = v * 16 + digit;
         }
-        let v = u32::from_str_radix(digits, 16).map_err(|_| self.syntax("invalid \\u escape"))?;
         self.pos += 4;
         Ok(v)
     }
@@ -844,9 +850,11 @@ mod tests {
 
     #[test]
     fn text_that_is_not_utf8_or_a_bad_escape_is_refused_where_it_is() {
-        let cases: [(&[u8], usize, &str); 5] = [
+        let cases: [(&[u8], usize, &str); 7] = [
             (b"[1, \"a\xffb\"]", 6, "invalid UTF-8"),
-            (b"[1, 2]\xc3", 6, "invalid UTF-8"),
+            (b"[1, 2]\xc3", 6, "trailing characters after the document"),
+            (b"[1, \xc3\xa9]", 4, "expected a value"),
+            (b"{\"k\xc3\": 1}", 3, "invalid UTF-8"),
             (b"\"\\u+041\"", 3, "invalid \\u escape"),
             (b"\"\\u00\"", 3, "short \\u escape"),
             (b"\"\\u00\xc3\xa9\"", 3, "invalid \\u escape"),

@@ -173,17 +173,12 @@ pub(crate) async fn write_all<S: AsyncWrite + Unpin>(
 pub(crate) fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usize, Error> {
     let mut n = earlier;
     for v in value.split(|&b| b == b',') {
-        let digits = v.trim_ascii();
-        let parsed = std::str::from_utf8(digits)
-            .ok()
-            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<usize>().ok())
-            .ok_or_else(|| {
-                Error::BadResponse(format!(
-                    "Content-Length '{}'",
-                    String::from_utf8_lossy(value)
-                ))
-            })?;
+        let parsed = decimal(v.trim_ascii()).ok_or_else(|| {
+            Error::BadResponse(format!(
+                "Content-Length '{}'",
+                String::from_utf8_lossy(value)
+            ))
+        })?;
         if n.is_some_and(|n| n != parsed) {
             return Err(Error::BadResponse(
                 "conflicting Content-Length fields".into(),
@@ -192,6 +187,20 @@ pub(crate) fn content_length(value: &[u8], earlier: Option<usize>) -> Result<usi
         n = Some(parsed);
     }
     n.ok_or_else(|| Error::BadResponse("an empty Content-Length".into()))
+}
+
+/// A non-empty run of ASCII digits as a number, if it fits.
+fn decimal(digits: &[u8]) -> Option<usize> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0usize, |n, &b| {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(usize::from(d))
+    })
 }
 
 /// Where `part` (a slice of `head`) lies in `head`.
@@ -319,6 +328,29 @@ pub(crate) async fn read_chunks<S: AsyncRead + Unpin>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn content_length_values_are_plain_decimals_that_agree() {
+        for (value, want) in [
+            (&b"0"[..], Some(0)),
+            (b"12", Some(12)),
+            (b" 7 ", Some(7)),
+            (b"12, 12", Some(12)),
+            (b"18446744073709551615", Some(usize::MAX)),
+            (b"18446744073709551616", None),
+            (b"", None),
+            (b"+3", None),
+            (b"-1", None),
+            (b"1a", None),
+            (b"1 2", None),
+            (b"12, 13", None),
+            (b"12,", None),
+        ] {
+            let got = super::content_length(value, None).ok();
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(value));
+        }
+        assert!(super::content_length(b"5", Some(6)).is_err());
+    }
+
     #[test]
     fn content_length_lines_are_written_in_decimal() {
         for n in [0, 7, 10, 1_234_567, usize::MAX] {

@@ -209,15 +209,17 @@ pub async fn serve<S, H, Fut, R>(
     tokio::pin!(idle, stop);
     loop {
         let next = loop {
+            // The head first: a request that is there is served without polling the stop
+            // signal or the timer, which are polled (and wait) only while the head does.
             tokio::select! {
                 biased;
+                // Dropped when the timer fires first: what it read stays in `conn.buf`.
+                next = read_head(&mut conn) => break next,
                 _ = &mut stop => return,
                 // Silent, or half a head, for too long: nothing to answer.
                 () = &mut idle => if super::passed(idle.as_mut(), deadline) {
                     return;
                 },
-                // Dropped when the timer fires first: what it read stays in `conn.buf`.
-                next = read_head(&mut conn) => break next,
             }
         };
         let head = match next {
