@@ -14,10 +14,12 @@ Reports throughput at 32 connections (--rounds runs per path, taken in turn thro
 that a busy spell of the machine falls on all of them; the table shows each path's median run
 and the guard/nginx ratio of every round) with the CPU time the process in the middle spends per
 request (user and kernel, from /proc/PID/task/*/stat during that run; for direct, the
-upstream's), latency at 1 connection (the guard's added median and p99), the guard's resident
+upstream's), latency at 1 connection (--rounds runs per path in turn; what the guard adds to
+the direct run's p50 and p99 in each round, and the median of the rounds), the guard's resident
 memory during a sustained run, and a noisy-neighbour test: tenant A's latency alone and while
 tenant B floods at 64 connections (B is limited to 200 requests/s), with the default refusal
-delay and, on a second guard, without it.
+delay and, on a second guard, without it, in --rounds pairs of runs (alone, then loaded) whose
+median ratio is the result.
 All processes share this machine's cores with wrk; compare rows of the same run only.
 With --instructions (needs valgrind), the proxies are also run under callgrind and the
 user-space instructions each executes per request are counted: a measure of the proxies' own
@@ -293,25 +295,38 @@ burst = 50
                 u1, s1 = cpu_seconds(cpu_pids)
                 n = t["requests"]
                 runs[name].append((t, (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6))
-        print("| path | throughput (32 conns, req/s, median run) | CPU per request in that run (user + kernel) | every run (req/s) | p50 (1 conn) | p99 (1 conn) | non-2xx |")
+        # Latency at one connection, also in rounds through the paths: one run's p99 moves by
+        # hundreds of µs with the machine's load, so what a proxy adds is taken against the
+        # direct run of the same round, and the median of the rounds is the result.
+        single = {name: [] for name, _, _, _ in targets}
+        for _ in range(rounds):
+            for name, url, s, _ in targets:
+                single[name].append(wrk(url, s, 1, 1, args.seconds))
+        median = lambda xs: sorted(xs)[len(xs) // 2]
+        print("| path | throughput (32 conns, req/s, median run) | CPU per request in that run (user + kernel) | every run (req/s) | p50 (1 conn, median run) | p99 (1 conn, median run) | non-2xx |")
         print("|---|---|---|---|---|---|---|")
-        single = {}
-        for name, url, s, _ in targets:
+        for name, _, _, _ in targets:
             ordered = sorted(runs[name], key=lambda r: r[0]["rps"])
             t, user, kernel = ordered[len(ordered) // 2]
-            one = wrk(url, s, 1, 1, args.seconds)
-            single[name] = one
             every = " / ".join(f"{r[0]['rps']:.0f}" for r in runs[name])
-            non2xx = sum(r[0]["non2xx"] for r in runs[name]) + one["non2xx"]
-            print(f"| {name} | {t['rps']:.0f} | {user:.1f} + {kernel:.1f} µs | {every} | {one['p50']*1e6:.0f} µs | {one['p99']*1e6:.0f} µs | {non2xx} |")
+            non2xx = sum(r[0]["non2xx"] for r in runs[name]) + sum(o["non2xx"] for o in single[name])
+            p50 = median([o["p50"] for o in single[name]])
+            p99 = median([o["p99"] for o in single[name]])
+            print(f"| {name} | {t['rps']:.0f} | {user:.1f} + {kernel:.1f} µs | {every} | {p50*1e6:.0f} µs | {p99*1e6:.0f} µs | {non2xx} |")
         print()
         ratios = [g[0]["rps"] / ng[0]["rps"] for g, ng in zip(runs["guard"], runs["nginx"])]
         print("guard / nginx throughput by round: " + ", ".join(f"{r:.2f}" for r in ratios)
-              + f" (median {sorted(ratios)[len(ratios) // 2]:.2f})")
-        print(f"guard added latency at 1 connection: median {(single['guard']['p50'] - single['direct']['p50'])*1e6:.0f} µs, "
-              f"p99 {(single['guard']['p99'] - single['direct']['p99'])*1e6:.0f} µs "
-              f"(nginx adds {(single['nginx']['p50'] - single['direct']['p50'])*1e6:.0f} µs and "
-              f"{(single['nginx']['p99'] - single['direct']['p99'])*1e6:.0f} µs)")
+              + f" (median {median(ratios):.2f})")
+
+        def added(name, q):
+            by_round = [(o[q] - d[q]) * 1e6 for o, d in zip(single[name], single["direct"])]
+            return median(by_round), ", ".join(f"{a:.0f}" for a in by_round)
+
+        (g50, g50s), (g99, g99s) = added("guard", "p50"), added("guard", "p99")
+        (n50, n50s), (n99, n99s) = added("nginx", "p50"), added("nginx", "p99")
+        print(f"guard added latency at 1 connection (against direct in the same round; median of rounds): "
+              f"p50 {g50:.0f} µs ({g50s}), p99 {g99:.0f} µs ({g99s}); "
+              f"nginx adds {n50:.0f} µs ({n50s}) and {n99:.0f} µs ({n99s})")
 
         if args.instructions:
             # Fresh processes under callgrind, one at a time (the others idle meanwhile).
@@ -357,22 +372,31 @@ burst = 50
               f"{max(samples[:third])/1024:.1f} MiB max in the first third, {max(samples[-third:])/1024:.1f} MiB max in the last third")
 
         # Noisy neighbour: B floods closed-loop on 64 connections, retrying at once on every 429.
+        # A's p99 alone moves between runs on a shared machine by as much as B's flood moves it,
+        # so A is measured in --rounds pairs (alone, then while B floods), each pair's ratio is
+        # shown, and the median ratio is the result.
         for label, port in (("default refusal_delay_ms (250)", gd), ("refusal_delay_ms = 0", gd0)):
-            alone = wrk(f"http://127.0.0.1:{port}/predict", s_a, 1, 1, args.seconds)
-            result = {}
+            pairs = []
+            for _ in range(rounds):
+                alone = wrk(f"http://127.0.0.1:{port}/predict", s_a, 1, 1, args.seconds)
+                result = {}
 
-            def flood():
-                result["b"] = wrk(f"http://127.0.0.1:{port}/predict", s_b, 64, 1, args.seconds + 2)
+                def flood():
+                    result["b"] = wrk(f"http://127.0.0.1:{port}/predict", s_b, 64, 1, args.seconds + 2)
 
-            fb = threading.Thread(target=flood)
-            fb.start()
-            time.sleep(1)
-            loaded = wrk(f"http://127.0.0.1:{port}/predict", s_a, 1, 1, args.seconds)
-            fb.join()
-            b = result["b"]
-            print(f"noisy neighbour, {label}: tenant A alone p50 {alone['p50']*1e6:.0f} µs, p99 {alone['p99']*1e6:.0f} µs; "
-                  f"while B floods ({b['rps']:.0f} req/s, {b['non2xx']} refused) p50 {loaded['p50']*1e6:.0f} µs, "
-                  f"p99 {loaded['p99']*1e6:.0f} µs ({loaded['p99'] / alone['p99']:.2f}x); A refused: {loaded['non2xx']}")
+                fb = threading.Thread(target=flood)
+                fb.start()
+                time.sleep(1)
+                loaded = wrk(f"http://127.0.0.1:{port}/predict", s_a, 1, 1, args.seconds)
+                fb.join()
+                pairs.append((alone, loaded, result["b"]))
+            print(f"noisy neighbour, {label}:")
+            for alone, loaded, b in pairs:
+                print(f"  tenant A alone p50 {alone['p50']*1e6:.0f} µs, p99 {alone['p99']*1e6:.0f} µs; "
+                      f"while B floods ({b['rps']:.0f} req/s, {b['non2xx']} refused) p50 {loaded['p50']*1e6:.0f} µs, "
+                      f"p99 {loaded['p99']*1e6:.0f} µs ({loaded['p99'] / alone['p99']:.2f}x); A refused: {loaded['non2xx']}")
+            ratios = sorted(loaded["p99"] / alone["p99"] for alone, loaded, _ in pairs)
+            print(f"  A's p99 loaded / alone, median of {len(pairs)} pair(s): {ratios[len(ratios) // 2]:.2f}x")
     finally:
         for p in procs:
             p.terminate()
