@@ -270,7 +270,7 @@ impl Gateway {
         let result = self
             .serve(
                 &rt,
-                head,
+                &head,
                 body,
                 route,
                 model.as_ref(),
@@ -416,9 +416,9 @@ impl Gateway {
     async fn serve<B: RequestBody>(
         &self,
         rt: &Runtime,
-        head: RequestHead,
+        head: &RequestHead,
         body: B,
-        route: Route,
+        route: Route<'_>,
         model: Option<&Arc<ModelRuntime>>,
         client_cn: Option<String>,
         tenant_index_out: &mut Option<usize>,

@@ -15,20 +15,26 @@ use crate::config::{Model, Protocol};
 use crate::json::{Array, Value};
 use std::borrow::Cow;
 
-/// What a request is, as far as the guard is concerned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+/// What a request is, as far as the guard is concerned; a model's name is borrowed from the
+/// request's path or the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
     /// An inference call for this model: screened, then forwarded.
-    Infer(String),
+    Infer(&'a str),
     /// A read-only call about this model (status, metadata): forwarded after authorisation.
-    ModelInfo(String),
+    ModelInfo(&'a str),
     /// A read-only call about the server (health, server metadata).
     ServerInfo,
     /// Anything else: refused (an unscreened write path would be a bypass).
     Unknown,
 }
 
-pub fn route(protocol: Protocol, method: &hyper::Method, path: &str, models: &[Model]) -> Route {
+pub fn route<'a>(
+    protocol: Protocol,
+    method: &hyper::Method,
+    path: &'a str,
+    models: &'a [Model],
+) -> Route<'a> {
     let read = method == hyper::Method::GET || method == hyper::Method::HEAD;
     match protocol {
         Protocol::Tfserving => {
@@ -38,14 +44,14 @@ pub fn route(protocol: Protocol, method: &hyper::Method, path: &str, models: &[M
             if let Some((base, verb)) = rest.rsplit_once(':') {
                 let name = model_of(base, "/versions/", "/labels/");
                 if !read && matches!(verb, "predict" | "classify" | "regress") && !name.is_empty() {
-                    return Route::Infer(name.to_string());
+                    return Route::Infer(name);
                 }
                 return Route::Unknown;
             }
             let base = rest.strip_suffix("/metadata").unwrap_or(rest);
             let name = model_of(base, "/versions/", "/labels/");
             if read && !name.is_empty() && !name.contains('/') {
-                Route::ModelInfo(name.to_string())
+                Route::ModelInfo(name)
             } else {
                 Route::Unknown
             }
@@ -60,7 +66,7 @@ pub fn route(protocol: Protocol, method: &hyper::Method, path: &str, models: &[M
             if let Some(base) = rest.strip_suffix("/infer") {
                 let name = model_of(base, "/versions/", "/versions/");
                 return if !read && !name.is_empty() && !name.contains('/') {
-                    Route::Infer(name.to_string())
+                    Route::Infer(name)
                 } else {
                     Route::Unknown
                 };
@@ -68,7 +74,7 @@ pub fn route(protocol: Protocol, method: &hyper::Method, path: &str, models: &[M
             let base = rest.strip_suffix("/ready").unwrap_or(rest);
             let name = model_of(base, "/versions/", "/versions/");
             if read && !name.is_empty() && !name.contains('/') {
-                Route::ModelInfo(name.to_string())
+                Route::ModelInfo(name)
             } else {
                 Route::Unknown
             }
@@ -76,9 +82,9 @@ pub fn route(protocol: Protocol, method: &hyper::Method, path: &str, models: &[M
         Protocol::Json => {
             if let Some(m) = models.iter().find(|m| m.route.as_deref() == Some(path)) {
                 return if read {
-                    Route::ModelInfo(m.name.clone())
+                    Route::ModelInfo(&m.name)
                 } else {
-                    Route::Infer(m.name.clone())
+                    Route::Infer(&m.name)
                 };
             }
             if read {
@@ -520,22 +526,22 @@ mod tests {
 
     #[test]
     fn tfserving_routes() {
-        let r = |m: Method, p: &str| route(Protocol::Tfserving, &m, p, &[]);
+        let r = |m: Method, p: &'static str| route(Protocol::Tfserving, &m, p, &[]);
         assert_eq!(
             r(Method::POST, "/v1/models/digits:predict"),
-            Route::Infer("digits".into())
+            Route::Infer("digits")
         );
         assert_eq!(
             r(Method::POST, "/v1/models/digits/versions/3:classify"),
-            Route::Infer("digits".into())
+            Route::Infer("digits")
         );
         assert_eq!(
             r(Method::POST, "/v1/models/digits/labels/stable:predict"),
-            Route::Infer("digits".into())
+            Route::Infer("digits")
         );
         assert_eq!(
             r(Method::GET, "/v1/models/digits/metadata"),
-            Route::ModelInfo("digits".into())
+            Route::ModelInfo("digits")
         );
         assert_eq!(r(Method::POST, "/v1/models/digits:explode"), Route::Unknown);
         assert_eq!(r(Method::POST, "/admin"), Route::Unknown);
@@ -543,12 +549,12 @@ mod tests {
 
     #[test]
     fn v2_and_json_routes() {
-        let r = |m: Method, p: &str| route(Protocol::KserveV2, &m, p, &[]);
+        let r = |m: Method, p: &'static str| route(Protocol::KserveV2, &m, p, &[]);
         assert_eq!(
             r(Method::POST, "/v2/models/d/versions/2/infer"),
-            Route::Infer("d".into())
+            Route::Infer("d")
         );
-        assert_eq!(r(Method::GET, "/v2/models/d"), Route::ModelInfo("d".into()));
+        assert_eq!(r(Method::GET, "/v2/models/d"), Route::ModelInfo("d"));
         assert_eq!(r(Method::GET, "/v2/health/ready"), Route::ServerInfo);
         assert_eq!(
             r(Method::POST, "/v2/repository/models/d/load"),
@@ -557,7 +563,7 @@ mod tests {
         let models = [model(Some("/features"), Some("/predict"))];
         assert_eq!(
             route(Protocol::Json, &Method::POST, "/predict", &models),
-            Route::Infer("m".into())
+            Route::Infer("m")
         );
         assert_eq!(
             route(Protocol::Json, &Method::POST, "/train", &models),
