@@ -129,10 +129,9 @@ where
     B: hyper::body::Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let declared = declared
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    // Read as the HTTP/1.1 side reads it; a value it refuses is left for hyper to judge.
+    let declared = declared.and_then(|v| crate::http1::content_length(v, None).ok());
+    if declared.is_some_and(|n| n > limit) {
         return Err(BodyError::TooLarge { limit });
     }
     match Limited::new(body, limit).collect().await {

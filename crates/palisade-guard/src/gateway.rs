@@ -597,7 +597,7 @@ impl Gateway {
         let fields = head
             .fields
             .iter()
-            .filter(|(name, _)| !one_of(name, &STRIPPED) && !crate::http1::hop_field(&hop, name))
+            .filter(|(name, _)| !one_of(name, &STRIPPED) && !one_of(name, &hop))
             .chain([(
                 TENANT_HEADER.as_bytes(),
                 rt.tenant_headers[tenant_index].as_bytes(),

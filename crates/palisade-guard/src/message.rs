@@ -83,11 +83,11 @@ impl Fields {
     }
 }
 
-/// Whether the field name `name`, in any case, is one of `names` (lower case).
-pub(crate) fn one_of(name: &[u8], names: &[&str]) -> bool {
-    names
-        .iter()
-        .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+/// Whether the field name `name` is one of `names`, in any case: fixed lists (the
+/// connection's own fields, the credentials the gateway strips) and the options a message's
+/// `Connection` fields keep to their hop ([`crate::http1::hop_options`]).
+pub(crate) fn one_of(name: &[u8], names: &[impl AsRef<[u8]>]) -> bool {
+    names.iter().any(|n| n.as_ref().eq_ignore_ascii_case(name))
 }
 
 /// A field's value by its name (lower case), from [`Fields`] or a header map: for code that

@@ -18,10 +18,9 @@
 
 use super::{
     Error, MAX_HEAD, MAX_HEADERS, by, connection_field, connection_options, content_length,
-    hop_field, keep_alive_after, place, push_content_length, read_chunks, read_length, read_more,
-    write_all,
+    keep_alive_after, place, push_content_length, read_chunks, read_length, read_more, write_all,
 };
-use crate::message::Fields;
+use crate::message::{Fields, one_of};
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
@@ -393,7 +392,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         }
         // Fields the model server's `Connection` keeps to its hop are not the tenant's.
         if !hop.is_empty() {
-            fields.retain(|(name, _)| !hop_field(&hop, &buf[name.clone()]));
+            fields.retain(|(name, _)| !one_of(&buf[name.clone()], &hop));
         }
         let head = buf.split_to(len).freeze();
         let fields = Fields::in_head(head, fields);
