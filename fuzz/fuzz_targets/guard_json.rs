@@ -1,6 +1,8 @@
 //! Any bytes as a request body for the guard's JSON reader, read the same way by serde_json:
 //! the two must agree on whether it is JSON and, where it is, on every value (numbers bit for
-//! bit, objects with the last of repeated keys), within the guard's depth limit.
+//! bit), within the guard's depth limit. The guard refuses an object that repeats a key; it
+//! must do so exactly when serde_json, read through a visitor that looks for repeats, finds
+//! one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,8 +14,7 @@ const LIMITS: Limits = Limits {
     allow_non_finite: false,
 };
 
-/// A value both readers can be compared in: numbers as f64 bits, objects by key (the last
-/// of repeated keys, as serde_json keeps them).
+/// A value both readers can be compared in: numbers as f64 bits, objects by key.
 #[derive(Debug, PartialEq)]
 enum Plain {
     Null,
@@ -59,6 +60,60 @@ fn from_serde(v: &serde_json::Value) -> Plain {
     }
 }
 
+/// A document read by serde_json that fails on an object repeating a key.
+struct NoRepeats;
+
+impl<'de> serde::Deserialize<'de> for NoRepeats {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NoRepeats, D::Error> {
+        d.deserialize_any(NoRepeatsVisitor)
+    }
+}
+
+struct NoRepeatsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoRepeatsVisitor {
+    type Value = NoRepeats;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<NoRepeats, E> {
+        Ok(NoRepeats)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NoRepeats, E> {
+        Ok(NoRepeats)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NoRepeats, E> {
+        Ok(NoRepeats)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NoRepeats, E> {
+        Ok(NoRepeats)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<NoRepeats, E> {
+        Ok(NoRepeats)
+    }
+    fn visit_unit<E>(self) -> Result<NoRepeats, E> {
+        Ok(NoRepeats)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<NoRepeats, A::Error> {
+        while a.next_element::<NoRepeats>()?.is_some() {}
+        Ok(NoRepeats)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<NoRepeats, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(k) = a.next_key::<String>()? {
+            if !keys.insert(k) {
+                return Err(serde::de::Error::custom("repeated key"));
+            }
+            a.next_value::<NoRepeats>()?;
+        }
+        Ok(NoRepeats)
+    }
+}
+
 fn depth(v: &serde_json::Value) -> usize {
     match v {
         serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
@@ -71,8 +126,18 @@ fuzz_target!(|data: &[u8]| {
     let ours = json::parse(data, LIMITS);
     let theirs = serde_json::from_slice::<serde_json::Value>(data);
     match (&ours, &theirs) {
-        (Ok(a), Ok(b)) => assert_eq!(from_ours(a), from_serde(b)),
+        (Ok(a), Ok(b)) => {
+            assert_eq!(from_ours(a), from_serde(b));
+            assert!(
+                serde_json::from_slice::<NoRepeats>(data).is_ok(),
+                "the guard read {a:?}, which repeats a key"
+            );
+        }
         (Ok(a), Err(e)) => panic!("the guard read {a:?} where serde_json found: {e}"),
+        (Err(json::Error::DuplicateKey { .. }), Ok(_)) => assert!(
+            serde_json::from_slice::<NoRepeats>(data).is_err(),
+            "the guard found a repeated key where serde_json found none"
+        ),
         (Err(e), Ok(b)) => {
             // Refusing what is too deep for the guard is its limit, not a disagreement.
             assert!(

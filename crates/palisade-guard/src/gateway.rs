@@ -691,6 +691,7 @@ impl Gateway {
                     (&rules::request_limit::RULE, "json_elements")
                 }
                 json::Error::NonFinite { .. } => (&rules::schema::RULE, "non_finite"),
+                json::Error::DuplicateKey { .. } => (&rules::schema::RULE, "duplicate_key"),
             };
             Refusal::new(StatusCode::BAD_REQUEST, rule, reason, e.to_string())
         })?;

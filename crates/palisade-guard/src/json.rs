@@ -308,6 +308,13 @@ pub enum Error {
     NonFinite {
         offset: usize,
     },
+    /// An object names the same key twice (at `offset`, the second time). Readers disagree on
+    /// which one counts — Python's `json` and serde_json keep the last, RapidJSON finds the
+    /// first — so a guard that screened one and forwarded both could be walked around.
+    DuplicateKey {
+        offset: usize,
+        key: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -322,6 +329,11 @@ impl fmt::Display for Error {
                 f,
                 "NaN or Infinity (or a number too large for an f64) at byte {offset}, which \
                  this guard's configuration refuses (limits.allow_non_finite)"
+            ),
+            Error::DuplicateKey { offset, key } => write!(
+                f,
+                "the key {key:?} is repeated in one object (at byte {offset}); model servers \
+                 differ on which one they read, so the guard refuses it"
             ),
         }
     }
@@ -380,6 +392,46 @@ impl Scratch {
         self.members.clear();
         SCRATCH.set(self);
     }
+}
+
+/// How many keys of an object are compared one by one before they are hashed instead: an
+/// object of 100,000 keys (within the element limit) is not 5·10⁹ comparisons.
+const COMPARED_KEYS: usize = 16;
+
+/// The keys of the object being read, for finding a repeated one.
+#[derive(Default)]
+struct Keys {
+    /// Built once the object has more than [`COMPARED_KEYS`] keys.
+    hashed: Option<std::collections::HashSet<Box<str>>>,
+}
+
+impl Keys {
+    /// Whether `key` is already among `members`, the object's members so far.
+    fn repeats(&mut self, members: &[(Box<str>, Value)], key: &str) -> bool {
+        if let Some(set) = &mut self.hashed {
+            return !set.insert(key.into());
+        }
+        if members.len() < COMPARED_KEYS {
+            return members.iter().any(|(k, _)| &**k == key);
+        }
+        let mut set: std::collections::HashSet<Box<str>> =
+            members.iter().map(|(k, _)| k.clone()).collect();
+        let repeated = !set.insert(key.into());
+        self.hashed = Some(set);
+        repeated
+    }
+}
+
+/// A key as an error message shows it: at most 64 bytes of it.
+fn shown_key(key: &str) -> String {
+    if key.len() <= 64 {
+        return key.to_string();
+    }
+    let mut end = 64;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &key[..end])
 }
 
 struct Parser<'a> {
@@ -566,12 +618,20 @@ impl Parser<'_> {
             return Ok(Value::Object(Vec::new()));
         }
         let base = self.scratch.members.len();
+        let mut seen = Keys::default();
         loop {
             self.ws();
             if self.bytes.get(self.pos) != Some(&b'"') {
                 return Err(self.syntax("expected a string key in an object"));
             }
+            let at = self.pos;
             let key = self.string()?;
+            if seen.repeats(&self.scratch.members[base..], &key) {
+                return Err(Error::DuplicateKey {
+                    offset: at,
+                    key: shown_key(&key),
+                });
+            }
             self.ws();
             if self.bytes.get(self.pos) != Some(&b':') {
                 return Err(self.syntax("expected ':' after an object key"));
@@ -932,6 +992,45 @@ mod tests {
                 other => panic!("{bad:?} gave {other:?}"),
             }
         }
+    }
+
+    /// A key given twice in one object is refused where it is repeated, however it is
+    /// spelled (escapes are read first) and however large the object; the same key in
+    /// different objects, or at different depths, is not a repeat.
+    #[test]
+    fn a_key_repeated_in_one_object_is_refused() {
+        let refused = |text: &str| match parse(text.as_bytes(), LOOSE) {
+            Err(Error::DuplicateKey { offset, key }) => (offset, key),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            refused(r#"{"features": [[0.1]], "features": [[16]]}"#),
+            (22, "features".to_string())
+        );
+        assert_eq!(refused(r#"{"a": 1, "\u0061": 2}"#), (9, "a".to_string()));
+        assert_eq!(
+            refused(r#"[{"x": {"a": 1, "b": {}, "a": 2}}]"#),
+            (25, "a".to_string())
+        );
+        // Past the keys compared one by one: 40 distinct keys, then the 7th again.
+        let mut big: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        big.push("\"k6\": 0".into());
+        let text = format!("{{{}}}", big.join(", "));
+        let at = text.rfind("\"k6\"").unwrap();
+        assert_eq!(refused(&text), (at, "k6".to_string()));
+        let long = format!("{{\"{0}\": 1, \"{0}\": 2}}", "é".repeat(40));
+        let (_, shown) = refused(&long);
+        assert_eq!(shown, format!("{}…", "é".repeat(32)));
+        for fine in [
+            r#"[{"a": 1}, {"a": 2}]"#,
+            r#"{"a": {"a": 1}, "b": {"a": 2}}"#,
+            r#"{"a": 1, "A": 2, "a ": 3}"#,
+        ] {
+            assert!(parse(fine.as_bytes(), LOOSE).is_ok(), "{fine}");
+        }
+        let distinct: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!("{{{}}}", distinct.join(", "));
+        assert!(parse(text.as_bytes(), LOOSE).is_ok());
     }
 
     #[test]

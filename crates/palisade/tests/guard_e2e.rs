@@ -101,8 +101,35 @@ fn json_protocol_authenticates_screens_and_forwards() {
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json()["rule"], "GRD007");
 
+    // A key given twice: Flask (Python's json) reads the last one, so a guard that screened
+    // the first would pass the far-off row above to the model. Asked directly, the model
+    // server answers for the second row (a clean digit it classes otherwise comes first);
+    // the guard refuses the body.
+    let predict = |body: &[u8]| {
+        let r = post(server.addr, "/predict", None, body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["predictions"].clone()
+    };
+    let far = predict(row_body(&[vec![16.0; 64]]).to_string().as_bytes());
+    let other = clean
+        .iter()
+        .find(|row| predict(row_body(std::slice::from_ref(*row)).to_string().as_bytes()) != far)
+        .expect("a clean digit the model classes apart from the far-off row");
+    let twice = format!(
+        "{{\"features\": {}, \"features\": {}}}",
+        json!([other]),
+        json!([vec![16.0; 64]])
+    );
+    assert_eq!(predict(twice.as_bytes()), far);
+
     // Request limits, each with the rule and a reason that says what was wrong.
     let cases: Vec<(Vec<u8>, u16, &str, &str)> = vec![
+        (
+            twice.into_bytes(),
+            400,
+            "GRD005",
+            "\"features\" is repeated in one object",
+        ),
         (
             b"{\"features\": [[1, 2,".to_vec(),
             400,
@@ -181,12 +208,12 @@ fn json_protocol_authenticates_screens_and_forwards() {
         assert!(m.contains(series), "{series} missing from\n{m}");
     }
     // Tenant a's calls of the model, by outcome: four clean digits (one alone, three with
-    // headers of their own), the 120 digits screened, then 8 refusals (the far-off input and
-    // the seven request limits).
+    // headers of their own), the 120 digits screened, then 9 refusals (the far-off input and
+    // the eight request limits).
     for (outcome, n) in [
         ("flagged", adv + fp),
         ("forwarded", 4 + 120 - adv - fp),
-        ("rejected", 8),
+        ("rejected", 9),
         ("failed", 0),
     ] {
         let series = format!(
