@@ -4,6 +4,8 @@ It answers the three request shapes palisade guard understands, so one server ex
 them all:
   POST /predict                          {"features": [[64 pixels], ...]} -> {"predictions": [...]}
   POST /v1/models/digits:predict         TF Serving REST: {"instances": [...]} -> {"predictions": [...]}
+  POST /v1/models/digits:classify        TF Serving REST: {"examples": [{"px0": v, ...}], "context": {...}}
+                                         -> {"results": [[["0", score], ... ["9", score]], ...]}
   GET  /v2/models/digits                 KServe v2 model metadata
   POST /v2/models/digits/infer           KServe v2: {"inputs": [{"name", "shape", "datatype", "data"}]}
   GET  /health
@@ -65,6 +67,23 @@ def tf_predict():
     if preds is None:
         return jsonify(error="expected instances of 64 pixels"), 400
     return jsonify(predictions=preds)
+
+
+@app.post("/v1/models/digits:classify")
+def tf_classify():
+    # tf.Example features by name; a feature in "context" is shared by every example.
+    body = request.get_json(force=True)
+    context = body.get("context", {})
+    names = [f"px{i}" for i in range(64)]
+    try:
+        rows = [[float(np.ravel({**context, **e}[n])[0]) for n in names] for e in body["examples"]]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return jsonify(error="expected examples with features px0..px63"), 400
+    if DELAY:
+        time.sleep(DELAY)
+    scores = MODEL.predict_proba(np.asarray(rows) / digits.PIXEL_MAX)
+    classes = [str(c) for c in MODEL.classes_]
+    return jsonify(results=[[[c, float(p)] for c, p in zip(classes, row)] for row in scores])
 
 
 @app.get("/v2/models/digits")

@@ -700,10 +700,14 @@ impl Gateway {
             crate::config::Protocol::KserveV2 => self.v2_schema(&model.cfg.name).await,
             _ => None,
         };
-        let batch =
-            protocol::features(protocol, &model.cfg, &doc, schema.as_deref()).map_err(|e| {
-                Refusal::new(StatusCode::BAD_REQUEST, &rules::schema::RULE, "schema", e)
-            })?;
+        let batch = protocol::features(
+            protocol,
+            &model.cfg,
+            &doc,
+            schema.as_deref(),
+            model.profile.as_ref(),
+        )
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, &rules::schema::RULE, "schema", e))?;
         if batch.rows > limits.max_batch {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,

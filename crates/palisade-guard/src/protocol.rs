@@ -2,9 +2,11 @@
 //! for which model, where the features are in a request body, where the predictions are in a
 //! response, and how to write a request (for the control-set probes).
 //!
-//! - TF Serving REST: `POST /v1/models/NAME[/versions/N|/labels/L]:predict` (also `:classify`,
-//!   `:regress`) with `{"instances": [...]}` (row format) or `{"inputs": ...}` (columnar);
-//!   answers `{"predictions": [...]}`.
+//! - TF Serving REST: `POST /v1/models/NAME[/versions/N|/labels/L]:predict` with
+//!   `{"instances": [...]}` (row format) or `{"inputs": ...}` (columnar), answered with
+//!   `{"predictions": [...]}`; `:classify` and `:regress` with `{"examples": [{FEATURE: value,
+//!   ...}], "context": {...}}` (tf.Example features by name, read in the order of the profile's
+//!   feature names), answered with `{"results": [...]}`.
 //! - KServe / Open Inference Protocol v2: `POST /v2/models/NAME[/versions/V]/infer` with
 //!   `{"inputs": [{"name", "shape", "datatype", "data"}]}`; answers `{"outputs": [...]}`. The
 //!   model's input schema comes from `GET /v2/models/NAME` ([`V2Schema`]).
@@ -13,6 +15,7 @@
 
 use crate::config::{Model, Protocol};
 use crate::json::{Array, Value};
+use crate::profile::Profile;
 use std::borrow::Cow;
 
 /// What a request is, as far as the guard is concerned; a model's name is borrowed from the
@@ -224,15 +227,17 @@ impl V2Schema {
     }
 }
 
-/// The features of an inference request body.
+/// The features of an inference request body. A TF Serving `examples` body is read by the
+/// feature names of the model's `profile`.
 pub fn features(
     protocol: Protocol,
     model: &Model,
     body: &Value,
     schema: Option<&V2Schema>,
+    profile: Option<&Profile>,
 ) -> Result<Batch, String> {
     match protocol {
-        Protocol::Tfserving => tfserving_features(model, body),
+        Protocol::Tfserving => tfserving_features(model, body, profile),
         Protocol::KserveV2 => v2_features(model, body, schema),
         Protocol::Json => {
             let pointer = model.input.as_deref().unwrap_or("");
@@ -255,7 +260,11 @@ pub fn features(
     }
 }
 
-fn tfserving_features<'a>(model: &Model, body: &'a Value) -> Result<Batch, String> {
+fn tfserving_features<'a>(
+    model: &Model,
+    body: &'a Value,
+    profile: Option<&Profile>,
+) -> Result<Batch, String> {
     // A named-input object is read through to the input being screened.
     let pick = |v: Cow<'a, Value>, what: &dyn Fn() -> String| -> Result<Cow<'a, Value>, String> {
         let (object, members) = match v {
@@ -276,6 +285,22 @@ fn tfserving_features<'a>(model: &Model, body: &'a Value) -> Result<Batch, Strin
             ),
         })
     };
+    // One of the three: TF Serving refuses `instances` with `inputs`, and reads `examples`
+    // only on `:classify` / `:regress`, the others only on `:predict` — screening one of two
+    // would forward the other to the method that reads it, unscreened.
+    let given: Vec<&str> = ["instances", "inputs", "examples"]
+        .into_iter()
+        .filter(|k| body.get(k).is_some())
+        .collect();
+    if given.len() > 1 {
+        return Err(format!(
+            "the request has both '{}' and '{}'; TF Serving reads one",
+            given[0], given[1]
+        ));
+    }
+    if let Some(examples) = body.get("examples") {
+        return examples_features(body, examples, profile);
+    }
     if let Some(instances) = body.get("instances") {
         let a = instances
             .as_array()
@@ -293,7 +318,81 @@ fn tfserving_features<'a>(model: &Model, body: &'a Value) -> Result<Batch, Strin
             other => Batch::from_rows(std::iter::once(other), "inputs"),
         };
     }
-    Err("the request has neither 'instances' nor 'inputs'".into())
+    Err("the request has none of 'instances', 'inputs' (:predict) and 'examples' (:classify, :regress)".into())
+}
+
+/// The rows of a `:classify` / `:regress` body: each example's features, with those in
+/// `context` shared by all, in the order of the profile's feature names. Features the
+/// profile does not name are the model's business and not screened; without a profile only
+/// the examples are counted (for `limits.max_batch`).
+fn examples_features(
+    body: &Value,
+    examples: &Value,
+    profile: Option<&Profile>,
+) -> Result<Batch, String> {
+    let list = examples
+        .as_array()
+        .ok_or("'examples' must be an array (one object per example)")?;
+    let Some(profile) = profile else {
+        return Ok(Batch {
+            rows: list.len(),
+            cols: 0,
+            data: Vec::new(),
+        });
+    };
+    let names = profile.names.as_deref().ok_or(
+        "'examples' name their features, and the model's profile has no feature names to read \
+         them by (build it from a CSV with a header row)",
+    )?;
+    let context = match body.get("context") {
+        None => None,
+        Some(c @ Value::Object(_)) => Some(c),
+        Some(other) => return Err(format!("'context' is {}, expected an object", other.kind())),
+    };
+    // Nothing set aside: the list's length is the client's to choose.
+    let mut data = Vec::new();
+    for (i, example) in list.iter().enumerate() {
+        if !matches!(&*example, Value::Object(_)) {
+            return Err(format!(
+                "examples[{i}] is {}, expected an object of features",
+                example.kind()
+            ));
+        }
+        for name in names {
+            let value = match (example.get(name), context.and_then(|c| c.get(name))) {
+                (Some(v), None) | (None, Some(v)) => v,
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "'{name}' is in both examples[{i}] and 'context'; give it once"
+                    ));
+                }
+                (None, None) => {
+                    return Err(format!("examples[{i}] has no feature '{name}'"));
+                }
+            };
+            data.push(one_number(value).ok_or_else(|| {
+                format!(
+                    "examples[{i}].{name} is {}, expected a number (or a list of one)",
+                    value.kind()
+                )
+            })?);
+        }
+    }
+    Ok(Batch {
+        rows: list.len(),
+        cols: names.len(),
+        data,
+    })
+}
+
+/// A tf.Example feature's one value: a number or boolean, alone or as a list of one.
+fn one_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::Array(a) if a.len() == 1 => one_number(&*a.first()?),
+        _ => None,
+    }
 }
 
 fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result<Batch, String> {
@@ -387,24 +486,51 @@ fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result
     })
 }
 
-/// Each row's prediction: a number (or boolean) as it is, a one-item array's item, or the index
-/// of the largest score of a longer array (a class).
+/// Each row's prediction: a number (or boolean) as it is, a one-item array's item, the index
+/// of the largest score of a longer array (a class), or the place of the highest-scored
+/// class in TF Serving's `:classify` list of `[label, score]` pairs.
 fn per_row<'a>(rows: impl Iterator<Item = Cow<'a, Value>>) -> Option<Vec<f64>> {
     rows.map(|r| match &*r {
         Value::Number(n) => Some(*n),
         Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Array(a) if a.len() == 1 => a.first()?.as_f64(),
-        Value::Array(a) => argmax(a.numbers()?),
+        Value::Array(a) => match class_scores(a) {
+            Some(scores) => argmax(&scores),
+            None if a.len() == 1 => a.first()?.as_f64(),
+            None => argmax(a.numbers()?),
+        },
         _ => None,
     })
     .collect()
+}
+
+/// The scores of a `:classify` result, `[["label", score], ...]`; `None` for anything else.
+fn class_scores(a: &Array) -> Option<Vec<f64>> {
+    let Array::Values(pairs) = a else {
+        return None;
+    };
+    pairs
+        .iter()
+        .map(|p| match p {
+            Value::Array(Array::Values(pair)) if pair.len() == 2 => match &pair[..] {
+                [Value::String(_), Value::Number(score)] => Some(*score),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// One prediction per row: the value, or the index of the largest score for a vector output
 /// (a class). `None` when the response does not hold predictions in the expected place.
 pub fn predictions(protocol: Protocol, model: &Model, response: &Value) -> Option<Vec<f64>> {
     match protocol {
-        Protocol::Tfserving => per_row(response.get("predictions")?.as_array()?.iter()),
+        Protocol::Tfserving => per_row(
+            response
+                .get("predictions")
+                .or_else(|| response.get("results"))?
+                .as_array()?
+                .iter(),
+        ),
         Protocol::Json => {
             let v = match &model.output {
                 Some(p) => response.pointer(p)?,
@@ -583,6 +709,7 @@ mod tests {
             &m,
             &j(r#"{"instances": [[1,2],[3,4]]}"#),
             None,
+            None,
         )
         .unwrap();
         assert_eq!((b.rows, b.cols, b.row(1)), (2, 2, &[3.0, 4.0][..]));
@@ -590,6 +717,7 @@ mod tests {
             Protocol::Tfserving,
             &m,
             &j(r#"{"inputs": {"x": [[1,2]]}}"#),
+            None,
             None,
         )
         .unwrap();
@@ -600,6 +728,7 @@ mod tests {
             &named,
             &j(r#"{"instances": [{"x": [[1,2],[3,4]], "y": "tag"}]}"#),
             None,
+            None,
         )
         .unwrap();
         assert_eq!((b.rows, b.cols), (1, 4));
@@ -607,6 +736,7 @@ mod tests {
             Protocol::Tfserving,
             &m,
             &j(r#"{"instances": [[1,2],[3]]}"#),
+            None,
             None,
         )
         .unwrap_err();
@@ -616,9 +746,103 @@ mod tests {
             &m,
             &j(r#"{"instances": [["a"]]}"#),
             None,
+            None,
         )
         .unwrap_err();
         assert!(err.starts_with("instances[0]: a string"), "{err}");
+        let err = features(
+            Protocol::Tfserving,
+            &m,
+            &j(r#"{"instances": [[1,2]], "inputs": [[16,16]]}"#),
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(err.contains("both 'instances' and 'inputs'"), "{err}");
+    }
+
+    fn profile(names: Option<&[&str]>) -> Profile {
+        // Two loosely related features over a few rows: enough for a profile.
+        let data: Vec<f64> = (0..40)
+            .flat_map(|i| [f64::from(i), f64::from(i % 7)])
+            .collect();
+        let m = crate::data::Matrix {
+            cols: 2,
+            data,
+            names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+        };
+        Profile::build(&m, None).unwrap()
+    }
+
+    /// `:classify` / `:regress` bodies name their features: read in the profile's order,
+    /// with `context` shared by every example; a feature given twice (example and context)
+    /// or not at all is refused, and so is a body that also holds `instances`.
+    #[test]
+    fn tfserving_examples_are_read_by_the_profiles_feature_names() {
+        let m = model(None, None);
+        let named = profile(Some(&["width", "height"]));
+        let read =
+            |body: &str, p: Option<&Profile>| features(Protocol::Tfserving, &m, &j(body), None, p);
+        let b = read(
+            r#"{"examples": [{"height": 2, "width": 1.5, "colour": "red"}, {"height": [4], "width": true}]}"#,
+            Some(&named),
+        )
+        .unwrap();
+        assert_eq!((b.rows, b.cols), (2, 2));
+        assert_eq!(b.data, [1.5, 2.0, 1.0, 4.0]);
+        let b = read(
+            r#"{"context": {"height": 9}, "examples": [{"width": 1}, {"width": 2}]}"#,
+            Some(&named),
+        )
+        .unwrap();
+        assert_eq!(b.data, [1.0, 9.0, 2.0, 9.0]);
+        let refused = [
+            (
+                r#"{"context": {"height": 9}, "examples": [{"width": 1, "height": 3}]}"#,
+                "'height' is in both examples[0] and 'context'",
+            ),
+            (
+                r#"{"examples": [{"width": 1}]}"#,
+                "examples[0] has no feature 'height'",
+            ),
+            (
+                r#"{"examples": [{"width": [1, 2], "height": 1}]}"#,
+                "examples[0].width is an array",
+            ),
+            (r#"{"examples": [[1, 2]]}"#, "examples[0] is an array"),
+            (
+                r#"{"examples": [{"width": 1, "height": 1}], "instances": [[1, 2]]}"#,
+                "both 'instances' and 'examples'",
+            ),
+        ];
+        for (body, want) in refused {
+            let err = read(body, Some(&named)).unwrap_err();
+            assert!(err.contains(want), "{body}: {err}");
+        }
+        let err = read(r#"{"examples": [{"a": 1}]}"#, Some(&profile(None))).unwrap_err();
+        assert!(err.contains("no feature names"), "{err}");
+        // No profile: nothing to screen, the examples counted for the batch limit.
+        let b = read(r#"{"examples": [{"a": 1}, {"b": 2}, {}]}"#, None).unwrap();
+        assert_eq!((b.rows, b.cols), (3, 0));
+    }
+
+    #[test]
+    fn classify_and_regress_results_are_predictions() {
+        let m = model(None, None);
+        assert_eq!(
+            predictions(
+                Protocol::Tfserving,
+                &m,
+                &j(
+                    r#"{"results": [[["a", 0.1], ["b", 0.7], ["c", 0.2]], [["a", 0.9], ["b", 0.1], ["c", 0.0]]]}"#
+                )
+            ),
+            Some(vec![1.0, 0.0])
+        );
+        assert_eq!(
+            predictions(Protocol::Tfserving, &m, &j(r#"{"results": [3.5, -1]}"#)),
+            Some(vec![3.5, -1.0])
+        );
     }
 
     #[test]
@@ -631,7 +855,7 @@ mod tests {
         let ok = j(
             r#"{"inputs":[{"name":"x","shape":[2,4],"datatype":"FP32","data":[1,2,3,4,5,6,7,8]}]}"#,
         );
-        let b = features(Protocol::KserveV2, &m, &ok, Some(&schema)).unwrap();
+        let b = features(Protocol::KserveV2, &m, &ok, Some(&schema), None).unwrap();
         assert_eq!((b.rows, b.cols), (2, 4));
         let cases = [
             (
@@ -652,7 +876,7 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let err = features(Protocol::KserveV2, &m, &j(body), Some(&schema)).unwrap_err();
+            let err = features(Protocol::KserveV2, &m, &j(body), Some(&schema), None).unwrap_err();
             assert!(err.contains(want), "{body}: {err}");
         }
     }
@@ -665,6 +889,7 @@ mod tests {
             &m,
             &j(r#"{"data": {"features": [1, 2, 3]}}"#),
             None,
+            None,
         )
         .unwrap();
         assert_eq!((b.rows, b.cols), (1, 3));
@@ -672,6 +897,7 @@ mod tests {
             Protocol::Json,
             &m,
             &j(r#"{"data": {"features": [[1,2],[3,4]]}}"#),
+            None,
             None,
         )
         .unwrap();

@@ -271,6 +271,47 @@ fn tfserving_and_kserve_v2_protocols() {
     assert_eq!(r.status, 404);
     let flags = r.header("x-palisade-flag").unwrap_or_default();
     assert!(flags.contains("out_of_distribution"), "{flags}");
+    // :classify takes tf.Example features by name, read in the profile's order (px0..px63);
+    // the answer's highest-scored class is the digit the model predicts.
+    let example = |row: &[f64]| {
+        serde_json::Value::Object(
+            row.iter()
+                .enumerate()
+                .map(|(i, v)| (format!("px{i}"), json!(v)))
+                .collect(),
+        )
+    };
+    let r = tf.post(
+        "/v1/models/digits:classify",
+        Some(KEY_A),
+        &json!({ "examples": [example(&clean[0]), example(&clean[1])] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-palisade-flag"), None);
+    let r = tf.post(
+        "/v1/models/digits:classify",
+        Some(KEY_A),
+        &json!({ "examples": [example(&adversarial[0])] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let flags = r.header("x-palisade-flag").unwrap_or_default();
+    assert!(flags.contains("out_of_distribution"), "{flags}");
+    let mut short = example(&clean[0]);
+    short.as_object_mut().unwrap().remove("px17");
+    let r = tf.post(
+        "/v1/models/digits:classify",
+        Some(KEY_A),
+        &json!({ "examples": [short] }),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("examples[0] has no feature 'px17'"),
+        "{}",
+        r.text()
+    );
     let r = tf.post(
         "/v1/models/other:predict",
         Some(KEY_A),
