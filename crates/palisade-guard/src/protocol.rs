@@ -400,6 +400,28 @@ fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result
         .get("inputs")
         .and_then(Value::as_array)
         .ok_or("the request has no 'inputs' array")?;
+    // A name given twice is read one way here and maybe another by the server (the first,
+    // the last, an error); several tensors with none chosen leave the server's pick unknown.
+    if let Array::Values(tensors) = inputs
+        && tensors.len() > 1
+    {
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in tensors.iter().enumerate() {
+            if let Some(name) = t.get("name").and_then(Value::as_str)
+                && !names.insert(name)
+            {
+                return Err(format!(
+                    "inputs[{i}]: the tensor name '{name}' is given twice"
+                ));
+            }
+        }
+    }
+    if model.input.is_none() && inputs.len() > 1 {
+        return Err(format!(
+            "the request has {} input tensors; set the model's `input` to the one to screen",
+            inputs.len()
+        ));
+    }
     let (index, tensor) = match &model.input {
         Some(name) => inputs
             .iter()
@@ -879,6 +901,23 @@ mod tests {
             let err = features(Protocol::KserveV2, &m, &j(body), Some(&schema), None).unwrap_err();
             assert!(err.contains(want), "{body}: {err}");
         }
+        // Two tensors: only with the one to screen named, and never two of one name.
+        let two = r#"{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]},
+                                {"name":"y","shape":[1,1],"datatype":"FP32","data":[9]}]}"#;
+        let err = features(Protocol::KserveV2, &m, &j(two), Some(&schema), None).unwrap_err();
+        assert!(
+            err.contains("2 input tensors; set the model's `input`"),
+            "{err}"
+        );
+        let x = model(Some("x"), None);
+        let b = features(Protocol::KserveV2, &x, &j(two), Some(&schema), None).unwrap();
+        assert_eq!((b.rows, b.cols), (1, 4));
+        let twice = two.replace(r#""name":"y""#, r#""name":"x""#);
+        let err = features(Protocol::KserveV2, &x, &j(&twice), Some(&schema), None).unwrap_err();
+        assert!(
+            err.contains("inputs[1]: the tensor name 'x' is given twice"),
+            "{err}"
+        );
     }
 
     #[test]
