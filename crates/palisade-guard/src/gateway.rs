@@ -553,6 +553,27 @@ impl Gateway {
             Err(e) => return Err(self.refuse(body_refusal(e), tname, mname)),
         };
 
+        // A read-only call carries no body to screen: one that brings a body anyway would
+        // hand it to a server route that may read it (a `GET /predict` taking JSON) unscreened.
+        if !matches!(route, Route::Infer(_)) && !body.is_empty() {
+            return Err(self.refuse(
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    &rules::model_not_permitted::RULE,
+                    "body_on_read",
+                    format!(
+                        "{} {} is a read-only call and carries a {}-byte body, which would \
+                         reach the model server unscreened",
+                        head.method,
+                        head.uri.path(),
+                        body.len()
+                    ),
+                ),
+                tname,
+                mname,
+            ));
+        }
+
         // 5. Screening (inference calls only).
         let mut flags = Vec::new();
         if let (Route::Infer(_), Some(model)) = (&route, &model) {

@@ -176,10 +176,25 @@ fn json_protocol_authenticates_screens_and_forwards() {
         assert_eq!(v["rule"], rule, "{shown}: {v}");
         assert!(v["error"].as_str().unwrap().contains(text), "{shown}: {v}");
     }
-    // A write to any other path would bypass screening: refused.
+    // A write to any other path would bypass screening: refused. So would a body on a
+    // read-only call, which a server route taking GET as well as POST would read.
     let r = guard.post("/train", Some(KEY_A), &json!({}));
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["reason"], "unknown_route");
+    let far = row_body(&[vec![16.0; 64]]).to_string();
+    let r = request(
+        guard.addr,
+        "GET",
+        "/predict",
+        &[("X-Api-Key", KEY_A)],
+        far.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["reason"], "body_on_read");
+    assert_eq!(r.json()["rule"], "GRD012");
+    let r = request(guard.addr, "GET", "/health", &[("X-Api-Key", KEY_A)], b"").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
 
     // Events: structured, with the tenant, model and ATLAS techniques.
     let e = guard.wait_event(5, |e| e["rule"] == "GRD007" && e["action"] == "flagged");
@@ -208,12 +223,12 @@ fn json_protocol_authenticates_screens_and_forwards() {
         assert!(m.contains(series), "{series} missing from\n{m}");
     }
     // Tenant a's calls of the model, by outcome: four clean digits (one alone, three with
-    // headers of their own), the 120 digits screened, then 9 refusals (the far-off input and
-    // the eight request limits).
+    // headers of their own), the 120 digits screened, then 10 refusals (the far-off input,
+    // the eight request limits and the body on a read-only call).
     for (outcome, n) in [
         ("flagged", adv + fp),
         ("forwarded", 4 + 120 - adv - fp),
-        ("rejected", 9),
+        ("rejected", 10),
         ("failed", 0),
     ] {
         let series = format!(

@@ -1,10 +1,10 @@
-//! GRD012: tenant called a model it may not use, or one the guard does not serve.
+//! GRD012: tenant called a model it may not use or one the guard does not serve, wrote to a path that is no inference call, or sent a body with a read-only call.
 
 use palisade_core::{RuleMeta, Severity};
 
 const DOC: &str = r#"
 ## What it does
-Refuses inference calls for models that are not in `[[models]]` (404) and calls by a tenant whose `models` list does not include the model (403).
+Refuses inference calls for models that are not in `[[models]]` (404) and calls by a tenant whose `models` list does not include the model (403). Also refuses a write to any path that is not an inference call of the protocol (404, reason `unknown_route`), and a read-only call (GET, HEAD: status, metadata) that carries a body (400, reason `body_on_read`): either would reach the model server without screening.
 
 ## Why is this bad?
 A shared model server often hosts several tenants' models; without per-model authorisation any tenant can query, and extract, any other tenant's model.
