@@ -14,10 +14,11 @@ use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// How long a client has for its TLS handshake, and requests in flight for finishing after
 /// shutdown was asked for.
@@ -90,10 +91,161 @@ pub async fn accept_loop<H, Fut, B>(
     accept_connections(listener, tls, serve, stopped, who, admission).await;
 }
 
+/// Where a serving loop's connections come from.
+pub enum Source {
+    /// Accepted by the loop itself, within its [`Admission`]'s connection limit.
+    Listener(TcpListener),
+    /// Accepted by a [`dispatch`] loop and handed to this one.
+    Handed(mpsc::UnboundedReceiver<Handoff>),
+}
+
+/// A connection a [`dispatch`] loop accepted for a serving thread: the socket (not yet
+/// registered with any event loop) and what it holds while open.
+pub struct Handoff {
+    stream: std::net::TcpStream,
+    held: Held,
+}
+
+/// What an open connection holds, given back when it closes: its place under the connection
+/// limit and, when it was dispatched, its count on the serving thread's load.
+struct Held {
+    _permit: OwnedSemaphorePermit,
+    _load: Option<Load>,
+}
+
+/// One open connection counted on a serving thread's load.
+struct Load(Arc<AtomicUsize>);
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The next connection for a serving loop, with a place under `admission`'s limit; `None`
+/// once `stopped` turns true (or the dispatcher has stopped).
+async fn next_connection(
+    source: &mut Source,
+    admission: &Admission,
+    stopped: &mut watch::Receiver<bool>,
+    who: &str,
+) -> Option<(std::io::Result<TcpStream>, Held)> {
+    match source {
+        Source::Listener(listener) => {
+            let (accepted, permit) = accept_within(listener, admission, stopped, who).await?;
+            let held = Held {
+                _permit: permit,
+                _load: None,
+            };
+            Some((Ok(accepted), held))
+        }
+        Source::Handed(handed) => {
+            let h = tokio::select! {
+                h = handed.recv() => h?,
+                _ = until_stopped(stopped) => return None,
+            };
+            Some((TcpStream::from_std(h.stream), h.held))
+        }
+    }
+}
+
+/// Accepts one connection on `listener` once `admission` has room for it (a failed accept is
+/// reported and tried again 50 ms later); `None` once `stopped` turns true.
+async fn accept_within(
+    listener: &TcpListener,
+    admission: &Admission,
+    stopped: &mut watch::Receiver<bool>,
+    who: &str,
+) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+    let permit = tokio::select! {
+        p = admission.open.clone().acquire_owned() => p.ok()?,
+        _ = until_stopped(stopped) => return None,
+    };
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = until_stopped(stopped) => return None,
+        };
+        match accepted {
+            Ok((stream, _)) => return Some((stream, permit)),
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                eprintln!("{who}: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Accepts connections on `listener` until `stopped` turns true, within `admission`'s limit,
+/// and hands each to the serving thread with the fewest open connections (`threads`, whose
+/// loops read them as [`Source::Handed`]). Left to the threads to accept from one shared
+/// socket, the 32 connections a client opens at once can all land on the thread that woke
+/// first while another has none; counted here, they are spread evenly and stay so as
+/// connections close. A connection costs one hand-over between threads, a request none.
+pub async fn dispatch(
+    listener: TcpListener,
+    threads: Vec<mpsc::UnboundedSender<Handoff>>,
+    mut stopped: watch::Receiver<bool>,
+    who: &'static str,
+    admission: Admission,
+) {
+    let loads: Vec<Arc<AtomicUsize>> = threads.iter().map(|_| Arc::default()).collect();
+    while let Some((stream, permit)) = accept_within(&listener, &admission, &mut stopped, who).await
+    {
+        let Some((i, load)) = loads
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, l)| l.load(Ordering::Relaxed))
+        else {
+            return;
+        };
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{who}: accept: {e}");
+                continue;
+            }
+        };
+        load.fetch_add(1, Ordering::Relaxed);
+        let held = Held {
+            _permit: permit,
+            _load: Some(Load(load.clone())),
+        };
+        // A thread that has stopped drops the connection (and its count) with the message.
+        let _ = threads[i].send(Handoff { stream, held });
+    }
+}
+
 /// Accepts connections on `listener` until `stopped` turns true, within `admission`'s limits,
 /// and hands each to `serve` once its TLS handshake is done and its HTTP known.
 pub async fn accept_connections<F, Fut>(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    serve: F,
+    stopped: watch::Receiver<bool>,
+    who: &'static str,
+    admission: Admission,
+) where
+    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    serve_connections(
+        Source::Listener(listener),
+        tls,
+        serve,
+        stopped,
+        who,
+        admission,
+    )
+    .await;
+}
+
+/// Takes connections from `source` until `stopped` turns true, and hands each to `serve`
+/// once its TLS handshake is done and its HTTP known; then lets those open finish (up to
+/// [`GRACE`]).
+pub async fn serve_connections<F, Fut>(
+    mut source: Source,
     tls: Option<tokio_rustls::TlsAcceptor>,
     serve: F,
     mut stopped: watch::Receiver<bool>,
@@ -104,24 +256,13 @@ pub async fn accept_connections<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            p = admission.open.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = until_stopped(&mut stopped) => break,
-        };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = until_stopped(&mut stopped) => break,
-        };
-        let (stream, _) = match accepted {
+    while let Some((stream, held)) =
+        next_connection(&mut source, &admission, &mut stopped, who).await
+    {
+        let stream = match stream {
             Ok(s) => s,
             Err(e) => {
-                // Out of file descriptors and the like: wait instead of spinning.
                 eprintln!("{who}: accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
@@ -131,7 +272,7 @@ pub async fn accept_connections<F, Fut>(
         let stopped = stopped.clone();
         let header_timeout = admission.header_timeout;
         connections.spawn(async move {
-            let _permit = permit;
+            let _held = held;
             let accepted = match tls {
                 Some(acceptor) => {
                     let Ok(Ok(stream)) = tokio::time::timeout(GRACE, acceptor.accept(stream)).await
@@ -325,5 +466,75 @@ pub async fn shutdown_signal() {
                 None => std::future::pending::<()>().await,
             }
         } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits for the next `n` connections handed to either thread, keeping them open.
+    async fn handed(
+        n: usize,
+        a: &mut mpsc::UnboundedReceiver<Handoff>,
+        b: &mut mpsc::UnboundedReceiver<Handoff>,
+        on_a: &mut Vec<Handoff>,
+        on_b: &mut Vec<Handoff>,
+    ) {
+        for _ in 0..n {
+            tokio::select! {
+                Some(h) = a.recv() => on_a.push(h),
+                Some(h) = b.recv() => on_b.push(h),
+            }
+        }
+    }
+
+    /// Connections go to the thread with the fewest open, so ten opened at once are split
+    /// five and five, and when four of one thread's close, the next four go to it.
+    #[tokio::test]
+    async fn dispatch_hands_each_connection_to_the_least_loaded_thread() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let (to_a, mut a) = mpsc::unbounded_channel();
+        let (to_b, mut b) = mpsc::unbounded_channel();
+        let admission = Admission::new(Duration::from_secs(5), 100);
+        let dispatcher = tokio::spawn(dispatch(
+            listener,
+            vec![to_a, to_b],
+            stopped,
+            "test",
+            admission,
+        ));
+        let mut clients = Vec::new();
+        for _ in 0..10 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            handed(10, &mut a, &mut b, &mut on_a, &mut on_b),
+        )
+        .await
+        .unwrap();
+        assert_eq!((on_a.len(), on_b.len()), (5, 5));
+
+        on_a.truncate(1);
+        for _ in 0..4 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            handed(4, &mut a, &mut b, &mut on_a, &mut on_b),
+        )
+        .await
+        .unwrap();
+        assert_eq!((on_a.len(), on_b.len()), (5, 5));
+
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), dispatcher)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

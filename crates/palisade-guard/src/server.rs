@@ -3,16 +3,17 @@
 //! SIGINT/SIGTERM that lets requests in flight finish.
 //!
 //! Tenant traffic is served by `server.workers` threads, each with its own single-threaded
-//! event loop accepting from the same socket and its own upstream pool, as nginx's worker
-//! processes do: a request is read, checked, forwarded and answered on one thread, with no
-//! wake-up of another thread on the way. Everything else (the admin listener, probes,
-//! reloads, event delivery) runs on the runtime that called [`start`].
+//! event loop and its own upstream pool, as nginx's worker processes do: a request is read,
+//! checked, forwarded and answered on one thread, with no wake-up of another thread on the
+//! way. With more than one, connections are accepted on the runtime that called [`start`]
+//! and handed to the thread with the fewest open ([`crate::listen::dispatch`]). Everything
+//! else (the admin listener, probes, reloads, event delivery) runs there too.
 
 use crate::body::RequestBody;
 use crate::config::Config;
 use crate::events::Sink;
 use crate::gateway::{Gateway, Runtime};
-use crate::listen::{Accepted, Admission, Wire};
+use crate::listen::{Accepted, Admission, Source, Wire};
 use crate::message::{Answer, RequestHead};
 use crate::metrics::{Metrics, l1};
 use hyper::body::Incoming;
@@ -90,7 +91,7 @@ pub async fn start(config_path: &Path) -> Result<Running, String> {
     if let Some(admin) = admin {
         // Its own connections: a full main listener does not stop the metrics scrapes.
         tasks.push(tokio::spawn(accept_loop(
-            admin,
+            Source::Listener(admin),
             None,
             gateway.clone(),
             true,
@@ -149,8 +150,9 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
 }
 
 /// Starts `workers` threads serving `listener`, each on its own current-thread runtime with
-/// its own upstream pool, all under one `admission`; the tasks returned finish when the
-/// threads do (after `stopped`).
+/// its own upstream pool, all under one `admission`: one thread accepts for itself, several
+/// are handed connections by a dispatcher on the current runtime. The tasks returned finish
+/// when the threads do (after `stopped`).
 fn serve_on_workers(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -160,21 +162,37 @@ fn serve_on_workers(
     workers: usize,
     admission: Admission,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-    let shared = listener
-        .into_std()
-        .map_err(|e| format!("server.listen: {e}"))?;
-    let mut tasks = Vec::with_capacity(workers);
+    let mut tasks = Vec::with_capacity(workers + 1);
+    let mut sources: Vec<Source> = Vec::with_capacity(workers);
+    let mut listener = Some(listener);
+    if workers > 1 {
+        let (threads, handed): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|_| tokio::sync::mpsc::unbounded_channel())
+            .unzip();
+        sources.extend(handed.into_iter().map(Source::Handed));
+        tasks.push(tokio::spawn(crate::listen::dispatch(
+            listener.take().expect("the listener, not yet given out"),
+            threads,
+            stopped.clone(),
+            "palisade guard",
+            admission.clone(),
+        )));
+    }
     for i in 0..workers {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("server.workers: cannot start serving thread {i}: {e}"))?;
-        let listener = {
-            let _in = runtime.enter();
-            shared
-                .try_clone()
-                .and_then(TcpListener::from_std)
-                .map_err(|e| format!("server.listen: serving thread {i}: {e}"))?
+        let source = match listener.take() {
+            // The one thread accepts for itself, on its own event loop.
+            Some(l) => {
+                let l = l.into_std().map_err(|e| format!("server.listen: {e}"))?;
+                let _in = runtime.enter();
+                Source::Listener(
+                    TcpListener::from_std(l).map_err(|e| format!("server.listen: {e}"))?,
+                )
+            }
+            None => sources.remove(0),
         };
         let (tls, gateway, stopped) = (tls.clone(), gateway.clone(), stopped.clone());
         let admission = admission.clone();
@@ -184,7 +202,7 @@ fn serve_on_workers(
             .spawn(move || {
                 crate::upstream::use_pool(i + 1);
                 runtime.block_on(accept_loop(
-                    listener, tls, gateway, with_admin, stopped, admission,
+                    source, tls, gateway, with_admin, stopped, admission,
                 ));
                 drop(runtime);
                 let _ = done.send(());
@@ -200,7 +218,7 @@ fn serve_on_workers(
 /// Serves the guard (or, on the admin listener, only `/metrics` and `/healthz`): HTTP/1.1 on
 /// the guard's own server ([`crate::http1::server`]), HTTP/2 on hyper's.
 async fn accept_loop(
-    listener: TcpListener,
+    source: Source,
     tls: Option<tokio_rustls::TlsAcceptor>,
     gateway: Arc<Gateway>,
     admin: bool,
@@ -243,7 +261,7 @@ async fn accept_loop(
             }
         }
     };
-    crate::listen::accept_connections(listener, tls, serve, stopped, "palisade guard", admission)
+    crate::listen::serve_connections(source, tls, serve, stopped, "palisade guard", admission)
         .await;
 }
 
