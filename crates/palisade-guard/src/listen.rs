@@ -190,16 +190,10 @@ pub async fn dispatch(
     who: &'static str,
     admission: Admission,
 ) {
-    let loads: Vec<Arc<AtomicUsize>> = threads.iter().map(|_| Arc::default()).collect();
+    let mut threads: Vec<(mpsc::UnboundedSender<Handoff>, Arc<AtomicUsize>)> =
+        threads.into_iter().map(|t| (t, Arc::default())).collect();
     while let Some((stream, permit)) = accept_within(&listener, &admission, &mut stopped, who).await
     {
-        let Some((i, load)) = loads
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, l)| l.load(Ordering::Relaxed))
-        else {
-            return;
-        };
         let stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
@@ -207,13 +201,33 @@ pub async fn dispatch(
                 continue;
             }
         };
-        load.fetch_add(1, Ordering::Relaxed);
-        let held = Held {
-            _permit: permit,
-            _load: Some(Load(load.clone())),
+        let mut handoff = Handoff {
+            stream,
+            held: Held {
+                _permit: permit,
+                _load: None,
+            },
         };
-        // A thread that has stopped drops the connection (and its count) with the message.
-        let _ = threads[i].send(Handoff { stream, held });
+        // A thread whose loop has ended (it cannot while the guard runs, short of a bug) is
+        // left out from then on, and the connection offered to the next.
+        loop {
+            let Some(i) = (0..threads.len()).min_by_key(|&i| threads[i].1.load(Ordering::Relaxed))
+            else {
+                eprintln!("{who}: no serving thread is left to take connections");
+                return;
+            };
+            let (to, load) = &threads[i];
+            load.fetch_add(1, Ordering::Relaxed);
+            handoff.held._load = Some(Load(load.clone()));
+            match to.send(handoff) {
+                Ok(()) => break,
+                Err(mpsc::error::SendError(back)) => {
+                    handoff = back;
+                    handoff.held._load = None;
+                    threads.swap_remove(i);
+                }
+            }
+        }
     }
 }
 
@@ -530,6 +544,19 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((on_a.len(), on_b.len()), (5, 5));
+
+        // A thread whose loop has ended is left out: b's connections go to a from then on.
+        drop(b);
+        drop(on_b);
+        clients.push(TcpStream::connect(addr).await.unwrap());
+        clients.push(TcpStream::connect(addr).await.unwrap());
+        for _ in 0..2 {
+            let h = tokio::time::timeout(Duration::from_secs(5), a.recv())
+                .await
+                .unwrap();
+            on_a.push(h.unwrap());
+        }
+        assert_eq!(on_a.len(), 7);
 
         stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(5), dispatcher)
