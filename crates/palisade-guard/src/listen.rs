@@ -487,20 +487,29 @@ pub async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    /// Waits for the next `n` connections handed to either thread, keeping them open.
-    async fn handed(
+    /// Opens `n` connections to `addr` (kept in `clients`) and waits, up to 5 s, for them to
+    /// be handed to either thread, keeping them open.
+    async fn open(
         n: usize,
-        a: &mut mpsc::UnboundedReceiver<Handoff>,
-        b: &mut mpsc::UnboundedReceiver<Handoff>,
-        on_a: &mut Vec<Handoff>,
-        on_b: &mut Vec<Handoff>,
+        addr: std::net::SocketAddr,
+        clients: &mut Vec<TcpStream>,
+        (a, on_a): (&mut mpsc::UnboundedReceiver<Handoff>, &mut Vec<Handoff>),
+        (b, on_b): (&mut mpsc::UnboundedReceiver<Handoff>, &mut Vec<Handoff>),
     ) {
         for _ in 0..n {
-            tokio::select! {
-                Some(h) = a.recv() => on_a.push(h),
-                Some(h) = b.recv() => on_b.push(h),
-            }
+            clients.push(TcpStream::connect(addr).await.unwrap());
         }
+        let handed = async {
+            for _ in 0..n {
+                tokio::select! {
+                    Some(h) = a.recv() => on_a.push(h),
+                    Some(h) = b.recv() => on_b.push(h),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), handed)
+            .await
+            .unwrap();
     }
 
     /// Connections go to the thread with the fewest open, so ten opened at once are split
@@ -521,28 +530,14 @@ mod tests {
             admission,
         ));
         let mut clients = Vec::new();
-        for _ in 0..10 {
-            clients.push(TcpStream::connect(addr).await.unwrap());
-        }
         let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            handed(10, &mut a, &mut b, &mut on_a, &mut on_b),
-        )
-        .await
-        .unwrap();
+        let threads = (&mut a, &mut on_a);
+        open(10, addr, &mut clients, threads, (&mut b, &mut on_b)).await;
         assert_eq!((on_a.len(), on_b.len()), (5, 5));
 
         on_a.truncate(1);
-        for _ in 0..4 {
-            clients.push(TcpStream::connect(addr).await.unwrap());
-        }
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            handed(4, &mut a, &mut b, &mut on_a, &mut on_b),
-        )
-        .await
-        .unwrap();
+        let threads = (&mut a, &mut on_a);
+        open(4, addr, &mut clients, threads, (&mut b, &mut on_b)).await;
         assert_eq!((on_a.len(), on_b.len()), (5, 5));
 
         // A thread whose loop has ended is left out: b's connections go to a from then on.

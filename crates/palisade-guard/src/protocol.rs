@@ -726,60 +726,23 @@ mod tests {
     #[test]
     fn tfserving_row_and_columnar_bodies() {
         let m = model(None, None);
-        let b = features(
-            Protocol::Tfserving,
-            &m,
-            &j(r#"{"instances": [[1,2],[3,4]]}"#),
-            None,
-            None,
-        )
-        .unwrap();
-        assert_eq!((b.rows, b.cols, b.row(1)), (2, 2, &[3.0, 4.0][..]));
-        let b = features(
-            Protocol::Tfserving,
-            &m,
-            &j(r#"{"inputs": {"x": [[1,2]]}}"#),
-            None,
-            None,
-        )
-        .unwrap();
-        assert_eq!((b.rows, b.cols), (1, 2));
         let named = model(Some("x"), None);
-        let b = features(
-            Protocol::Tfserving,
+        let tf = |m: &Model, body: &str| features(Protocol::Tfserving, m, &j(body), None, None);
+        let b = tf(&m, r#"{"instances": [[1,2],[3,4]]}"#).unwrap();
+        assert_eq!((b.rows, b.cols, b.row(1)), (2, 2, &[3.0, 4.0][..]));
+        let b = tf(&m, r#"{"inputs": {"x": [[1,2]]}}"#).unwrap();
+        assert_eq!((b.rows, b.cols), (1, 2));
+        let b = tf(
             &named,
-            &j(r#"{"instances": [{"x": [[1,2],[3,4]], "y": "tag"}]}"#),
-            None,
-            None,
+            r#"{"instances": [{"x": [[1,2],[3,4]], "y": "tag"}]}"#,
         )
         .unwrap();
         assert_eq!((b.rows, b.cols), (1, 4));
-        let err = features(
-            Protocol::Tfserving,
-            &m,
-            &j(r#"{"instances": [[1,2],[3]]}"#),
-            None,
-            None,
-        )
-        .unwrap_err();
+        let err = tf(&m, r#"{"instances": [[1,2],[3]]}"#).unwrap_err();
         assert_eq!(err, "instances[1] has 1 values where instances[0] has 2");
-        let err = features(
-            Protocol::Tfserving,
-            &m,
-            &j(r#"{"instances": [["a"]]}"#),
-            None,
-            None,
-        )
-        .unwrap_err();
+        let err = tf(&m, r#"{"instances": [["a"]]}"#).unwrap_err();
         assert!(err.starts_with("instances[0]: a string"), "{err}");
-        let err = features(
-            Protocol::Tfserving,
-            &m,
-            &j(r#"{"instances": [[1,2]], "inputs": [[16,16]]}"#),
-            None,
-            None,
-        )
-        .unwrap_err();
+        let err = tf(&m, r#"{"instances": [[1,2]], "inputs": [[16,16]]}"#).unwrap_err();
         assert!(err.contains("both 'instances' and 'inputs'"), "{err}");
     }
 
