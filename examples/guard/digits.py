@@ -37,9 +37,14 @@ def predict(model, x):
     return model.predict(np.asarray(x, dtype=float) / PIXEL_MAX)
 
 
+def scores(model, x):
+    """Each class's probability for inputs x (pixel scale), in the order of model.classes_."""
+    return model.predict_proba(np.asarray(x, dtype=float) / PIXEL_MAX)
+
+
 def _gradient(model, x, y):
     """d cross-entropy / d x for inputs x (pixel scale) with true labels y."""
-    p = model.predict_proba(x / PIXEL_MAX)
+    p = scores(model, x)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(y)), np.searchsorted(model.classes_, y)] = 1.0
     return (p - onehot) @ model.coef_ / PIXEL_MAX

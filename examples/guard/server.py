@@ -26,9 +26,14 @@ MODEL = None
 DELAY = 0.0
 
 
-def answer(rows):
+def wait():
+    """The slow model server of the noisy-neighbour scenario (--delay-ms)."""
     if DELAY:
         time.sleep(DELAY)
+
+
+def answer(rows):
+    wait()
     x = np.asarray(rows, dtype=float)
     if x.ndim != 2 or x.shape[1] != 64:
         return None
@@ -79,11 +84,10 @@ def tf_classify():
         rows = [[float(np.ravel({**context, **e}[n])[0]) for n in names] for e in body["examples"]]
     except (KeyError, TypeError, ValueError, IndexError):
         return jsonify(error="expected examples with features px0..px63"), 400
-    if DELAY:
-        time.sleep(DELAY)
-    scores = MODEL.predict_proba(np.asarray(rows) / digits.PIXEL_MAX)
+    wait()
     classes = [str(c) for c in MODEL.classes_]
-    return jsonify(results=[[[c, float(p)] for c, p in zip(classes, row)] for row in scores])
+    scored = digits.scores(MODEL, rows)
+    return jsonify(results=[[[c, float(p)] for c, p in zip(classes, row)] for row in scored])
 
 
 @app.get("/v2/models/digits")

@@ -2,9 +2,9 @@
 //! and HTTP/2 on the same port (ALPN for TLS, the preface for cleartext), a limit on open
 //! connections and on the time to a request's head (a client that connects and sends nothing
 //! is closed too), and a shutdown that stops accepting and lets requests in flight finish.
-//! Shared by `palisade guard` and `palisade respond serve`: [`accept_connections`] hands each
-//! connection to the caller once its protocol is known; [`accept_loop`] serves them all with
-//! hyper ([`serve_hyper`]), as `respond serve` does. The guard serves HTTP/2 with hyper and
+//! Shared by `palisade guard` and `palisade respond serve`: [`serve_connections`] hands each
+//! connection, from a listener or a [`dispatch`]er, to the caller once its protocol is known;
+//! [`accept_loop`] serves them all with hyper ([`serve_hyper`]), as `respond serve` does. The guard serves HTTP/2 with hyper and
 //! HTTP/1.1 with [`crate::http1::server`].
 
 use hyper::body::Incoming;
@@ -88,7 +88,15 @@ pub async fn accept_loop<H, Fut, B>(
 {
     let header_timeout = admission.header_timeout;
     let serve = move |c: Accepted| serve_hyper(c, header_timeout, handler.clone());
-    accept_connections(listener, tls, serve, stopped, who, admission).await;
+    serve_connections(
+        Source::Listener(listener),
+        tls,
+        serve,
+        stopped,
+        who,
+        admission,
+    )
+    .await;
 }
 
 /// Where a serving loop's connections come from.
@@ -129,7 +137,7 @@ async fn next_connection(
     admission: &Admission,
     stopped: &mut watch::Receiver<bool>,
     who: &str,
-) -> Option<(std::io::Result<TcpStream>, Held)> {
+) -> Option<(TcpStream, Held)> {
     match source {
         Source::Listener(listener) => {
             let (accepted, permit) = accept_within(listener, admission, stopped, who).await?;
@@ -137,15 +145,18 @@ async fn next_connection(
                 _permit: permit,
                 _load: None,
             };
-            Some((Ok(accepted), held))
+            Some((accepted, held))
         }
-        Source::Handed(handed) => {
+        Source::Handed(handed) => loop {
             let h = tokio::select! {
                 h = handed.recv() => h?,
                 _ = until_stopped(stopped) => return None,
             };
-            Some((TcpStream::from_std(h.stream), h.held))
-        }
+            match TcpStream::from_std(h.stream) {
+                Ok(stream) => return Some((stream, h.held)),
+                Err(e) => eprintln!("{who}: taking a handed-over connection: {e}"),
+            }
+        },
     }
 }
 
@@ -197,7 +208,7 @@ pub async fn dispatch(
         let stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("{who}: accept: {e}");
+                eprintln!("{who}: handing a connection over: {e}");
                 continue;
             }
         };
@@ -223,36 +234,11 @@ pub async fn dispatch(
                 Ok(()) => break,
                 Err(mpsc::error::SendError(back)) => {
                     handoff = back;
-                    handoff.held._load = None;
                     threads.swap_remove(i);
                 }
             }
         }
     }
-}
-
-/// Accepts connections on `listener` until `stopped` turns true, within `admission`'s limits,
-/// and hands each to `serve` once its TLS handshake is done and its HTTP known.
-pub async fn accept_connections<F, Fut>(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    serve: F,
-    stopped: watch::Receiver<bool>,
-    who: &'static str,
-    admission: Admission,
-) where
-    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    serve_connections(
-        Source::Listener(listener),
-        tls,
-        serve,
-        stopped,
-        who,
-        admission,
-    )
-    .await;
 }
 
 /// Takes connections from `source` until `stopped` turns true, and hands each to `serve`
@@ -273,13 +259,6 @@ pub async fn serve_connections<F, Fut>(
     while let Some((stream, held)) =
         next_connection(&mut source, &admission, &mut stopped, who).await
     {
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{who}: accept: {e}");
-                continue;
-            }
-        };
         stream.set_nodelay(true).ok();
         let serve = serve.clone();
         let tls = tls.clone();

@@ -252,13 +252,13 @@ impl Profile {
         Profile::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// The Mahalanobis distance of `x` (length `features`); `scratch` is reused between calls.
     /// Room for [`Profile::distance`]'s working row, of the size it needs (so that it is
     /// allocated once, not grown).
     pub fn scratch(&self) -> Vec<f64> {
         Vec::with_capacity(padded(self.features))
     }
 
+    /// The Mahalanobis distance of `x` (length `features`); `scratch` is reused between calls.
     pub fn distance(&self, x: &[f64], scratch: &mut Vec<f64>) -> f64 {
         let d = self.features;
         // x − μ, then zeros up to the padded length of the longest row.

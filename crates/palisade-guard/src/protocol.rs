@@ -157,11 +157,22 @@ impl Batch {
     }
 }
 
+/// A number as it is, a boolean as 0 or 1; `None` for anything else.
+fn scalar(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
 /// Numbers (and booleans as 0/1) from nested arrays, in row-major order.
 fn flatten(v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+    if let Some(x) = scalar(v) {
+        out.push(x);
+        return Ok(());
+    }
     match v {
-        Value::Number(n) => out.push(*n),
-        Value::Bool(b) => out.push(f64::from(u8::from(*b))),
         Value::Array(Array::Numbers(n)) => out.extend_from_slice(n),
         Value::Array(Array::Values(a)) => {
             for x in a {
@@ -288,20 +299,18 @@ fn tfserving_features<'a>(
     // One of the three: TF Serving refuses `instances` with `inputs`, and reads `examples`
     // only on `:classify` / `:regress`, the others only on `:predict` — screening one of two
     // would forward the other to the method that reads it, unscreened.
-    let given: Vec<&str> = ["instances", "inputs", "examples"]
-        .into_iter()
-        .filter(|k| body.get(k).is_some())
-        .collect();
-    if given.len() > 1 {
+    let given = ["instances", "inputs", "examples"].map(|k| (k, body.get(k)));
+    let mut present = given.iter().filter(|(_, v)| v.is_some());
+    if let (Some((first, _)), Some((second, _))) = (present.next(), present.next()) {
         return Err(format!(
-            "the request has both '{}' and '{}'; TF Serving reads one",
-            given[0], given[1]
+            "the request has both '{first}' and '{second}'; TF Serving reads one"
         ));
     }
-    if let Some(examples) = body.get("examples") {
+    let [(_, instances), (_, inputs), (_, examples)] = given;
+    if let Some(examples) = examples {
         return examples_features(body, examples, profile);
     }
-    if let Some(instances) = body.get("instances") {
+    if let Some(instances) = instances {
         let a = instances
             .as_array()
             .ok_or("'instances' must be an array (one entry per instance)")?;
@@ -312,7 +321,7 @@ fn tfserving_features<'a>(
             .collect::<Result<Vec<_>, _>>()?;
         return Batch::from_rows(rows.into_iter(), "instances");
     }
-    if let Some(inputs) = body.get("inputs") {
+    if let Some(inputs) = inputs {
         return match pick(Cow::Borrowed(inputs), &|| "inputs".to_string())? {
             Cow::Borrowed(Value::Array(a)) => Batch::from_rows(a.iter(), "inputs"),
             other => Batch::from_rows(std::iter::once(other), "inputs"),
@@ -325,9 +334,9 @@ fn tfserving_features<'a>(
 /// `context` shared by all, in the order of the profile's feature names. Features the
 /// profile does not name are the model's business and not screened; without a profile only
 /// the examples are counted (for `limits.max_batch`).
-fn examples_features(
-    body: &Value,
-    examples: &Value,
+fn examples_features<'a>(
+    body: &'a Value,
+    examples: &'a Value,
     profile: Option<&Profile>,
 ) -> Result<Batch, String> {
     let list = examples
@@ -344,22 +353,41 @@ fn examples_features(
         "'examples' name their features, and the model's profile has no feature names to read \
          them by (build it from a CSV with a header row)",
     )?;
-    let context = match body.get("context") {
-        None => None,
-        Some(c @ Value::Object(_)) => Some(c),
-        Some(other) => return Err(format!("'context' is {}, expected an object", other.kind())),
+    // Each feature's column, so that an example's members are placed in one pass over them
+    // (looking each name up in each example would be features × members comparisons).
+    let column: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    // The parser refuses a repeated key, so a member fills its column once.
+    let place = |members: &'a [(Box<str>, Value)], row: &mut [Option<&'a Value>]| {
+        for (k, v) in members {
+            if let Some(&c) = column.get(&**k) {
+                row[c] = Some(v);
+            }
+        }
     };
+    let mut shared = vec![None; names.len()];
+    match body.get("context") {
+        None => {}
+        Some(Value::Object(members)) => place(members, &mut shared),
+        Some(other) => return Err(format!("'context' is {}, expected an object", other.kind())),
+    }
     // Nothing set aside: the list's length is the client's to choose.
     let mut data = Vec::new();
+    let mut row = vec![None; names.len()];
     for (i, example) in list.iter().enumerate() {
-        if !matches!(&*example, Value::Object(_)) {
+        let Cow::Borrowed(Value::Object(members)) = example else {
             return Err(format!(
                 "examples[{i}] is {}, expected an object of features",
                 example.kind()
             ));
-        }
-        for name in names {
-            let value = match (example.get(name), context.and_then(|c| c.get(name))) {
+        };
+        row.fill(None);
+        place(members, &mut row);
+        for ((name, own), context) in names.iter().zip(&row).zip(&shared) {
+            let value = match (own, context) {
                 (Some(v), None) | (None, Some(v)) => v,
                 (Some(_), Some(_)) => {
                     return Err(format!(
@@ -385,13 +413,12 @@ fn examples_features(
     })
 }
 
-/// A tf.Example feature's one value: a number or boolean, alone or as a list of one.
+/// A tf.Example feature's one value, and a one-output prediction: a number or boolean, alone
+/// or as a list of one.
 fn one_number(v: &Value) -> Option<f64> {
     match v {
-        Value::Number(n) => Some(*n),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
         Value::Array(a) if a.len() == 1 => one_number(&*a.first()?),
-        _ => None,
+        other => scalar(other),
     }
 }
 
@@ -512,15 +539,14 @@ fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result
 /// of the largest score of a longer array (a class), or the place of the highest-scored
 /// class in TF Serving's `:classify` list of `[label, score]` pairs.
 fn per_row<'a>(rows: impl Iterator<Item = Cow<'a, Value>>) -> Option<Vec<f64>> {
-    rows.map(|r| match &*r {
-        Value::Number(n) => Some(*n),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Array(a) => match class_scores(a) {
-            Some(scores) => argmax(&scores),
-            None if a.len() == 1 => a.first()?.as_f64(),
-            None => argmax(a.numbers()?),
-        },
-        _ => None,
+    rows.map(|r| {
+        one_number(&r).or_else(|| {
+            let Value::Array(a) = &*r else { return None };
+            match class_scores(a) {
+                Some(scores) => argmax(&scores),
+                None => argmax(a.numbers()?),
+            }
+        })
     })
     .collect()
 }

@@ -5,9 +5,9 @@
 //! Tenant traffic is served by `server.workers` threads, each with its own single-threaded
 //! event loop and its own upstream pool, as nginx's worker processes do: a request is read,
 //! checked, forwarded and answered on one thread, with no wake-up of another thread on the
-//! way. With more than one, connections are accepted on the runtime that called [`start`]
-//! and handed to the thread with the fewest open ([`crate::listen::dispatch`]). Everything
-//! else (the admin listener, probes, reloads, event delivery) runs there too.
+//! way. Connections are accepted on the runtime that called [`start`] and handed to the
+//! thread with the fewest open ([`crate::listen::dispatch`]). Everything else (the admin
+//! listener, probes, reloads, event delivery) runs there too.
 
 use crate::body::RequestBody;
 use crate::config::Config;
@@ -150,9 +150,8 @@ pub async fn run(config_path: &Path) -> Result<(), String> {
 }
 
 /// Starts `workers` threads serving `listener`, each on its own current-thread runtime with
-/// its own upstream pool, all under one `admission`: one thread accepts for itself, several
-/// are handed connections by a dispatcher on the current runtime. The tasks returned finish
-/// when the threads do (after `stopped`).
+/// its own upstream pool, all under one `admission`, handed their connections by a dispatcher
+/// on the current runtime. The tasks returned finish when the threads do (after `stopped`).
 fn serve_on_workers(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -163,37 +162,22 @@ fn serve_on_workers(
     admission: Admission,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let mut tasks = Vec::with_capacity(workers + 1);
-    let mut sources: Vec<Source> = Vec::with_capacity(workers);
-    let mut listener = Some(listener);
-    if workers > 1 {
-        let (threads, handed): (Vec<_>, Vec<_>) = (0..workers)
-            .map(|_| tokio::sync::mpsc::unbounded_channel())
-            .unzip();
-        sources.extend(handed.into_iter().map(Source::Handed));
-        tasks.push(tokio::spawn(crate::listen::dispatch(
-            listener.take().expect("the listener, not yet given out"),
-            threads,
-            stopped.clone(),
-            "palisade guard",
-            admission.clone(),
-        )));
-    }
-    for i in 0..workers {
+    let (threads, handed): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| tokio::sync::mpsc::unbounded_channel())
+        .unzip();
+    tasks.push(tokio::spawn(crate::listen::dispatch(
+        listener,
+        threads,
+        stopped.clone(),
+        "palisade guard",
+        admission.clone(),
+    )));
+    for (i, handed) in handed.into_iter().enumerate() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("server.workers: cannot start serving thread {i}: {e}"))?;
-        let source = match listener.take() {
-            // The one thread accepts for itself, on its own event loop.
-            Some(l) => {
-                let l = l.into_std().map_err(|e| format!("server.listen: {e}"))?;
-                let _in = runtime.enter();
-                Source::Listener(
-                    TcpListener::from_std(l).map_err(|e| format!("server.listen: {e}"))?,
-                )
-            }
-            None => sources.remove(0),
-        };
+        let source = Source::Handed(handed);
         let (tls, gateway, stopped) = (tls.clone(), gateway.clone(), stopped.clone());
         let admission = admission.clone();
         let (done, finished) = tokio::sync::oneshot::channel::<()>();

@@ -97,7 +97,8 @@ fn json_protocol_authenticates_screens_and_forwards() {
     assert!(fp <= 3, "{fp} of 60 clean digits flagged");
 
     // A far-off input is refused outright (reject_above = 100).
-    let r = guard.post("/predict", Some(KEY_A), &row_body(&[vec![16.0; 64]]));
+    let far_off = row_body(&[vec![16.0; 64]]);
+    let r = guard.post("/predict", Some(KEY_A), &far_off);
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json()["rule"], "GRD007");
 
@@ -110,7 +111,7 @@ fn json_protocol_authenticates_screens_and_forwards() {
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()["predictions"].clone()
     };
-    let far = predict(row_body(&[vec![16.0; 64]]).to_string().as_bytes());
+    let far = predict(far_off.to_string().as_bytes());
     let other = clean
         .iter()
         .find(|row| predict(row_body(std::slice::from_ref(*row)).to_string().as_bytes()) != far)
@@ -118,7 +119,7 @@ fn json_protocol_authenticates_screens_and_forwards() {
     let twice = format!(
         "{{\"features\": {}, \"features\": {}}}",
         json!([other]),
-        json!([vec![16.0; 64]])
+        far_off["features"]
     );
     assert_eq!(predict(twice.as_bytes()), far);
 
@@ -181,13 +182,13 @@ fn json_protocol_authenticates_screens_and_forwards() {
     let r = guard.post("/train", Some(KEY_A), &json!({}));
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["reason"], "unknown_route");
-    let far = row_body(&[vec![16.0; 64]]).to_string();
+    let body = far_off.to_string();
     let r = request(
         guard.addr,
         "GET",
         "/predict",
         &[("X-Api-Key", KEY_A)],
-        far.as_bytes(),
+        body.as_bytes(),
     )
     .unwrap();
     assert_eq!(r.status, 400, "{}", r.text());
@@ -286,8 +287,7 @@ fn tfserving_and_kserve_v2_protocols() {
     assert_eq!(r.status, 404);
     let flags = r.header("x-palisade-flag").unwrap_or_default();
     assert!(flags.contains("out_of_distribution"), "{flags}");
-    // :classify takes tf.Example features by name, read in the profile's order (px0..px63);
-    // the answer's highest-scored class is the digit the model predicts.
+    // :classify takes tf.Example features by name, read in the profile's order (px0..px63).
     let example = |row: &[f64]| {
         serde_json::Value::Object(
             row.iter()
@@ -320,10 +320,7 @@ fn tfserving_and_kserve_v2_protocols() {
     );
     assert_eq!(r.status, 400);
     assert!(
-        r.json()["error"]
-            .as_str()
-            .unwrap()
-            .contains("examples[0] has no feature 'px17'"),
+        r.error().contains("examples[0] has no feature 'px17'"),
         "{}",
         r.text()
     );
@@ -360,10 +357,7 @@ fn tfserving_and_kserve_v2_protocols() {
     );
     assert_eq!(r.status, 400);
     assert!(
-        r.json()["error"]
-            .as_str()
-            .unwrap()
-            .contains("the model declares FP64"),
+        r.error().contains("the model declares FP64"),
         "{}",
         r.text()
     );
@@ -372,14 +366,7 @@ fn tfserving_and_kserve_v2_protocols() {
         Some(KEY_A),
         &tensor(json!([4, 32]), "FP64", flat),
     );
-    assert!(
-        r.json()["error"]
-            .as_str()
-            .unwrap()
-            .contains("declares [-1, 64]"),
-        "{}",
-        r.text()
-    );
+    assert!(r.error().contains("declares [-1, 64]"), "{}", r.text());
     // Metadata calls go through after authentication.
     let r = request(
         v2.addr,

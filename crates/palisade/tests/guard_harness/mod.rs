@@ -312,6 +312,15 @@ impl Response {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
+
+    /// The `error` of a refusal's JSON body.
+    pub fn error(&self) -> String {
+        let v = self.json();
+        v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in {v}"))
+            .to_string()
+    }
 }
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`), with a 15 s timeout.
