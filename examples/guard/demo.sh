@@ -89,6 +89,6 @@ for (rule, name, action, tenant), n in sorted(counts.items()):
     print(f"  {rule} {name:30} {action:9} tenant {tenant:8} {n}")
 PY
 echo "== metrics: http://127.0.0.1:$admin_port/metrics (Prometheus text; alert rules and a Grafana dashboard in deploy/guard/)"
-curl -s "http://127.0.0.1:$admin_port/metrics" 2>/dev/null | grep -E '^palisade_guard_(requests_total|rejections_total|probe_)' | sort | head -20 || true
+curl -s "http://127.0.0.1:$admin_port/metrics" 2>/dev/null | grep -E '^palisade_guard_(requests_total|rejections_total|probe_|drift_)' | sort | head -24 || true
 if [ "$status" = 0 ]; then echo "demo: PASS"; else echo "demo: FAIL (guard log follows)"; tail -20 "$run/guard.log"; grep -v "GRD00[267]" "$run/events.jsonl" | tail -5; fi
 exit "$status"

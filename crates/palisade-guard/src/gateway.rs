@@ -926,7 +926,7 @@ impl Gateway {
                         &rules::drift::RULE,
                         Action::Raised,
                         format!(
-                            "predictions of the last {} requests rows drifted from the reference: \
+                            "the last {} predictions drifted from the reference: \
                              PSI {:.3} (alert at {}), KS {:.3} with p = {:.2e} (alert below {})",
                             c.window, c.psi, settings.psi_alert, c.ks, c.ks_p, settings.ks_p_alert
                         ),

@@ -10,6 +10,16 @@ fn row_body(rows: &[Vec<f64>]) -> serde_json::Value {
     json!({ "features": rows })
 }
 
+/// A row as a TF Serving `:classify` example: the features by name (the profile's px0..px63).
+fn example(row: &[f64]) -> serde_json::Value {
+    serde_json::Value::Object(
+        row.iter()
+            .enumerate()
+            .map(|(i, v)| (format!("px{i}"), json!(v)))
+            .collect(),
+    )
+}
+
 #[test]
 fn json_protocol_authenticates_screens_and_forwards() {
     let server = ModelServer::start("clean", 0);
@@ -288,14 +298,6 @@ fn tfserving_and_kserve_v2_protocols() {
     let flags = r.header("x-palisade-flag").unwrap_or_default();
     assert!(flags.contains("out_of_distribution"), "{flags}");
     // :classify takes tf.Example features by name, read in the profile's order (px0..px63).
-    let example = |row: &[f64]| {
-        serde_json::Value::Object(
-            row.iter()
-                .enumerate()
-                .map(|(i, v)| (format!("px{i}"), json!(v)))
-                .collect(),
-        )
-    };
     let r = tf.post(
         "/v1/models/digits:classify",
         Some(KEY_A),
@@ -378,6 +380,84 @@ fn tfserving_and_kserve_v2_protocols() {
     .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["inputs"][0]["name"], "pixels");
+}
+
+#[test]
+fn prediction_drift_is_measured_on_the_model_servers_answers() {
+    const WINDOW: usize = 100;
+    let server = ModelServer::start("clean", 0);
+    let clean = rows("clean.json");
+    let digit = labels("clean.json");
+    // Traffic of one kind of digit only: honest inputs, but not the population the model
+    // was approved on (its training predictions, recorded in the profile).
+    let zeros: Vec<Vec<f64>> = clean
+        .iter()
+        .zip(&digit)
+        .filter(|(_, d)| **d == 0)
+        .map(|(r, _)| r.clone())
+        .cycle()
+        .take(WINDOW)
+        .collect();
+    let psi_series = "palisade_guard_drift_psi{model=\"digits\"}";
+    let rest = |protocol: &str| {
+        format!(
+            "[limits]\nrequests_per_second = 10000\nburst = 1000\nmax_batch = 64\n\n{}",
+            digits_model(protocol, &format!("[models.drift]\nwindow = {WINDOW}\n"))
+        )
+    };
+    let drifted = |guard: &Guard| {
+        guard
+            .events()
+            .into_iter()
+            .filter(|e| e["rule"] == "GRD009")
+            .collect::<Vec<_>>()
+    };
+
+    // The generic JSON protocol: predictions at `output` in the Flask server's answers.
+    let guard = Guard::start(&config(server.addr, "json", "", &rest("json")));
+    assert_eq!(guard.metric(psi_series), None, "no window is full yet");
+    for chunk in clean[..WINDOW].chunks(20) {
+        let r = guard.post("/predict", Some(KEY_A), &row_body(chunk));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let psi_clean = guard
+        .metric(psi_series)
+        .expect("a PSI once a window is full");
+    assert!(psi_clean < 0.25, "held-out digits drifted: PSI {psi_clean}");
+    for chunk in zeros.chunks(20) {
+        let r = guard.post("/predict", Some(KEY_A), &row_body(chunk));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let e = guard.wait_event(5, |e| e["rule"] == "GRD009");
+    assert_eq!(
+        (e["model"].as_str(), e["action"].as_str()),
+        (Some("digits"), Some("raised"))
+    );
+    assert_eq!(e["details"]["window"], WINDOW);
+    let psi = guard.metric(psi_series).unwrap();
+    assert!(psi > 1.0 && e["details"]["psi"] == psi, "PSI {psi}, {e}");
+    assert_eq!(drifted(&guard).len(), 1, "only the window of zeros drifted");
+
+    // TF Serving's :classify: the class with the highest score in each of `results`.
+    let tf = Guard::start(&config(server.addr, "tfserving", "", &rest("tfserving")));
+    let classify = |rows: &[Vec<f64>]| {
+        for chunk in rows.chunks(20) {
+            let examples: Vec<_> = chunk.iter().map(|r| example(r)).collect();
+            let r = tf.post(
+                "/v1/models/digits:classify",
+                Some(KEY_A),
+                &json!({ "examples": examples }),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    classify(&clean[..WINDOW]);
+    // The same digits, so the same predictions whichever way they were asked for.
+    assert_eq!(tf.metric(psi_series), Some(psi_clean));
+    assert!(drifted(&tf).is_empty());
+    classify(&zeros);
+    let e = tf.wait_event(5, |e| e["rule"] == "GRD009");
+    assert!(e["details"]["psi"].as_f64().unwrap() > 1.0, "{e}");
 }
 
 #[test]

@@ -91,9 +91,16 @@ pub fn data() -> &'static Path {
 
 /// Rows from prepare.py's `clean.json` or `adversarial.json`.
 pub fn rows(name: &str) -> Vec<Vec<f64>> {
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data().join(name)).unwrap()).unwrap();
-    serde_json::from_value(v["rows"].clone()).unwrap()
+    serde_json::from_value(prepared(name)["rows"].take()).unwrap()
+}
+
+/// The true digit of each of those rows.
+pub fn labels(name: &str) -> Vec<u8> {
+    serde_json::from_value(prepared(name)["labels"].take()).unwrap()
+}
+
+fn prepared(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(data().join(name)).unwrap()).unwrap()
 }
 
 pub struct ModelServer {
