@@ -245,6 +245,12 @@ mod tests {
         let big = Full::new(Bytes::from(vec![b'a'; 11]));
         let got = read(&headers(None), big, 10).await;
         assert_eq!(got, Err(BodyError::TooLarge { limit: 10 }));
+        // A limit of 0 (the gateway's for a read-only call): any byte is over it, none is not.
+        let one = Full::new(Bytes::from_static(b"x"));
+        let got = read(&headers(None), one, 0).await;
+        assert_eq!(got, Err(BodyError::TooLarge { limit: 0 }));
+        let none = Full::new(Bytes::new());
+        assert_eq!(read(&headers(Some("0")), none, 0).await, Ok(Bytes::new()));
     }
 
     #[tokio::test]

@@ -543,36 +543,34 @@ impl Gateway {
             return Err(self.refuse(r, tname, mname));
         };
 
-        // 4. Body.
+        // 4. Body. A read-only call carries none to screen: one that brings a body anyway
+        // would hand it to a server route that may read it (a `GET /predict` taking JSON)
+        // unscreened. Its limit is 0, so such a body is refused at its declared length or its
+        // first byte, never read.
+        let read_only = !matches!(route, Route::Infer(_));
         let within = Duration::from_millis(limits.body_timeout_ms);
-        let body = match body
-            .read_whole(&head.fields, limits.max_body_bytes, within)
-            .await
-        {
+        let limit = if read_only { 0 } else { limits.max_body_bytes };
+        let body = match body.read_whole(&head.fields, limit, within).await {
             Ok(b) => b,
+            Err(BodyError::TooLarge { .. }) if read_only => {
+                return Err(self.refuse(
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        &rules::model_not_permitted::RULE,
+                        "body_on_read",
+                        format!(
+                            "{} {} is a read-only call and carries a body, which would reach \
+                             the model server unscreened",
+                            head.method,
+                            head.uri.path(),
+                        ),
+                    ),
+                    tname,
+                    mname,
+                ));
+            }
             Err(e) => return Err(self.refuse(body_refusal(e), tname, mname)),
         };
-
-        // A read-only call carries no body to screen: one that brings a body anyway would
-        // hand it to a server route that may read it (a `GET /predict` taking JSON) unscreened.
-        if !matches!(route, Route::Infer(_)) && !body.is_empty() {
-            return Err(self.refuse(
-                Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    &rules::model_not_permitted::RULE,
-                    "body_on_read",
-                    format!(
-                        "{} {} is a read-only call and carries a {}-byte body, which would \
-                         reach the model server unscreened",
-                        head.method,
-                        head.uri.path(),
-                        body.len()
-                    ),
-                ),
-                tname,
-                mname,
-            ));
-        }
 
         // 5. Screening (inference calls only).
         let mut flags = Vec::new();

@@ -4,8 +4,8 @@
 //! is closed too), and a shutdown that stops accepting and lets requests in flight finish.
 //! Shared by `palisade guard` and `palisade respond serve`: [`serve_connections`] hands each
 //! connection, from a listener or a [`dispatch`]er, to the caller once its protocol is known;
-//! [`accept_loop`] serves them all with hyper ([`serve_hyper`]), as `respond serve` does. The guard serves HTTP/2 with hyper and
-//! HTTP/1.1 with [`crate::http1::server`].
+//! [`accept_loop`] serves them all with hyper ([`serve_hyper`]), as `respond serve` does. The
+//! guard serves HTTP/2 with hyper and HTTP/1.1 with [`crate::http1::server`].
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};

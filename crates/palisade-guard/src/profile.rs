@@ -22,6 +22,7 @@
 use crate::config::Threshold;
 use crate::data::Matrix;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub const FORMAT: &str = "palisade-guard-profile/1";
 
@@ -49,6 +50,9 @@ pub struct Profile {
     /// `L⁻¹`, derived from `cholesky` when the profile is built or read.
     #[serde(skip)]
     whitening: Whitening,
+    /// Each feature's column by its name, derived from `names` likewise.
+    #[serde(skip)]
+    columns: HashMap<String, usize>,
 }
 
 /// The rows of `L⁻¹` (lower triangular), row `a` holding its `a + 1` values padded with zeros
@@ -184,7 +188,6 @@ impl Profile {
         for (k, s) in std.iter_mut().enumerate() {
             *s = cov[k * d + k].sqrt();
         }
-        let whitening = Whitening::new(&cholesky, d);
         let mut profile = Profile {
             format: FORMAT.into(),
             features: d,
@@ -199,8 +202,10 @@ impl Profile {
             cholesky,
             distance_quantiles: Vec::new(),
             reference_predictions: None,
-            whitening,
-        };
+            whitening: Whitening::default(),
+            columns: HashMap::new(),
+        }
+        .derived()?;
         let mut scratch = vec![0.0; d];
         let mut dist: Vec<f64> = cal
             .iter()
@@ -215,7 +220,7 @@ impl Profile {
 
     /// Parses a profile file's JSON and checks that its parts agree.
     pub fn from_json(text: &str) -> Result<Profile, String> {
-        let mut p: Profile =
+        let p: Profile =
             serde_json::from_str(text).map_err(|e| format!("not a guard profile: {e}"))?;
         if p.format != FORMAT {
             return Err(format!(
@@ -242,8 +247,34 @@ impl Profile {
         if (0..d).any(|a| p.cholesky[a * (a + 1) / 2 + a] <= 0.0) {
             return Err("profile field 'cholesky' has a non-positive diagonal".into());
         }
-        p.whitening = Whitening::new(&p.cholesky, d);
-        Ok(p)
+        p.derived()
+    }
+
+    /// With what is worked out from the stored fields: `L⁻¹`, and the columns by name (the
+    /// names checked to be one per feature, none twice, as a request naming its features is
+    /// read by them).
+    fn derived(mut self) -> Result<Profile, String> {
+        if let Some(names) = &self.names {
+            if names.len() != self.features {
+                return Err(format!(
+                    "{} feature names for {} features",
+                    names.len(),
+                    self.features
+                ));
+            }
+            for (i, n) in names.iter().enumerate() {
+                if self.columns.insert(n.clone(), i).is_some() {
+                    return Err(format!("the feature name '{n}' is given twice"));
+                }
+            }
+        }
+        self.whitening = Whitening::new(&self.cholesky, self.features);
+        Ok(self)
+    }
+
+    /// The column of the feature named `name`, when the profile has names.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.get(name).copied()
     }
 
     pub fn load(path: &std::path::Path) -> Result<Profile, String> {
@@ -674,6 +705,29 @@ mod tests {
             Profile::from_json(&broken)
                 .unwrap_err()
                 .contains("'mean' has 3 values")
+        );
+        // Names, by which a request naming its features is read: one per feature, each once.
+        let mut named = correlated(100);
+        named.names = Some(vec!["a".into(), "b".into(), "c".into()]);
+        let text = serde_json::to_string(&Profile::build(&named, Some(0.1)).unwrap()).unwrap();
+        let back = Profile::from_json(&text).unwrap();
+        assert_eq!(
+            ["c", "a", "d"].map(|n| back.column(n)),
+            [Some(2), Some(0), None]
+        );
+        let err = |text: String| Profile::from_json(&text).unwrap_err();
+        assert_eq!(
+            err(text.replace("\"c\"]", "\"a\"]")),
+            "the feature name 'a' is given twice"
+        );
+        assert_eq!(
+            err(text.replace(",\"c\"]", "]")),
+            "2 feature names for 3 features"
+        );
+        named.names = Some(vec!["a".into(), "b".into(), "b".into()]);
+        assert_eq!(
+            Profile::build(&named, Some(0.1)).unwrap_err(),
+            "the feature name 'b' is given twice"
         );
     }
 

@@ -327,7 +327,11 @@ fn tfserving_features<'a>(
             other => Batch::from_rows(std::iter::once(other), "inputs"),
         };
     }
-    Err("the request has none of 'instances', 'inputs' (:predict) and 'examples' (:classify, :regress)".into())
+    Err(
+        "the request has none of 'instances', 'inputs' (:predict) and 'examples' (:classify, \
+         :regress)"
+            .into(),
+    )
 }
 
 /// The rows of a `:classify` / `:regress` body: each example's features, with those in
@@ -353,17 +357,12 @@ fn examples_features<'a>(
         "'examples' name their features, and the model's profile has no feature names to read \
          them by (build it from a CSV with a header row)",
     )?;
-    // Each feature's column, so that an example's members are placed in one pass over them
-    // (looking each name up in each example would be features × members comparisons).
-    let column: std::collections::HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
-    // The parser refuses a repeated key, so a member fills its column once.
+    // Each member placed in its feature's column, in one pass over an example's members
+    // (looking each name up in each example would be features × members comparisons). The
+    // parser refuses a repeated key, so a member fills its column once.
     let place = |members: &'a [(Box<str>, Value)], row: &mut [Option<&'a Value>]| {
         for (k, v) in members {
-            if let Some(&c) = column.get(&**k) {
+            if let Some(c) = profile.column(k) {
                 row[c] = Some(v);
             }
         }
@@ -540,32 +539,29 @@ fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result
 /// class in TF Serving's `:classify` list of `[label, score]` pairs.
 fn per_row<'a>(rows: impl Iterator<Item = Cow<'a, Value>>) -> Option<Vec<f64>> {
     rows.map(|r| {
-        one_number(&r).or_else(|| {
-            let Value::Array(a) = &*r else { return None };
-            match class_scores(a) {
-                Some(scores) => argmax(&scores),
-                None => argmax(a.numbers()?),
+        one_number(&r).or_else(|| match &*r {
+            Value::Array(Array::Numbers(scores)) => argmax(scores.iter().copied()),
+            Value::Array(Array::Values(pairs))
+                if pairs.iter().all(|p| class_score(p).is_some()) =>
+            {
+                argmax(pairs.iter().filter_map(class_score))
             }
+            _ => None,
         })
     })
     .collect()
 }
 
-/// The scores of a `:classify` result, `[["label", score], ...]`; `None` for anything else.
-fn class_scores(a: &Array) -> Option<Vec<f64>> {
-    let Array::Values(pairs) = a else {
-        return None;
-    };
-    pairs
-        .iter()
-        .map(|p| match p {
-            Value::Array(Array::Values(pair)) if pair.len() == 2 => match &pair[..] {
-                [Value::String(_), Value::Number(score)] => Some(*score),
-                _ => None,
-            },
+/// The score of one class in a `:classify` result, `["label", score]`; `None` for anything
+/// else.
+fn class_score(pair: &Value) -> Option<f64> {
+    match pair {
+        Value::Array(Array::Values(pair)) => match &pair[..] {
+            [Value::String(_), Value::Number(score)] => Some(*score),
             _ => None,
-        })
-        .collect()
+        },
+        _ => None,
+    }
 }
 
 /// One prediction per row: the value, or the index of the largest score for a vector output
@@ -609,15 +605,21 @@ pub fn predictions(protocol: Protocol, model: &Model, response: &Value) -> Optio
                 return None;
             }
             data.chunks(width)
-                .map(|c| if width == 1 { Some(c[0]) } else { argmax(c) })
+                .map(|c| {
+                    if width == 1 {
+                        Some(c[0])
+                    } else {
+                        argmax(c.iter().copied())
+                    }
+                })
                 .collect()
         }
     }
 }
 
-fn argmax(v: &[f64]) -> Option<f64> {
+fn argmax(v: impl IntoIterator<Item = f64>) -> Option<f64> {
     let mut best: Option<(usize, f64)> = None;
-    for (i, &x) in v.iter().enumerate() {
+    for (i, x) in v.into_iter().enumerate() {
         if best.is_none_or(|(_, b)| x > b) {
             best = Some((i, x));
         }
@@ -854,6 +856,14 @@ mod tests {
             predictions(Protocol::Tfserving, &m, &j(r#"{"results": [3.5, -1]}"#)),
             Some(vec![3.5, -1.0])
         );
+        // A list that is not all [label, score] pairs is no prediction.
+        for odd in [
+            r#"{"results": [[["a", 0.1], ["b"]]]}"#,
+            r#"{"results": [[["a", 0.1], [0.9, "b"]]]}"#,
+            r#"{"results": [[["a", 0.1], 0.9]]}"#,
+        ] {
+            assert_eq!(predictions(Protocol::Tfserving, &m, &j(odd)), None, "{odd}");
+        }
     }
 
     #[test]

@@ -19,8 +19,8 @@
 //!   HTTP/1.0 or 1.1 is 505; an `Expect` other than `100-continue` is 417.
 //! - A body is read only when the gateway asks for it (after the tenant is known), under its
 //!   size limit and deadline. `Expect: 100-continue` is answered then. A body the gateway did
-//!   not read (a refusal) is drained when it is short and already on its way, otherwise the
-//!   connection closes after the answer.
+//!   not read (a refusal, or one refused by its declared length) is drained when it is short
+//!   and already on its way, otherwise the connection closes after the answer.
 //! - The next head must arrive within the header timeout, from the connection's start or the
 //!   last answer; a client that sends nothing, or half a head, is closed.
 //! - Answers carry `Content-Length` (never chunked: the gateway's answers are whole), a `Date`,
@@ -85,8 +85,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RequestBody for Body<S> {
         limit: usize,
         within: Duration,
     ) -> Result<Bytes, BodyError> {
-        if self.framing == Framing::None {
-            return Ok(Bytes::new());
+        match self.framing {
+            Framing::None => return Ok(Bytes::new()),
+            // Refused before a byte of it is read: the connection is left as for a body the
+            // gateway never asked for (drained when short, so it can carry the next request).
+            Framing::Length(n) if n > limit => return Err(BodyError::TooLarge { limit }),
+            _ => {}
         }
         let taken = self
             .conn
@@ -118,7 +122,6 @@ async fn read_body<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Bytes, BodyError> {
     match framing {
         Framing::None => return Ok(Bytes::new()),
-        Framing::Length(n) if n > limit => return Err(BodyError::TooLarge { limit }),
         // All there already (the common case): no timer.
         Framing::Length(n) if conn.buf.len() >= n => return Ok(conn.buf.split_to(n).freeze()),
         _ => {}
@@ -760,8 +763,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bodies_over_the_limit_late_or_broken_end_the_connection() {
-        // Announced over the limit (1000): refused before reading.
+    async fn bodies_over_the_limit_late_or_broken_are_refused() {
+        // Announced over the limit (1000): refused before reading, and then the connection is
+        // as for a body the gateway never asked for: one that does not come ends it, a short
+        // one sent whole is drained and the next request is served.
         let out = exchange(b"POST /big HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", false).await;
         assert!(
             out.contains("error=the request body is larger than 1000 bytes"),
@@ -769,6 +774,20 @@ mod tests {
         );
         assert!(out.contains("connection: close"), "{out}");
         assert!(!out.ends_with("<open>"), "{out}");
+        let sent = format!(
+            "POST /big HTTP/1.1\r\nContent-Length: 1001\r\n\r\n{}GET /n HTTP/1.1\r\n\r\n",
+            "a".repeat(1001)
+        );
+        let out = exchange(sent.as_bytes(), true).await;
+        let refused = "POST /big error=the request body is larger than 1000 bytes";
+        assert_eq!(
+            out,
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{refused}{}",
+                refused.len(),
+                ok("GET /n body=")
+            )
+        );
         // Chunked over the limit.
         let chunk = format!(
             "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n{}\r\n",

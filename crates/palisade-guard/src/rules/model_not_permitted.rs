@@ -1,4 +1,5 @@
-//! GRD012: tenant called a model it may not use or one the guard does not serve, wrote to a path that is no inference call, or sent a body with a read-only call.
+//! GRD012: tenant called a model it may not use or one the guard does not serve, wrote to a
+//! path that is no inference call, or sent a body with a read-only call.
 
 use palisade_core::{RuleMeta, Severity};
 
