@@ -272,12 +272,12 @@ fn leading_digits(word: u64) -> (usize, u64) {
 /// than eight digits on each side of the point, right before the `,` or `]` after it, at
 /// `pos` of `b`. The number, the position after the separator and whether that ended the
 /// array; `None` for anything else (another form, whitespace, a syntax error, fewer than
-/// eight bytes left), which the general path reads. A number that fits in one eight-byte word with its point (`-0.9417`, most of a
-/// request's) is read from that word alone, its digits either side of the point as one
-/// run. Such a number is below 10¹⁵ over a power of ten up to 10⁷, both exact in an f64,
-/// so the one division is the correctly rounded value. It reads its separator itself
-/// rather than leave it to `array_item_end`: that costs about 1,700 instructions more per
-/// 64-number request (callgrind).
+/// eight bytes left), which the general path reads. A number that fits in one eight-byte
+/// word with its point (`-0.9417`, most of a request's) is read from that word alone, its
+/// digits either side of the point as one run. Such a number is below 10¹⁵ over a power of
+/// ten up to 10⁷, both exact in an f64, so the one division is the correctly rounded value.
+/// It reads its separator itself rather than leave it to `array_item_end`: that costs about
+/// 1,700 instructions more per 64-number request (callgrind).
 #[inline(always)]
 fn short_item(b: &[u8], pos: usize) -> Option<(f64, usize, bool)> {
     let negative = *b.get(pos)? == b'-';
@@ -324,6 +324,15 @@ fn short_item(b: &[u8], pos: usize) -> Option<(f64, usize, bool)> {
     // Below 10¹⁵, so a signed conversion (one instruction; an unsigned one is several).
     let v = mantissa as i64 as f64 / POW10[scale];
     Some((if negative { -v } else { v }, end + 1, last))
+}
+
+/// The position of the first byte at or after `pos` of `bytes` that is not JSON whitespace.
+#[inline(always)]
+fn after_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
 }
 
 /// The text of a number the parser has read: ASCII, so never the empty string that a slice
@@ -521,9 +530,7 @@ impl Parser<'_> {
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
+        self.pos = after_ws(self.bytes, self.pos);
     }
 
     fn count(&mut self) -> Result<(), Error> {
@@ -735,9 +742,7 @@ impl Parser<'_> {
                 closed = true;
                 break;
             }
-            while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(pos) {
-                pos += 1;
-            }
+            pos = after_ws(bytes, pos);
         }
         self.pos = pos;
         self.elements = elements;

@@ -540,12 +540,8 @@ fn v2_features(model: &Model, body: &Value, schema: Option<&V2Schema>) -> Result
 fn per_row<'a>(rows: impl Iterator<Item = Cow<'a, Value>>) -> Option<Vec<f64>> {
     rows.map(|r| {
         one_number(&r).or_else(|| match &*r {
-            Value::Array(Array::Numbers(scores)) => argmax(scores.iter().copied()),
-            Value::Array(Array::Values(pairs))
-                if pairs.iter().all(|p| class_score(p).is_some()) =>
-            {
-                argmax(pairs.iter().filter_map(class_score))
-            }
+            Value::Array(Array::Numbers(scores)) => argmax(scores.iter().copied().map(Some)),
+            Value::Array(Array::Values(pairs)) => argmax(pairs.iter().map(class_score)),
             _ => None,
         })
     })
@@ -609,7 +605,7 @@ pub fn predictions(protocol: Protocol, model: &Model, response: &Value) -> Optio
                     if width == 1 {
                         Some(c[0])
                     } else {
-                        argmax(c.iter().copied())
+                        argmax(c.iter().copied().map(Some))
                     }
                 })
                 .collect()
@@ -617,9 +613,12 @@ pub fn predictions(protocol: Protocol, model: &Model, response: &Value) -> Optio
     }
 }
 
-fn argmax(v: impl IntoIterator<Item = f64>) -> Option<f64> {
+/// The index of the largest of `v`'s scores; `None` when there are none, or when any item is
+/// `None` (not a score), read in one pass.
+fn argmax(v: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
     let mut best: Option<(usize, f64)> = None;
     for (i, x) in v.into_iter().enumerate() {
+        let x = x?;
         if best.is_none_or(|(_, b)| x > b) {
             best = Some((i, x));
         }

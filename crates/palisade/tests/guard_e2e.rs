@@ -389,8 +389,7 @@ fn tfserving_and_kserve_v2_protocols() {
 fn prediction_drift_is_measured_on_the_model_servers_answers() {
     const WINDOW: usize = 100;
     let server = ModelServer::start("clean", 0);
-    let clean = rows("clean.json");
-    let digit = labels("clean.json");
+    let (clean, digit) = labelled_rows("clean.json");
     // Traffic of one kind of digit only: honest inputs, but not the population the model
     // was approved on (its training predictions, recorded in the profile).
     let zeros: Vec<Vec<f64>> = clean
