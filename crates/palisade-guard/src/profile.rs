@@ -301,18 +301,25 @@ impl Profile {
 
     /// Distance and range check of one row.
     pub fn score(&self, x: &[f64], margin: f64, scratch: &mut Vec<f64>) -> Score {
-        let mut out_of_range = 0;
-        let mut first = None;
-        let mut finite = true;
-        for (k, ((&v, &lo), &hi)) in x.iter().zip(&self.min).zip(&self.max).enumerate() {
+        // Counted without a branch per feature (the compiler compares several at once);
+        // which one was first, and whether all are finite, is looked for only when one is
+        // outside. Branching per feature cost about 1,400 instructions a 64-feature request
+        // (callgrind).
+        let outside = |(&v, (&lo, &hi)): (&f64, (&f64, &f64))| {
             let span = (hi - lo) * margin;
-            let f = v.is_finite();
-            finite &= f;
-            if !(f && v >= lo - span && v <= hi + span) {
-                out_of_range += 1;
-                first.get_or_insert(k);
-            }
-        }
+            // Not finite is outside too: NaN compares false, and the bounds are finite.
+            !(v.is_finite() & (v >= lo - span) & (v <= hi + span))
+        };
+        let features = || x.iter().zip(self.min.iter().zip(&self.max));
+        let out_of_range = features().map(|f| usize::from(outside(f))).sum();
+        // A value that is not finite is outside, so a row with none outside needs no more
+        // passes.
+        let (first, finite) = if out_of_range > 0 {
+            let first = features().position(outside);
+            (first, features().all(|(v, _)| v.is_finite()))
+        } else {
+            (None, true)
+        };
         let distance = if finite {
             self.distance(x, scratch)
         } else {

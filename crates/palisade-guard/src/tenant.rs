@@ -66,7 +66,7 @@ pub fn check_caller(
 
 /// The tenants' credentials, decoded once per configuration.
 pub struct Directory {
-    keys: Vec<(usize, [u8; 32])>,
+    keys: Vec<(usize, [u64; 4])>,
     names: Vec<(usize, String)>,
 }
 
@@ -88,7 +88,7 @@ impl Directory {
         let mut names = Vec::new();
         for (i, (hash, cn)) in callers.enumerate() {
             if let Some(h) = hash.and_then(decode_sha256) {
-                keys.push((i, h));
+                keys.push((i, words(&h)));
             }
             if let Some(cn) = cn {
                 names.push((i, cn.to_string()));
@@ -100,10 +100,10 @@ impl Directory {
     /// The index of the tenant this key belongs to. Every configured hash is compared, in
     /// constant time, whether or not an earlier one matched.
     pub fn by_key(&self, key: &[u8]) -> Option<usize> {
-        let presented: [u8; 32] = sha2::Sha256::digest(key).into();
+        let presented = words(&sha2::Sha256::digest(key).into());
         let mut found = None;
         for (i, h) in &self.keys {
-            if bool::from(presented.ct_eq(h)) {
+            if bool::from(same_hash(&presented, h)) {
                 found = Some(*i);
             }
         }
@@ -113,6 +113,23 @@ impl Directory {
     pub fn by_common_name(&self, cn: &str) -> Option<usize> {
         self.names.iter().find(|(_, n)| n == cn).map(|(i, _)| *i)
     }
+}
+
+/// A SHA-256 hash as four words, for [`same_hash`].
+fn words(hash: &[u8; 32]) -> [u64; 4] {
+    std::array::from_fn(|k| u64::from_le_bytes(hash[8 * k..8 * k + 8].try_into().unwrap()))
+}
+
+/// Whether two hashes are equal, in a time that does not depend on where they differ: the
+/// words' differences are OR-ed together, with no branch, and `subtle` compares that with
+/// zero. Comparing byte by byte through `subtle`, which keeps the compiler from combining
+/// the bytes, cost about 360 instructions for each configured key (callgrind: 721 a request
+/// with two tenants).
+fn same_hash(a: &[u64; 4], b: &[u64; 4]) -> subtle::Choice {
+    a.iter()
+        .zip(b)
+        .fold(0, |diff, (x, y)| diff | (x ^ y))
+        .ct_eq(&0)
 }
 
 fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
@@ -169,6 +186,20 @@ mod tests {
         assert_eq!(d.by_key(b""), None);
         // The hash itself is not a key.
         assert_eq!(d.by_key(hash_key("key-a").as_bytes()), None);
+    }
+
+    #[test]
+    fn a_hash_one_byte_off_anywhere_matches_nothing() {
+        let right = hash_key("key-a");
+        for k in 0..32 {
+            let mut bytes = decode_sha256(&right).unwrap();
+            bytes[k] ^= 0x80;
+            let off: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let d = Directory::from_credentials([(Some(off.as_str()), None)].into_iter());
+            assert_eq!(d.by_key(b"key-a"), None, "byte {k} differs");
+        }
+        let d = Directory::from_credentials([(Some(right.as_str()), None)].into_iter());
+        assert_eq!(d.by_key(b"key-a"), Some(0));
     }
 
     #[test]

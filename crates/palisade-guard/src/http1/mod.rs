@@ -21,6 +21,13 @@ pub const MAX_HEAD: usize = 64 << 10;
 /// Most header fields in one head.
 pub const MAX_HEADERS: usize = 100;
 
+/// Room for a head's fields, for httparse to fill. Left uninitialised: writing out the 100
+/// empty fields first (3.2 KiB of stores for each request and again for its answer) cost
+/// about 570 instructions a request (callgrind: 40,469 → 39,902).
+fn field_slots<'b>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] {
+    [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS]
+}
+
 /// The fields that belong to one connection rather than to the message (RFC 9110 §7.6.1),
 /// and the framing fields: read by each hop, never passed on by a proxy.
 const CONNECTION_FIELDS: [&str; 8] = [

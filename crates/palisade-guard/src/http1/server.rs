@@ -308,9 +308,9 @@ fn head_too_large() -> Refusal {
 
 /// Parses the request head at the start of `buf` and removes it; `None` while incomplete.
 fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Refusal> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut r = httparse::Request::new(&mut fields);
-    let len = match r.parse(buf) {
+    let mut fields = super::field_slots();
+    let mut r = httparse::Request::new(&mut []);
+    let len = match r.parse_with_uninit_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
