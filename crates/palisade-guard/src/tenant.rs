@@ -117,7 +117,8 @@ impl Directory {
 
 /// A SHA-256 hash as four words, for [`same_hash`].
 fn words(hash: &[u8; 32]) -> [u64; 4] {
-    std::array::from_fn(|k| u64::from_le_bytes(hash[8 * k..8 * k + 8].try_into().unwrap()))
+    let (chunks, _) = hash.as_chunks::<8>();
+    std::array::from_fn(|k| u64::from_le_bytes(chunks[k]))
 }
 
 /// Whether two hashes are equal, in a time that does not depend on where they differ: the

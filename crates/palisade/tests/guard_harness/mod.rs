@@ -91,16 +91,18 @@ pub fn data() -> &'static Path {
 
 /// Rows from prepare.py's `clean.json` or `adversarial.json`.
 pub fn rows(name: &str) -> Vec<Vec<f64>> {
-    labelled_rows(name).0
+    serde_json::from_value(prepared(name)["rows"].take()).unwrap()
 }
 
 /// Those rows and the true digit of each, read from the file once.
 pub fn labelled_rows(name: &str) -> (Vec<Vec<f64>>, Vec<u8>) {
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data().join(name)).unwrap()).unwrap();
-    let mut field = |f: &str| v[f].take();
-    let rows = serde_json::from_value(field("rows")).unwrap();
-    (rows, serde_json::from_value(field("labels")).unwrap())
+    let mut v = prepared(name);
+    let rows = serde_json::from_value(v["rows"].take()).unwrap();
+    (rows, serde_json::from_value(v["labels"].take()).unwrap())
+}
+
+fn prepared(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(data().join(name)).unwrap()).unwrap()
 }
 
 pub struct ModelServer {
