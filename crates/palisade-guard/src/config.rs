@@ -106,8 +106,8 @@ pub struct Upstream {
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Requests in flight to the upstream at once, all serving threads together; more wait up
-    /// to `queue_timeout_ms`, then get 503. Each serving thread keeps its share of this many
-    /// connections open between requests.
+    /// to `queue_timeout_ms`, then get 503. Each serving thread keeps up to its share of this
+    /// many (`max_connections / workers`) open between requests.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     #[serde(default = "default_queue_timeout_ms")]

@@ -30,6 +30,10 @@ pub fn use_pool(index: usize) {
     POOL.with(|p| p.set(index));
 }
 
+/// Connections the probes' pool keeps open between requests: the probes send one request
+/// per model, on a schedule.
+const PROBE_IDLE: usize = 4;
+
 /// Largest response the guard reads back from the model server.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
@@ -137,9 +141,13 @@ impl Upstream {
             .authority()
             .cloned()
             .ok_or_else(|| format!("upstream.url: '{}' names no host", settings.url))?;
-        // The pools share `max_connections` for the connections they keep open between
-        // requests, as they share the slots for requests in flight.
-        let idle = settings.max_connections.div_ceil(threads + 1);
+        // The serving threads' pools share `max_connections` for the connections they keep
+        // open between requests, as they share the slots for requests in flight: each keeps
+        // as many as it has in flight when the load is even (the dispatcher hands each new
+        // connection to the thread with the fewest). A smaller share closed connections a
+        // thread went on to need, and opened new ones, under a load well within the limit.
+        // The probes' pool (the first, on the main runtime) keeps a few.
+        let share = settings.max_connections.div_ceil(threads.max(1));
         Ok(Upstream {
             settings: settings.clone(),
             target: Target::new(
@@ -149,7 +157,10 @@ impl Upstream {
             .map_err(|e| format!("upstream.url: {e}"))?,
             prefix: base.path().trim_end_matches('/').to_string(),
             pools: (0..=threads)
-                .map(|_| Pool::new(idle, MAX_RESPONSE_BYTES))
+                .map(|i| {
+                    let idle = if i == 0 { share.min(PROBE_IDLE) } else { share };
+                    Pool::new(idle, MAX_RESPONSE_BYTES)
+                })
                 .collect(),
             slots: Semaphore::new(settings.max_connections),
             breaker: Mutex::new(Breaker::default()),
@@ -343,6 +354,26 @@ mod tests {
             f.message(&up.settings),
             "the model server's answer is not valid HTTP/1.1: Content-Length 'x'"
         );
+    }
+
+    #[tokio::test]
+    async fn a_serving_thread_keeps_the_connections_its_share_of_the_load_needs() {
+        let (addr, opened) = crate::http1::client::tests::counting_server().await;
+        // At most six requests in flight, over two serving threads: three each, evenly.
+        let up = upstream(&format!("http://{addr}"), "max_connections = 6", 2).unwrap();
+        use_pool(1);
+        let send = || up.send(&Method::POST, "/predict", [], b"{}");
+        for round in 1..=3 {
+            let (a, b, c) = tokio::join!(send(), send(), send());
+            for answer in [a, b, c] {
+                assert_eq!(answer.unwrap().status.as_u16(), 200);
+            }
+            assert_eq!(
+                opened(),
+                3,
+                "round {round}: the three connections are kept and reused"
+            );
+        }
     }
 
     #[tokio::test]

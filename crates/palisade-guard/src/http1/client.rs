@@ -452,7 +452,7 @@ async fn read_body(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::net::SocketAddr;
     use tokio::io::AsyncBufReadExt;
@@ -690,9 +690,9 @@ mod tests {
         assert!(!seen[0][2].contains("content-length"), "{}", seen[0][2]);
     }
 
-    #[tokio::test]
-    async fn connections_idle_too_long_are_not_reused() {
-        // A server that keeps every connection open and answers every request.
+    /// A model server that keeps every connection open and answers every request with `ok`;
+    /// its address, and how many connections it has accepted so far.
+    pub(crate) async fn counting_server() -> (SocketAddr, impl Fn() -> usize) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -712,7 +712,14 @@ mod tests {
                 });
             }
         });
-        let count = || connections.load(std::sync::atomic::Ordering::SeqCst);
+        (addr, move || {
+            connections.load(std::sync::atomic::Ordering::SeqCst)
+        })
+    }
+
+    #[tokio::test]
+    async fn connections_idle_too_long_are_not_reused() {
+        let (addr, count) = counting_server().await;
         let (pool, t) = (
             Pool::with_idle_timeout(4, 1000, Duration::from_millis(50)),
             target(addr),
