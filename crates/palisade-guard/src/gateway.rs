@@ -628,9 +628,7 @@ impl Gateway {
                     .upstream_errors
                     .get_or_create(&l1("kind", f.kind()))
                     .inc();
-                self.metrics
-                    .circuit_open
-                    .set(i64::from(self.upstream.breaker_open()));
+                self.show_breaker();
                 return Err(self.refuse(
                     Refusal::new(
                         f.status(),
@@ -643,9 +641,7 @@ impl Gateway {
                 ));
             }
         };
-        self.metrics
-            .circuit_open
-            .set(i64::from(self.upstream.breaker_open()));
+        self.show_breaker();
         if let Some(m) = &model {
             self.series(rt, m)
                 .upstream_duration
@@ -900,6 +896,16 @@ impl Gateway {
         }
         let doc = json::parse(&answer.body, json::RESPONSE_LIMITS).map_err(|e| e.to_string())?;
         V2Schema::parse(&doc)
+    }
+
+    /// `palisade_guard_circuit_open` as the breaker is now. Written only when it changes:
+    /// a store on every request would move the gauge's cache line between the serving
+    /// threads each time.
+    fn show_breaker(&self) {
+        let open = i64::from(self.upstream.breaker_open());
+        if self.metrics.circuit_open.get() != open {
+            self.metrics.circuit_open.set(open);
+        }
     }
 
     fn observe_predictions(&self, rt: &Runtime, model: &ModelRuntime, body: &[u8]) {

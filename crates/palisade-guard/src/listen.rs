@@ -256,13 +256,18 @@ pub async fn serve_connections<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut connections = tokio::task::JoinSet::new();
+    // The connections' stop signal is this loop's own, turned once `stopped` has turned. A
+    // connection looks at it once a request, while it waits for the next one, and each look
+    // takes the lock of the signal's list of waiters: this loop's list is locked only by its
+    // own thread, where the server's one signal would be locked by every serving thread.
+    let (stop_here, stopped_here) = watch::channel(false);
     while let Some((stream, held)) =
         next_connection(&mut source, &admission, &mut stopped, who).await
     {
         stream.set_nodelay(true).ok();
         let serve = serve.clone();
         let tls = tls.clone();
-        let stopped = stopped.clone();
+        let stopped = stopped_here.clone();
         let header_timeout = admission.header_timeout;
         connections.spawn(async move {
             let _held = held;
@@ -302,6 +307,7 @@ pub async fn serve_connections<F, Fut>(
         });
         while connections.try_join_next().is_some() {}
     }
+    let _ = stop_here.send(true);
     let _ = tokio::time::timeout(GRACE, async {
         while connections.join_next().await.is_some() {}
     })

@@ -7,14 +7,17 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+
+pub mod histogram;
+use histogram::{Histogram, Shape};
 
 type L1 = [(&'static str, String); 1];
 type L2 = [(&'static str, String); 2];
 type L3 = [(&'static str, String); 3];
-type Hist<L> = Family<L, Histogram, fn() -> Histogram>;
+type Hist<L> = Family<L, Histogram, Shape>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
@@ -87,13 +90,23 @@ impl ModelSeries {
     }
 }
 
-fn latency() -> Histogram {
-    // 50 µs … ~13 s.
-    Histogram::new(exponential_buckets(0.00005, 2.0, 19))
+/// Histograms of `bounds`, in a shard for each of the machine's cores (the serving threads'
+/// default number) and one for every other thread.
+fn shape(bounds: impl Iterator<Item = f64>) -> Shape {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Shape {
+        bounds: bounds.collect(),
+        shards: cores + 1,
+    }
 }
 
-fn distance() -> Histogram {
-    Histogram::new(exponential_buckets(1.0, 1.5, 16))
+fn latency() -> Shape {
+    // 50 µs … ~13 s.
+    shape(exponential_buckets(0.00005, 2.0, 19))
+}
+
+fn distance() -> Shape {
+    shape(exponential_buckets(1.0, 1.5, 16))
 }
 
 impl Metrics {
@@ -101,12 +114,12 @@ impl Metrics {
         let mut registry = Registry::with_prefix("palisade_guard");
         let m = Metrics {
             requests: Family::default(),
-            duration: Family::new_with_constructor(latency as fn() -> Histogram),
-            upstream_duration: Family::new_with_constructor(latency as fn() -> Histogram),
+            duration: Family::new_with_constructor(latency()),
+            upstream_duration: Family::new_with_constructor(latency()),
             rejections: Family::default(),
             rate_limited: Family::default(),
             flagged: Family::default(),
-            ood_distance: Family::new_with_constructor(distance as fn() -> Histogram),
+            ood_distance: Family::new_with_constructor(distance()),
             drift_psi: Family::default(),
             drift_ks: Family::default(),
             drift_ks_p: Family::default(),

@@ -185,6 +185,7 @@ fn serve_on_workers(
             .name(format!("guard-{i}"))
             .spawn(move || {
                 crate::upstream::use_pool(i + 1);
+                crate::metrics::histogram::use_shard(i + 1);
                 runtime.block_on(accept_loop(
                     source, tls, gateway, with_admin, stopped, admission,
                 ));

@@ -16,6 +16,7 @@ use hyper::Method;
 use hyper::http::uri::PathAndQuery;
 use std::cell::Cell;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -112,11 +113,45 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
+/// The circuit breaker's state, kept under [`Breaker`]'s lock.
 #[derive(Debug, Default)]
-struct Breaker {
+struct BreakerState {
     failures: u32,
     open_until: Option<Instant>,
     trial: bool,
+}
+
+/// The circuit breaker: its state under a lock, and two flags that mirror it, written only
+/// under the lock and read without it. While the model server answers, a request reads
+/// `clean` before it is sent and again after, and takes no lock the serving threads share.
+struct Breaker {
+    state: Mutex<BreakerState>,
+    /// No failure counted since the last success, and not open.
+    clean: AtomicBool,
+    /// Open or half-open: `open_until` is set.
+    open: AtomicBool,
+}
+
+impl Breaker {
+    fn new() -> Breaker {
+        Breaker {
+            state: Mutex::default(),
+            clean: AtomicBool::new(true),
+            open: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the flags from `state` (held under the lock).
+    fn mirror(&self, state: &BreakerState) {
+        let open = state.open_until.is_some();
+        self.open.store(open, Ordering::Release);
+        self.clean
+            .store(state.failures == 0 && !open, Ordering::Release);
+    }
 }
 
 pub struct Upstream {
@@ -127,7 +162,7 @@ pub struct Upstream {
     /// One per serving thread, and one (index 0) for everything else.
     pools: Vec<Pool>,
     slots: Semaphore,
-    breaker: Mutex<Breaker>,
+    breaker: Breaker,
 }
 
 impl Upstream {
@@ -163,16 +198,12 @@ impl Upstream {
                 })
                 .collect(),
             slots: Semaphore::new(settings.max_connections),
-            breaker: Mutex::new(Breaker::default()),
+            breaker: Breaker::new(),
         })
     }
 
     pub fn breaker_open(&self) -> bool {
-        self.breaker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .open_until
-            .is_some()
+        self.breaker.open.load(Ordering::Acquire)
     }
 
     /// The request target on the model server for a path-and-query of the guard's own
@@ -246,10 +277,10 @@ impl Upstream {
     }
 
     fn admit(&self) -> Result<(), Failure> {
-        if self.settings.breaker_failures == 0 {
+        if self.settings.breaker_failures == 0 || self.breaker.clean.load(Ordering::Acquire) {
             return Ok(());
         }
-        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = self.breaker.lock();
         match b.open_until {
             Some(until) if Instant::now() < until => Err(Failure::BreakerOpen),
             Some(_) if b.trial => Err(Failure::BreakerOpen),
@@ -263,17 +294,18 @@ impl Upstream {
     }
 
     fn release_trial(&self) {
-        self.breaker.lock().unwrap_or_else(|e| e.into_inner()).trial = false;
+        self.breaker.lock().trial = false;
     }
 
     fn record(&self, ok: bool) {
-        if self.settings.breaker_failures == 0 {
+        if self.settings.breaker_failures == 0 || (ok && self.breaker.clean.load(Ordering::Acquire))
+        {
             return;
         }
-        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = self.breaker.lock();
         b.trial = false;
         if ok {
-            *b = Breaker::default();
+            *b = BreakerState::default();
         } else {
             b.failures += 1;
             if b.failures >= self.settings.breaker_failures || b.open_until.is_some() {
@@ -281,6 +313,7 @@ impl Upstream {
                     Some(Instant::now() + Duration::from_millis(self.settings.breaker_open_ms));
             }
         }
+        self.breaker.mirror(&b);
     }
 }
 
@@ -354,6 +387,46 @@ mod tests {
             f.message(&up.settings),
             "the model server's answer is not valid HTTP/1.1: Content-Length 'x'"
         );
+    }
+
+    #[test]
+    fn the_breaker_opens_on_failures_in_a_row_and_closes_on_a_trials_success() {
+        let settings = "breaker_failures = 3\nbreaker_open_ms = 50";
+        let up = upstream("http://127.0.0.1:9", settings, 1).unwrap();
+        let open = |up: &Upstream| matches!(up.admit(), Err(Failure::BreakerOpen));
+        // A success between failures starts the count again.
+        for ok in [false, false, true, false, false] {
+            assert!(up.admit().is_ok());
+            up.record(ok);
+        }
+        assert!(
+            !up.breaker_open() && !open(&up),
+            "two failures in a row, not three"
+        );
+        up.record(false);
+        assert!(
+            up.breaker_open() && open(&up),
+            "the third in a row opens it"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(up.admit().is_ok(), "after breaker_open_ms, one trial");
+        assert!(open(&up), "and only one");
+        up.record(false);
+        assert!(
+            up.breaker_open() && open(&up),
+            "a failed trial opens it again"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(up.admit().is_ok());
+        up.record(true);
+        assert!(!up.breaker_open(), "a trial's success closes it");
+        for _ in 0..3 {
+            assert!(up.admit().is_ok());
+            up.record(true);
+        }
+        up.record(false);
+        up.record(false);
+        assert!(!up.breaker_open(), "and the count starts again from zero");
     }
 
     #[tokio::test]
