@@ -200,7 +200,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flood_becomes_few_events_that_still_count_every_request() {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(1));
         let sink = Sink::new(false, None, None, metrics.clone()).unwrap();
         for _ in 0..1000 {
             sink.request(rejected("b"));

@@ -90,36 +90,37 @@ impl ModelSeries {
     }
 }
 
-/// Histograms of `bounds`, in a shard for each of the machine's cores (the serving threads'
-/// default number) and one for every other thread.
-fn shape(bounds: impl Iterator<Item = f64>) -> Shape {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// Histograms of `bounds`, with a shard for each of `serving_threads` and one for every
+/// other thread.
+fn shape(bounds: impl Iterator<Item = f64>, serving_threads: usize) -> Shape {
     Shape {
         bounds: bounds.collect(),
-        shards: cores + 1,
+        shards: serving_threads + 1,
     }
 }
 
-fn latency() -> Shape {
-    // 50 µs … ~13 s.
-    shape(exponential_buckets(0.00005, 2.0, 19))
+/// 50 µs … ~13 s.
+fn latency(serving_threads: usize) -> Shape {
+    shape(exponential_buckets(0.00005, 2.0, 19), serving_threads)
 }
 
-fn distance() -> Shape {
-    shape(exponential_buckets(1.0, 1.5, 16))
+fn distance(serving_threads: usize) -> Shape {
+    shape(exponential_buckets(1.0, 1.5, 16), serving_threads)
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// The registry and its series; the per-request histograms have a shard for each of
+    /// `serving_threads` (see [`crate::server::serving_thread`]).
+    pub fn new(serving_threads: usize) -> Metrics {
         let mut registry = Registry::with_prefix("palisade_guard");
         let m = Metrics {
             requests: Family::default(),
-            duration: Family::new_with_constructor(latency()),
-            upstream_duration: Family::new_with_constructor(latency()),
+            duration: Family::new_with_constructor(latency(serving_threads)),
+            upstream_duration: Family::new_with_constructor(latency(serving_threads)),
             rejections: Family::default(),
             rate_limited: Family::default(),
             flagged: Family::default(),
-            ood_distance: Family::new_with_constructor(distance()),
+            ood_distance: Family::new_with_constructor(distance(serving_threads)),
             drift_psi: Family::default(),
             drift_ks: Family::default(),
             drift_ks_p: Family::default(),
@@ -327,12 +328,6 @@ impl Metrics {
                 })
                 .collect(),
         }
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
     }
 }
 

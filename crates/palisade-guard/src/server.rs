@@ -18,12 +18,30 @@ use crate::message::{Answer, RequestHead};
 use crate::metrics::{Metrics, l1};
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+thread_local! {
+    /// Which serving thread this is (see [`serving_thread`]).
+    static SERVING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Which serving thread the calling thread is: 1 to `server.workers`, or 0 for any other
+/// thread. Each serving thread uses its own upstream pool and its own shard of the
+/// per-request histograms by this number.
+pub fn serving_thread() -> usize {
+    SERVING.with(Cell::get)
+}
+
+/// Makes the calling thread serving thread `index` (see [`serving_thread`]).
+pub fn become_serving_thread(index: usize) {
+    SERVING.with(|s| s.set(index));
+}
 
 /// A started guard: where it listens, and how to stop it.
 pub struct Running {
@@ -48,7 +66,7 @@ impl Running {
 /// Loads the configuration and starts serving on the current Tokio runtime.
 pub async fn start(config_path: &Path) -> Result<Running, String> {
     let cfg = Config::load(config_path)?;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(cfg.server.worker_count()));
     let events = Sink::new(
         cfg.events.stdout.unwrap_or(true),
         cfg.events.webhook.as_deref(),
@@ -184,8 +202,7 @@ fn serve_on_workers(
         std::thread::Builder::new()
             .name(format!("guard-{i}"))
             .spawn(move || {
-                crate::upstream::use_pool(i + 1);
-                crate::metrics::histogram::use_shard(i + 1);
+                become_serving_thread(i + 1);
                 runtime.block_on(accept_loop(
                     source, tls, gateway, with_admin, stopped, admission,
                 ));

@@ -3,8 +3,8 @@
 //! breaker. Every failure becomes a [`Failure`] with the status the client gets — 502, 503 or
 //! 504 — never a hang.
 //!
-//! Each serving thread has its own connection pool ([`use_pool`]): a pooled connection is
-//! registered with the event loop of the thread that opened it, and so is its deadline timer,
+//! Each serving thread has its own connection pool (by [`crate::server::serving_thread`]): a
+//! pooled connection is registered with the event loop of the thread that opened it, and so is its deadline timer,
 //! so sharing one pool between threads would hand every request to another thread and back.
 //! (A connection whose event loop has ended is never taken again: it is not quiet.) The
 //! exchange itself is [`crate::http1`].
@@ -14,22 +14,10 @@ use crate::http1::{self, Pool, Target};
 use bytes::Bytes;
 use hyper::Method;
 use hyper::http::uri::PathAndQuery;
-use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-
-thread_local! {
-    /// Which of an [`Upstream`]'s pools this thread uses (0 unless [`use_pool`] said).
-    static POOL: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Makes the calling thread use pool `index` of every [`Upstream`] (serving thread `index`
-/// of [`Upstream::new`]'s `threads`; beyond them, pool 0).
-pub fn use_pool(index: usize) {
-    POOL.with(|p| p.set(index));
-}
 
 /// Connections the probes' pool keeps open between requests: the probes send one request
 /// per model, on a schedule.
@@ -166,7 +154,8 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// `threads`: the serving threads that each get their own pool (see [`use_pool`]).
+    /// `threads`: the serving threads that each get their own pool (see
+    /// [`crate::server::serving_thread`]).
     pub fn new(settings: &Settings, threads: usize) -> Result<Upstream, String> {
         let base: hyper::Uri = settings
             .url
@@ -256,7 +245,8 @@ impl Upstream {
         let start = Instant::now();
         let deadline =
             tokio::time::Instant::from_std(start) + Duration::from_millis(self.settings.timeout_ms);
-        let pool = POOL.with(Cell::get);
+        // Serving thread `i` uses pool `i`; any other thread (and one beyond `threads`), 0.
+        let pool = crate::server::serving_thread();
         let pool = self.pools.get(pool).unwrap_or(&self.pools[0]);
         let result = pool
             .exchange(&self.target, method, path, fields, body, deadline)
@@ -434,7 +424,7 @@ mod tests {
         let (addr, opened) = crate::http1::client::tests::counting_server().await;
         // At most six requests in flight, over two serving threads: three each, evenly.
         let up = upstream(&format!("http://{addr}"), "max_connections = 6", 2).unwrap();
-        use_pool(1);
+        crate::server::become_serving_thread(1);
         let send = || up.send(&Method::POST, "/predict", [], b"{}");
         for round in 1..=3 {
             let (a, b, c) = tokio::join!(send(), send(), send());

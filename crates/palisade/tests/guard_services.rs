@@ -93,7 +93,7 @@ fn shipped_alert_rules_and_dashboard_are_valid() {
             .arg(&rules),
     );
     // Every metric the rules and the dashboard use is one the guard exports.
-    let metrics = palisade_guard::metrics::Metrics::new();
+    let metrics = palisade_guard::metrics::Metrics::new(1);
     let exported = metrics.families();
     let dashboard =
         std::fs::read_to_string(repo().join("deploy/guard/grafana-dashboard.json")).unwrap();

@@ -6,24 +6,12 @@
 //! buckets') passed between the cores on each request. Here a thread adds to its own shard,
 //! which no other serving thread writes; the reader sums the shards.
 
+use crate::server::serving_thread;
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::family::MetricConstructor;
 use prometheus_client::metrics::{MetricType, TypedMetric};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-thread_local! {
-    /// The shard this thread observes into: 0 unless [`use_shard`] said otherwise.
-    static SHARD: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Makes the calling thread observe into shard `index`: each serving thread its own (1 and
-/// up), every other thread shard 0. An index past a histogram's shards wraps around; shards
-/// are updated atomically, so threads that share one lose nothing.
-pub fn use_shard(index: usize) {
-    SHARD.with(|s| s.set(index));
-}
 
 /// One cache line's worth of cells (128 bytes: the line and the one the processor fetches
 /// with it), so that shards never share a line.
@@ -40,7 +28,7 @@ pub struct Histogram {
 #[derive(Debug)]
 struct Inner {
     /// Upper bounds, ascending; a last bucket, `+Inf`, follows them.
-    bounds: Box<[f64]>,
+    bounds: Arc<[f64]>,
     shards: usize,
     /// Lines per shard.
     stride: usize,
@@ -55,9 +43,12 @@ impl Inner {
 }
 
 impl Histogram {
-    /// A histogram with these upper bounds (ascending) and `shards` shards (at least one).
-    pub fn new(bounds: impl IntoIterator<Item = f64>, shards: usize) -> Histogram {
-        let bounds: Box<[f64]> = bounds.into_iter().collect();
+    /// A histogram with these upper bounds (ascending) and `shards` shards (at least one):
+    /// serving thread `i` observes into shard `i`, every other thread into shard 0. A thread
+    /// past the last shard wraps around; shards are updated atomically, so threads that share
+    /// one lose nothing.
+    pub fn new(bounds: impl Into<Arc<[f64]>>, shards: usize) -> Histogram {
+        let bounds = bounds.into();
         let shards = shards.max(1);
         let stride = (2 + bounds.len()).div_ceil(16);
         Histogram {
@@ -72,7 +63,7 @@ impl Histogram {
 
     pub fn observe(&self, v: f64) {
         let inner = &*self.inner;
-        let shard = SHARD.with(Cell::get) % inner.shards;
+        let shard = serving_thread() % inner.shards;
         // The first bucket whose bound is at least `v`; `+Inf` for what is above them all,
         // and for NaN, so that `+Inf` always holds every observation.
         let bucket = if v.is_nan() {
@@ -138,7 +129,7 @@ pub struct Shape {
 
 impl MetricConstructor<Histogram> for Shape {
     fn new_metric(&self) -> Histogram {
-        Histogram::new(self.bounds.iter().copied(), self.shards)
+        Histogram::new(self.bounds.clone(), self.shards)
     }
 }
 
@@ -165,10 +156,10 @@ mod tests {
         let sharded = Histogram::new(bounds, 3);
         for (i, v) in values.into_iter().enumerate() {
             reference.observe(v);
-            use_shard(i);
+            crate::server::become_serving_thread(i);
             sharded.observe(v);
         }
-        use_shard(0);
+        crate::server::become_serving_thread(0);
         assert_eq!(text(sharded), text(reference));
     }
 
@@ -193,7 +184,7 @@ mod tests {
             for t in 0..4 {
                 let (h, start) = (h.clone(), &start);
                 s.spawn(move || {
-                    use_shard(t);
+                    crate::server::become_serving_thread(t);
                     start.wait();
                     for _ in 0..100_000 {
                         h.observe(1.0);
