@@ -125,14 +125,14 @@ def main():
         p.start()
     time.sleep(0.5)
     stop = time.monotonic() + args.flood_seconds - 1.0
-    loaded, a_status = [], collections.Counter()
+    during = []
     i = 0
     while time.monotonic() < stop:
-        s, _, t = call(args.guard, "team-a", [clean[i % len(clean)]])
-        loaded.append(t)
-        a_status[s] += 1
+        during.append(call(args.guard, "team-a", [clean[i % len(clean)]]))
         i += 1
         time.sleep(0.01)
+    loaded = [t for _, _, t in during]
+    a_status = collections.Counter(s for s, _, _ in during)
     flood = collections.Counter()
     for _ in procs:
         flood.update(queue.get())
@@ -144,10 +144,10 @@ def main():
     print(f"flood              team-b  {sent} requests in {args.flood_seconds:.0f} s ({sent / args.flood_seconds:.0f}/s "
           f"of the 1000/s tried, the held 429s slowing it; limit 50/s): {flood[200]} accepted, "
           f"{flood[429]} refused (429), {sent - flood[200] - flood[429]} other")
-    print(f"during the flood   team-a  {sum(a_status.values())} requests: {a_status[200]} accepted; "
+    print(f"during the flood   team-a  {len(during)} requests: {outcomes(during)}; "
           f"p50 {pct(loaded, .5)*1e3:.1f} ms, p99 {pct(loaded, .99)*1e3:.1f} ms "
           f"(unloaded p99 {pct(unloaded, .99)*1e3:.1f} ms)")
-    if a_status[200] != sum(a_status.values()):
+    if a_status[200] != len(during):
         print(f"FAIL: team-a had requests refused during team-b's flood: {dict(a_status)}")
         ok = False
     if flood[429] == 0:
