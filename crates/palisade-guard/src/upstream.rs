@@ -4,10 +4,10 @@
 //! 504 — never a hang.
 //!
 //! Each serving thread has its own connection pool (by [`crate::server::serving_thread`]): a
-//! pooled connection is registered with the event loop of the thread that opened it, and so is its deadline timer,
-//! so sharing one pool between threads would hand every request to another thread and back.
-//! (A connection whose event loop has ended is never taken again: it is not quiet.) The
-//! exchange itself is [`crate::http1`].
+//! pooled connection is registered with the event loop of the thread that opened it, and so
+//! is its deadline timer, so sharing one pool between threads would hand every request to
+//! another thread and back. (A connection whose event loop has ended is never taken again: it
+//! is not quiet.) The exchange itself is [`crate::http1`].
 
 use crate::config::Upstream as Settings;
 use crate::http1::{self, Pool, Target};
