@@ -2,6 +2,7 @@
 """palisade guard's overhead and tenant isolation, measured with wrk (Debian) on loopback.
 
   bench/guard_perf.py [--palisade target/release/palisade] [--seconds 10] [--rounds 3] [--instructions]
+  bench/guard_perf.py --palisade target/pgo/release/palisade   # the profile-guided build (scripts/pgo-build.sh)
 
 Paths to the same trivial upstream (an nginx answering {"predictions":[1]} to POST /predict):
   direct        wrk -> upstream
@@ -302,6 +303,7 @@ burst = 50
 
         rounds = max(1, args.rounds)
         print(f"wrk, {args.seconds} s per run, {rounds} round(s), {os.cpu_count()} cores shared by every process")
+        print(f"guard binary: {os.path.relpath(args.palisade)}")
         print()
         runs = {name: [] for name, _, _, _ in targets}
         for _ in range(rounds):
