@@ -2,6 +2,7 @@
 # Builds palisade with profile-guided optimisation (PGO), for serving `palisade guard`.
 #
 #   scripts/pgo-build.sh            # → target/pgo/release/palisade
+#   scripts/pgo-build.sh --tools    # only find (or install) llvm-profdata, and say which
 #
 # Three steps: an instrumented release build (target/pgo-gen), a training run of the guard
 # on a workload of its own (scripts/pgo-train.py: a Python model server, two tenants, mixed
@@ -25,13 +26,19 @@ done
 if [ -z "$profdata" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "pgo-build: installing llvm-$major for llvm-profdata-$major (rustc uses LLVM $major)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "llvm-$major" >/dev/null
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "llvm-$major" >/dev/null
         profdata=llvm-profdata-$major
     else
         echo "pgo-build: needs llvm-profdata from LLVM $major (rustc's); install llvm-$major or" \
             "rustup component add llvm-tools" >&2
         exit 1
     fi
+fi
+
+if [ "${1:-}" = --tools ]; then
+    echo "pgo-build: $(command -v "$profdata") ($("$profdata" --version | grep -o 'LLVM version [0-9.]*'))"
+    exit 0
 fi
 
 data=$root/target/pgo-data
