@@ -115,21 +115,34 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     args = ap.parse_args()
 
+    with tempfile.TemporaryDirectory(prefix="palisade-pgo-") as work:
+        statuses = train(args.palisade, args.seconds, Path(work))
+    shown = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
+    print(f"pgo-train: {sum(statuses.values())} requests through the guard ({shown})")
+    missing = EXPECTED - statuses.keys()
+    errors = sum(n for s, n in statuses.items() if s >= 500)
+    if missing or errors:
+        sys.exit(f"pgo-train: the run is not the intended workload: missing {sorted(missing)}, "
+                 f"{errors} server errors")
+
+
+def train(palisade, seconds, work):
+    """Runs the workload through a guard started from `palisade`, its files in `work`; the
+    answers by status."""
     rng = random.Random(7)
     rows = [[rng.gauss(0.5, 2) for _ in range(FEATURES)] for _ in range(3000)]
-    work = Path(tempfile.mkdtemp(prefix="palisade-pgo-"))
     (work / "train.csv").write_text(
         ",".join(f"f{i}" for i in range(FEATURES)) + "\n"
         + "".join(",".join(f"{v:.6f}" for v in r) + "\n" for r in rows)
     )
-    subprocess.run([args.palisade, "guard", "profile", "--data", str(work / "train.csv"),
+    subprocess.run([palisade, "guard", "profile", "--data", str(work / "train.csv"),
                     "--out", str(work / "profile.json")], check=True, stdout=subprocess.DEVNULL)
 
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Model)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     port = free_port()
     (work / "guard.toml").write_text(config(port, upstream.server_address[1]))
-    guard = subprocess.Popen([args.palisade, "guard", "run", "--config", str(work / "guard.toml")],
+    guard = subprocess.Popen([palisade, "guard", "run", "--config", str(work / "guard.toml")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     statuses = {}
     lock = threading.Lock()
@@ -184,7 +197,7 @@ def main():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             send(conn, *request(rng, x))
             conn.close()
-        end = time.time() + args.seconds
+        end = time.time() + seconds
         threads = [threading.Thread(target=client, args=(i, end)) for i in range(6)]
         for t in threads:
             t.start()
@@ -197,14 +210,7 @@ def main():
         except subprocess.TimeoutExpired:
             guard.kill()
         upstream.shutdown()
-
-    shown = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
-    print(f"pgo-train: {sum(statuses.values())} requests through the guard ({shown})")
-    missing = EXPECTED - statuses.keys()
-    errors = sum(n for s, n in statuses.items() if s >= 500)
-    if missing or errors:
-        sys.exit(f"pgo-train: the run is not the intended workload: missing {sorted(missing)}, "
-                 f"{errors} server errors")
+    return statuses
 
 
 if __name__ == "__main__":
